@@ -1,0 +1,41 @@
+"""ONNX Runtime sessions with settings chosen once, here (never global, never at import)."""
+from __future__ import annotations
+
+import os
+
+from ..errors import MissingExtraError, ModelError
+
+
+def physical_cores() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def make_session(graph_path, device: str = "cpu", threads: int | None = None):
+    """CPU: all cores for one intra-op pool (the graph is a chain of big ops, inter-op parallelism
+    buys nothing), full graph optimisation. CUDA: the CUDA provider, or a ModelError that says why."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingExtraError("onnxruntime", "gpu' or plain 'empathy-metric", "ONNX scoring") from None
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or physical_cores()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelError("--device cuda needs onnxruntime-gpu with a working CUDA: "
+                             "pip install 'empathy-metric[gpu]' (available providers: "
+                             + ", ".join(ort.get_available_providers()) + ")")
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    else:
+        providers = ["CPUExecutionProvider"]
+    try:
+        session = ort.InferenceSession(str(graph_path), sess_options=options, providers=providers)
+    except Exception as exc:   # ORT raises its own untyped errors for bad graphs
+        raise ModelError(f"{graph_path}: ONNX Runtime cannot load this graph ({exc})") from None
+    if device == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
+        raise ModelError("the CUDA provider failed to start (see ONNX Runtime's log); "
+                         "use --device cpu")
+    return session

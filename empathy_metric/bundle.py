@@ -1,0 +1,148 @@
+"""The model bundle: a folder with manifest.json, graph(s), tokenizer.json and a model card.
+
+Loading never downloads, never exports and never unpickles. Every file the manifest names must stay
+inside the folder (no absolute paths, no '..', no symlinks out) and match its recorded sha256.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import ModelError
+from .schemas import Task
+from .windows import WindowSettings
+
+MANIFEST = "manifest.json"
+SCHEMA_VERSION = 1
+BACKENDS = ("onnx-encoder", "onnx-seq2seq", "torch-encoder", "torch-seq2seq")
+READABLE_SUFFIXES = (".onnx", ".json", ".md", ".txt", ".data", ".safetensors")
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = "minilm-empathy-v1"
+REQUIRED_KEYS = ("schema_version", "name", "backend", "files", "sha256", "tasks", "window")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    manifest: dict
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def backend(self) -> str:
+        return self.manifest["backend"]
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [Task.from_dict(t) for t in self.manifest["tasks"]]
+
+    @property
+    def perceived(self) -> list[str]:
+        return list(self.manifest.get("perceived", {}).get("dimensions", []))
+
+    @property
+    def window(self) -> WindowSettings:
+        return WindowSettings.from_dict(self.manifest["window"])
+
+    def has_file(self, role: str) -> bool:
+        return role in self.manifest["files"]
+
+    def file(self, role: str) -> Path:
+        if role not in self.manifest["files"]:
+            raise ModelError(f"{self.path / MANIFEST}: no '{role}' file listed under 'files'")
+        return self.path / self.manifest["files"][role]
+
+    def signature(self) -> dict:
+        """What every output carries: which model, exactly (sha256 of the manifest, which pins all files)."""
+        from . import __version__
+        return {"model": self.name, "backend": self.backend,
+                "manifest_sha256": sha256_of(self.path / MANIFEST), "empathy_metric": __version__}
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """None -> the shipped default; a folder path; or the name of a shipped model."""
+    if model is None:
+        return MODELS_DIR / DEFAULT_MODEL
+    path = Path(model)
+    if path.is_dir() or path.exists():
+        return path
+    shipped = MODELS_DIR / str(model)
+    if "/" not in str(model) and shipped.is_dir():
+        return shipped
+    raise ModelError(f"model '{model}' not found: give a bundle folder or one of: "
+                     + ", ".join(shipped_models()))
+
+
+def shipped_models() -> list[str]:
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / MANIFEST).is_file())
+
+
+def safe_member(folder: Path, name: str) -> Path:
+    """The path of a manifest-listed file, refusing anything that could leave the bundle folder."""
+    pure = PurePosixPath(name)
+    if not name or pure.is_absolute() or "\\" in name or ".." in pure.parts or ":" in name:
+        raise ModelError(f"{folder / MANIFEST}: file name '{name}' must be a plain relative path "
+                         "inside the bundle")
+    path = folder / pure
+    if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):
+        raise ModelError(f"{path}: links outside the bundle are refused")
+    if path.suffix not in READABLE_SUFFIXES:
+        raise ModelError(f"{path}: only {', '.join(READABLE_SUFFIXES)} files may be in a bundle")
+    return path
+
+
+def load_bundle(model: str | Path | None = None, verify: bool = True) -> Bundle:
+    folder = resolve_model_path(model)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelError(f"{folder}: not a model bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{manifest_path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{manifest_path}: expected a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise ModelError(f"{manifest_path}: missing key(s) {', '.join(missing)}")
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise ModelError(f"{manifest_path}: schema_version {manifest['schema_version']} is not "
+                         f"supported (this version reads {SCHEMA_VERSION})")
+    if manifest["backend"] not in BACKENDS:
+        raise ModelError(f"{manifest_path}: unknown backend '{manifest['backend']}' "
+                         f"(known: {', '.join(BACKENDS)})")
+    for role, name in manifest["files"].items():
+        path = safe_member(folder, name)
+        if name not in manifest["sha256"]:
+            raise ModelError(f"{manifest_path}: no sha256 recorded for '{name}'")
+        if not path.is_file():
+            raise ModelError(f"{path}: missing ({role} file listed in the manifest)")
+        if verify and sha256_of(path) != manifest["sha256"][name]:
+            raise ModelError(f"{path}: sha256 does not match the manifest: the file is altered or "
+                             "truncated")
+    return Bundle(path=folder, manifest=manifest)
+
+
+def write_manifest(folder: Path, manifest: dict) -> dict:
+    """Fill in sha256 for every listed file (plus the model card) and write manifest.json."""
+    manifest = dict(manifest)
+    manifest.setdefault("schema_version", SCHEMA_VERSION)
+    names = list(manifest["files"].values())
+    manifest["sha256"] = {name: sha256_of(safe_member(folder, name)) for name in names}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    return manifest

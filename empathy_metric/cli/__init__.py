@@ -1,0 +1,1 @@
+"""The `empathy-score` command line. Modules import heavy libraries only inside commands."""

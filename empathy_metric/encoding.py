@@ -1,0 +1,130 @@
+"""Turns windows into token ids with `tokenizers` (Rust), keeping the scored turn whole.
+
+Each distinct turn text is tokenised once, in one batched call, and windows are assembled from the
+pieces: `[CLS] before... tag+TARGET after... [SEP]`. `target_mask` marks the scored turn's text
+tokens, which the model mean-pools (the paper's encoder design).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .windows import Window, WindowSettings
+
+MIN_PARTIAL_TOKENS = 4   # a trimmed context turn shorter than this is dropped: a tag alone is noise
+
+
+@dataclass(frozen=True)
+class EncodedWindow:
+    input_ids: np.ndarray        # int64, unpadded
+    target_mask: np.ndarray      # float32, 1 on the scored turn's text tokens
+    truncated: bool              # some context or part of the scored turn did not fit
+
+
+class WindowEncoder:
+    def __init__(self, tokenizer, settings: WindowSettings):
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.cls_id = self._special_id(("[CLS]", "<s>"))
+        self.sep_id = self._special_id(("[SEP]", "</s>"))
+        self.pad_id = self._special_id(("[PAD]", "<pad>")) or 0
+        tags = tokenizer.encode_batch([settings.agent_tag, settings.other_tag],
+                                      add_special_tokens=False)
+        self.agent_tag_ids, self.other_tag_ids = tags[0].ids, tags[1].ids
+
+    def _special_id(self, candidates):
+        for token in candidates:
+            token_id = self.tokenizer.token_to_id(token)
+            if token_id is not None:
+                return token_id
+        return None
+
+    def encode(self, windows: list[Window]) -> list[EncodedWindow]:
+        texts: dict[str, int] = {}
+        for w in windows:
+            for text in (w.target, *(c.text for c in w.before), *(c.text for c in w.after)):
+                texts.setdefault(text, len(texts))
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        ids = [e.ids for e in encodings]
+        return [self._assemble(w, texts, ids) for w in windows]
+
+    def _tagged(self, is_agent: bool, token_ids: list[int]) -> list[int]:
+        return (self.agent_tag_ids if is_agent else self.other_tag_ids) + token_ids
+
+    def _assemble(self, w: Window, index: dict[str, int], ids: list[list[int]]) -> EncodedWindow:
+        budget = self.settings.max_tokens - 2 - len(self.agent_tag_ids)
+        target = ids[index[w.target]]
+        truncated = len(target) > budget
+        target = target[:budget]                    # keep the scored turn's beginning if it must be cut
+        room = budget - len(target)
+        before: list[list[int]] = []                # nearest first while filling
+        after: list[list[int]] = []
+        # Fill nearest-first, alternating sides, so trimming always hits the far side.
+        order = []
+        for k in range(max(len(w.before), len(w.after))):
+            if k < len(w.before):
+                order.append((before, w.before[-1 - k], True))
+            if k < len(w.after):
+                order.append((after, w.after[k], False))
+        for side, turn, is_before in order:
+            piece = self._tagged(turn.is_agent, ids[index[turn.text]])
+            if len(piece) <= room:
+                side.append(piece)
+                room -= len(piece)
+                continue
+            truncated = True
+            if room >= MIN_PARTIAL_TOKENS:
+                tag_len = len(piece) - len(ids[index[turn.text]])
+                body = room - tag_len
+                text_ids = ids[index[turn.text]]
+                kept = text_ids[-body:] if is_before else text_ids[:body]   # keep the near end
+                side.append(piece[:tag_len] + kept)
+            break
+        tagged_target = self._tagged(True, target)
+        pieces = [[self.cls_id], *reversed(before), tagged_target, *after, [self.sep_id]]
+        input_ids = np.fromiter((t for p in pieces for t in p), dtype=np.int64)
+        mask = np.zeros(len(input_ids), dtype=np.float32)
+        start = 1 + sum(len(p) for p in before) + (len(tagged_target) - len(target))
+        mask[start:start + len(target)] = 1.0
+        if not target:                              # an empty scored turn: pool its tag instead
+            mask[start - 1] = 1.0
+        return EncodedWindow(input_ids=input_ids, target_mask=mask, truncated=truncated)
+
+
+@dataclass(frozen=True)
+class Batch:
+    positions: np.ndarray        # indices into the encoded list, to restore order
+    input_ids: np.ndarray        # int64 [batch, length]
+    attention_mask: np.ndarray   # int64 [batch, length]
+    target_mask: np.ndarray      # float32 [batch, length]
+
+
+def length_sorted_batches(encoded: list[EncodedWindow], max_batch_tokens: int,
+                          max_batch_size: int, pad_id: int):
+    """Sort by length, cut batches so that padded size stays under a token budget."""
+    lengths = np.array([len(e.input_ids) for e in encoded])
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while (stop < len(order) and stop - start < max_batch_size
+               and lengths[order[stop]] * (stop + 1 - start) <= max_batch_tokens):
+            stop += 1
+        yield pad_batch(encoded, order[start:stop], pad_id)
+        start = stop
+
+
+def pad_batch(encoded: list[EncodedWindow], positions: np.ndarray, pad_id: int) -> Batch:
+    width = max(len(encoded[i].input_ids) for i in positions)
+    n = len(positions)
+    input_ids = np.full((n, width), pad_id, dtype=np.int64)
+    attention = np.zeros((n, width), dtype=np.int64)
+    target = np.zeros((n, width), dtype=np.float32)
+    for row, i in enumerate(positions):
+        e = encoded[i]
+        input_ids[row, :len(e.input_ids)] = e.input_ids
+        attention[row, :len(e.input_ids)] = 1
+        target[row, :len(e.input_ids)] = e.target_mask
+    return Batch(positions=np.asarray(positions), input_ids=input_ids, attention_mask=attention,
+                 target_mask=target)

@@ -1,0 +1,1 @@
+"""Export trained checkpoints to ONNX model bundles (extra `export`). The scorer never imports this."""

@@ -1,0 +1,119 @@
+"""checkpoint (safetensors + config) -> a validated ONNX bundle with manifest and model card."""
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..bundle import write_manifest
+from ..encoding import WindowEncoder, pad_batch
+from ..windows import Window, WindowSettings
+from . import encoder_graph
+
+PRECISIONS = ("fp32", "int8", "fp16")
+
+
+def _versions() -> dict:
+    import onnx
+    import onnxruntime
+    import tokenizers
+    import torch
+    import transformers
+    return {"torch": torch.__version__, "transformers": transformers.__version__,
+            "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+            "tokenizers": tokenizers.__version__, "python": platform.python_version()}
+
+
+def _feeds(encoded, batch_size: int = 32) -> list[dict]:
+    feeds = []
+    for start in range(0, len(encoded), batch_size):
+        b = pad_batch(encoded, np.arange(start, min(start + batch_size, len(encoded))), 0)
+        feeds.append({"input_ids": b.input_ids, "attention_mask": b.attention_mask,
+                      "target_mask": b.target_mask})
+    return feeds
+
+
+def _torch_outputs(model, feeds: list[dict]) -> dict[str, np.ndarray]:
+    import torch
+    names = model.output_names()
+    chunks: dict[str, list] = {n: [] for n in names}
+    with torch.no_grad():
+        for f in feeds:
+            outputs = model(**{k: torch.from_numpy(v) for k, v in f.items()})
+            for n, o in zip(names, outputs):
+                chunks[n].append(o.numpy())
+    return {n: np.concatenate(v) for n, v in chunks.items()}
+
+
+def _single_row_feeds(encoded) -> list[dict]:
+    return _feeds(encoded, batch_size=1)
+
+
+def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: list[Window],
+                          precision: str = "int8", optimise: bool = True, quality: dict | None = None,
+                          card: str | None = None, extra_graphs: tuple[str, ...] = ()) -> dict:
+    """Export, validate against torch on `windows`, and write the bundle. Returns the manifest."""
+    from ..backends.onnx_encoder import load_tokenizer
+    from ..training.model import load_checkpoint
+    ckpt = Path(checkpoint)
+    model, config = load_checkpoint(ckpt)
+    settings = WindowSettings.from_dict(config["window"])
+    tokenizer = load_tokenizer(ckpt / "tokenizer.json")
+    encoded = WindowEncoder(tokenizer, settings).encode(windows)
+    feeds = _feeds(encoded)
+    reference = _torch_outputs(model, feeds)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    heads, hidden = model.encoder.config.num_attention_heads, model.encoder.config.hidden_size
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "model.fp32.onnx"
+        import torch
+        encoder_graph.export_fp32(model, {k: torch.from_numpy(v) for k, v in feeds[0].items()}, fp32)
+        graphs = {"fp32": fp32}
+        if optimise:
+            graphs["fp32"] = Path(tmp) / "model.opt.onnx"
+            encoder_graph.optimise(fp32, graphs["fp32"], heads, hidden)
+        validation = {"n_windows": len(encoded),
+                      "fp32": encoder_graph.parity(reference, encoder_graph.run_graph(graphs["fp32"], feeds))}
+        wanted = {precision, *extra_graphs}
+        if "int8" in wanted:
+            graphs["int8"] = Path(tmp) / "model.int8.onnx"
+            encoder_graph.quantise_int8(graphs["fp32"], graphs["int8"],
+                                        encoder_graph.head_nodes(graphs["fp32"], model.output_names()))
+            # int8 graphs run one window per call (see OnnxEncoderBackend): validate the same way.
+            validation["int8"] = encoder_graph.parity(
+                reference, encoder_graph.run_graph(graphs["int8"], _single_row_feeds(encoded)))
+        if "fp16" in wanted:
+            graphs["fp16"] = Path(tmp) / "model.fp16.onnx"
+            encoder_graph.to_fp16(fp32, graphs["fp16"], heads, hidden)
+        files = {"model": "model.onnx", "tokenizer": "tokenizer.json", "card": "README.md"}
+        shutil.copy(graphs[precision], out / "model.onnx")
+        for extra in extra_graphs:
+            if extra != precision:
+                files[f"model_{extra}"] = f"model.{extra}.onnx"
+                shutil.copy(graphs[extra], out / files[f"model_{extra}"])
+    shutil.copy(ckpt / "tokenizer.json", out / "tokenizer.json")
+    (out / "README.md").write_text(card or f"# {name}\n\nExported from `{checkpoint}`.\n", encoding="utf-8")
+    manifest = {
+        "name": name, "backend": "onnx-encoder", "files": files,
+        "tasks": config["tasks"],
+        "perceived": {"dimensions": config.get("perceived", []),
+                      "derivation": "sigmoid head per dimension; per-turn scores trained against the "
+                                    "dialogue's seeker-survey rating (see README.md)"},
+        "window": config["window"],
+        "runtime": {"precision": precision, "single_row_batches": precision == "int8",
+                    "inputs": encoder_graph.INPUT_NAMES, "outputs": model.output_names()},
+        "base_model": Path(config.get("base_model", "")).name or config.get("base_model"),
+        "calibration_bias": config.get("calibration_bias", {}),
+        "versions": _versions(), "export_validation": validation,
+        "quality": quality or {},
+    }
+    return write_manifest(out, manifest)
+
+
+def read_quality(eval_json: Path) -> dict:
+    return json.loads(eval_json.read_text()) if eval_json.is_file() else {}

@@ -1,0 +1,1 @@
+"""Training and evaluation (extra `train`). The scorer never imports this package."""

@@ -1,0 +1,106 @@
+"""Training examples from labelled dialogues, through the scoring readers, windows and encoder.
+
+Each example supervises only the heads it has labels for (-100 / NaN elsewhere): ESConv turns
+teach the strategy head and the perceived head, EMH pairs the three EPITOME heads.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..dialogue import Dialogue
+from ..encoding import EncodedWindow, WindowEncoder
+from ..readers import ReaderOptions, read_dialogues
+from ..schemas import ESCONV_STRATEGY, PERCEIVED_DIMENSIONS, Task
+from ..windows import dialogue_windows
+
+IGNORE = -100
+EMH_FILES = {"emh_emotional_reactions": "emotional-reactions-reddit.csv",
+             "emh_interpretations": "interpretations-reddit.csv",
+             "emh_explorations": "explorations-reddit.csv"}
+AGENT_ROLES = frozenset({"sys", "supporter"})
+
+
+@dataclass
+class Example:
+    encoded: EncodedWindow
+    labels: dict[str, int]          # task -> class index (tasks without a label are absent)
+    perceived: np.ndarray           # float32 [dims], NaN where unknown
+    group: str                      # dialogue id: folds never split a group
+    source: str                     # "esconv" | "emh"
+
+
+def perceived_targets(dialogue: Dialogue) -> np.ndarray:
+    """ESConv seeker survey -> 0..1 targets: empathy, relevance, improvement of emotion intensity."""
+    survey = (dialogue.meta.get("survey_score") or {}).get("seeker") or {}
+
+    def score(key):
+        try:
+            return float(survey[key])
+        except (KeyError, TypeError, ValueError):
+            return float("nan")
+
+    empathy, relevance = (score("empathy") - 1) / 4, (score("relevance") - 1) / 4
+    improvement = (score("initial_emotion_intensity") - score("final_emotion_intensity") + 4) / 8
+    values = {"empathy": empathy, "relevance": relevance, "improvement": improvement}
+    return np.array([values[d] for d in PERCEIVED_DIMENSIONS], dtype=np.float32)
+
+
+def esconv_examples(path: str, encoder: WindowEncoder, task: Task = ESCONV_STRATEGY) -> list[Example]:
+    options = ReaderOptions(format="esconv", agent_roles=AGENT_ROLES)
+    examples = []
+    for dialogue in read_dialogues(path, options):
+        windows = dialogue_windows(dialogue, encoder.settings, AGENT_ROLES)
+        targets = perceived_targets(dialogue)
+        for window, encoded in zip(windows, encoder.encode(windows)):
+            strategy = window.gold.get("strategy")
+            labels = {task.name: task.labels.index(strategy)} if strategy in task.labels else {}
+            examples.append(Example(encoded, labels, targets, dialogue.dialogue_id, "esconv"))
+    return examples
+
+
+def emh_examples(folder: str, encoder: WindowEncoder) -> list[Example]:
+    """The three EPITOME files share (sp_id, rp_id) pairs: one example per pair, three labels."""
+    options = ReaderOptions(format="emh", agent_roles=AGENT_ROLES)
+    pairs: dict[str, Dialogue] = {}
+    levels: dict[str, dict[str, int]] = {}
+    for task, file_name in EMH_FILES.items():
+        for dialogue in read_dialogues(str(Path(folder) / file_name), options):
+            pairs.setdefault(dialogue.dialogue_id, dialogue)
+            level = dialogue.turns[-1].gold.get("level") if dialogue.turns else None
+            if level is not None and str(level).strip() in ("0", "1", "2"):
+                levels.setdefault(dialogue.dialogue_id, {})[task] = int(level)
+    examples = []
+    nan = np.full(len(PERCEIVED_DIMENSIONS), np.nan, dtype=np.float32)
+    ids = sorted(pairs)
+    windows = [dialogue_windows(pairs[i], encoder.settings, AGENT_ROLES) for i in ids]
+    for dialogue_id, found in zip(ids, windows):
+        if not found:
+            continue
+        encoded = encoder.encode(found[-1:])[0]
+        seeker_post = dialogue_id.split("_")[0]       # responses to one post stay on one side
+        examples.append(Example(encoded, levels.get(dialogue_id, {}), nan, seeker_post, "emh"))
+    return examples
+
+
+def group_fraction(group: str, seed: int) -> float:
+    """A stable pseudo-random number in [0, 1) per group: splits never depend on file order."""
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64
+
+
+def holdout_split(examples: list[Example], fraction: float, seed: int):
+    held = [e for e in examples if group_fraction(e.group, seed) < fraction]
+    kept = [e for e in examples if group_fraction(e.group, seed) >= fraction]
+    return kept, held
+
+
+def kfold_splits(examples: list[Example], k: int, seed: int):
+    """k (train, test) pairs; every group lands in exactly one test fold."""
+    fold_of = [min(int(group_fraction(e.group, seed) * k), k - 1) for e in examples]
+    for fold in range(k):
+        yield ([e for e, f in zip(examples, fold_of) if f != fold],
+               [e for e, f in zip(examples, fold_of) if f == fold])

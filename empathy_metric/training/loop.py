@@ -1,0 +1,170 @@
+"""The training loop: multi-task batches, per-task losses, early stopping on a validation split."""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..encoding import EncodedWindow, pad_batch
+from ..schemas import Task
+from .data import Example
+from .losses import TaskLoss
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "ce"
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 5e-5
+    head_lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.06
+    patience: int = 1               # epochs without validation gain before stopping
+    seed: int = 13
+    emh_repeat: int = 2             # EMH pairs are few: show them this many times an epoch
+    perceived_weight: float = 1.0
+    device: str = "auto"
+    max_steps: int | None = None    # for smoke tests
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def to_tensors(encoded: list[EncodedWindow], device, pad_id: int = 0) -> dict[str, torch.Tensor]:
+    batch = pad_batch(encoded, np.arange(len(encoded)), pad_id)
+    return {"input_ids": torch.from_numpy(batch.input_ids).to(device),
+            "attention_mask": torch.from_numpy(batch.attention_mask).to(device),
+            "target_mask": torch.from_numpy(batch.target_mask).to(device)}
+
+
+def _length_bucketed(examples: list[Example], batch_size: int, rng: random.Random) -> list[list[Example]]:
+    """Shuffle, then sort inside chunks of 50 batches by length: little padding, still random."""
+    order = examples[:]
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start:start + chunk], key=lambda e: len(e.encoded.input_ids))
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+@torch.no_grad()
+def predict(model, examples: list[Example], device, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Outputs for every example, in input order: {output name: array}."""
+    model.eval()
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].encoded.input_ids))
+    names = model.output_names()
+    chunks: dict[str, list] = {n: [] for n in names}
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        outputs = model(**to_tensors([examples[i].encoded for i in idx], device))
+        for name, value in zip(names, outputs):
+            chunks[name].append(value.float().cpu().numpy())
+    inverse = np.argsort(order)
+    return {n: np.concatenate(v)[inverse] if v else np.zeros((0,)) for n, v in chunks.items()}
+
+
+def class_counts(examples: list[Example], task: Task) -> list[int]:
+    counts = [0] * len(task.labels)
+    for e in examples:
+        if task.name in e.labels:
+            counts[e.labels[task.name]] += 1
+    return counts
+
+
+def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], config: TrainConfig,
+        score_fn: Callable[[dict, list[Example]], float], log: Callable[[str], None] = print) -> dict:
+    """Train, keep the weights of the best validation epoch (by `score_fn`), return the history."""
+    seed_everything(config.seed)
+    device = pick_device(config.device)
+    model.to(device)
+    losses = {t.name: TaskLoss(config.loss, class_counts(train, t)) for t in tasks}
+    epoch_examples = [e for e in train for _ in range(config.emh_repeat if e.source == "emh" else 1)]
+    steps_per_epoch = math.ceil(len(epoch_examples) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total = min(total, config.max_steps)
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW([
+        {"params": model.encoder.parameters(), "lr": config.lr},
+        {"params": head_params, "lr": config.head_lr}], weight_decay=config.weight_decay)
+    warmup = max(1, int(total * config.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    rng = random.Random(config.seed)
+    best, best_state, bad_epochs, step, history = -1.0, None, 0, 0, []
+    for epoch in range(config.epochs):
+        model.train()
+        started, running = time.time(), 0.0
+        for batch in _length_bucketed(epoch_examples, config.batch_size, rng):
+            outputs = model(**to_tensors([e.encoded for e in batch], device))
+            loss = _batch_loss(outputs, batch, tasks, losses, config, device)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running += loss.item()
+            if step % 100 == 0:
+                log(f"epoch {epoch + 1} step {step}/{total} loss {running / 100:.4f} "
+                    f"({(time.time() - started) / (step - epoch * steps_per_epoch):.2f} s/step)")
+                running = 0.0
+            if config.max_steps and step >= config.max_steps:
+                break
+        score = score_fn(predict(model, valid, device), valid) if valid else 0.0
+        history.append({"epoch": epoch + 1, "valid_score": score, "seconds": time.time() - started})
+        log(f"epoch {epoch + 1} done in {time.time() - started:.0f} s: validation score {score:.4f}")
+        if score > best:
+            best, bad_epochs = score, 0
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        else:
+            bad_epochs += 1
+            if bad_epochs > config.patience:
+                log("early stop: validation score stopped improving")
+                break
+        if config.max_steps and step >= config.max_steps:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.to("cpu")
+    return {"history": history, "best_valid_score": best}
+
+
+def _batch_loss(outputs, batch: list[Example], tasks: list[Task], losses, config, device):
+    total = torch.zeros((), device=device)
+    for task, logits in zip(tasks, outputs):
+        rows = [i for i, e in enumerate(batch) if task.name in e.labels]
+        if rows:
+            target = torch.tensor([batch[i].labels[task.name] for i in rows], device=device)
+            total = total + losses[task.name](logits[rows], target)
+    if len(outputs) > len(tasks):
+        scores = outputs[len(tasks)]
+        target = torch.from_numpy(np.stack([e.perceived for e in batch])).to(device)
+        known = ~torch.isnan(target)
+        if known.any():
+            bce = torch.nn.functional.binary_cross_entropy(
+                scores[known].clamp(1e-6, 1 - 1e-6), target[known])
+            total = total + config.perceived_weight * bce
+    return total

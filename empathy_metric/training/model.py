@@ -1,0 +1,72 @@
+"""The paper's encoder classifier, multi-head: encode the window, mean-pool the scored turn's
+tokens, one linear head per task (+ one sigmoid head for the perceived dimensions)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+HEADS_FILE = "heads.safetensors"
+CONFIG_FILE = "empathy_config.json"
+
+
+class MultiHeadEncoder(nn.Module):
+    def __init__(self, encoder: nn.Module, task_sizes: dict[str, int], perceived_dims: int,
+                 dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.task_names = list(task_sizes)
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in task_sizes.items()})
+        self.perceived = nn.Linear(hidden, perceived_dims) if perceived_dims else None
+
+    def output_names(self) -> list[str]:
+        names = [f"logits.{t}" for t in self.task_names]
+        return names + (["perceived"] if self.perceived is not None else [])
+
+    def forward(self, input_ids, attention_mask, target_mask):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+        weights = target_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        pooled = self.dropout(pooled)
+        outputs = [self.heads[name](pooled) for name in self.task_names]
+        if self.perceived is not None:
+            outputs.append(torch.sigmoid(self.perceived(pooled)))
+        return tuple(outputs)
+
+
+def build_model(encoder_path: str, task_sizes: dict[str, int], perceived_dims: int) -> MultiHeadEncoder:
+    from transformers import AutoModel
+    encoder = AutoModel.from_pretrained(encoder_path, local_files_only=True)
+    return MultiHeadEncoder(encoder, task_sizes, perceived_dims)
+
+
+def save_checkpoint(model: MultiHeadEncoder, out_dir: Path, config: dict) -> None:
+    """Weights as safetensors (never pickle) + a JSON config: tasks, window, training settings."""
+    from safetensors.torch import save_file
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.encoder.save_pretrained(out_dir / "encoder", safe_serialization=True)
+    heads = {f"heads.{k}": v.detach().cpu().contiguous() for k, v in model.heads.state_dict().items()}
+    if model.perceived is not None:
+        heads.update({f"perceived.{k}": v.detach().cpu().contiguous()
+                      for k, v in model.perceived.state_dict().items()})
+    save_file(heads, str(out_dir / HEADS_FILE))
+    (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+
+
+def load_checkpoint(ckpt_dir: Path) -> tuple[MultiHeadEncoder, dict]:
+    from safetensors.torch import load_file
+    config = json.loads((ckpt_dir / CONFIG_FILE).read_text())
+    task_sizes = {t["name"]: len(t["labels"]) for t in config["tasks"]}
+    model = build_model(str(ckpt_dir / "encoder"), task_sizes, len(config.get("perceived", [])))
+    state = load_file(str(ckpt_dir / HEADS_FILE))
+    model.heads.load_state_dict({k[len("heads."):]: v for k, v in state.items() if k.startswith("heads.")})
+    if model.perceived is not None:
+        model.perceived.load_state_dict({k[len("perceived."):]: v for k, v in state.items()
+                                         if k.startswith("perceived.")})
+    model.eval()
+    return model, config

@@ -1,0 +1,66 @@
+"""Tiny models and tokenizers built locally for tests: no hub, no network, seconds to build."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CORPUS = [
+    "i am sorry to hear that , it sounds really hard .", "what happened after that ?",
+    "i felt the same when i lost my job .", "you are doing great , keep going .",
+    "maybe try talking to a friend about it .", "here is some information about the service .",
+    "hello , how are you today ?", "i feel so sad and alone .", "thank you for listening .",
+    "my order arrived broken and i need help", "please reset my password", "exams stress me out",
+    "supporter : seeker : user : assistant :",
+]
+
+
+def build_tokenizer(path: Path) -> Path:
+    """A WordPiece tokenizer with BERT's special tokens, trained on a few sentences."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    tokenizer.train_from_iterator(CORPUS * 5, trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(path))
+    return path
+
+
+def build_encoder(folder: Path, vocab_size: int, seed: int = 0) -> Path:
+    """A 2-layer BERT with random weights (hidden 32), saved like any local checkpoint."""
+    import torch
+    from transformers import BertConfig, BertModel
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=256)
+    BertModel(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_checkpoint(folder: Path, seed: int = 0, max_tokens: int = 96) -> Path:
+    """A random multi-head checkpoint with the default model's tasks, saved by the project's code."""
+    import shutil
+
+    import torch
+    from tokenizers import Tokenizer
+
+    from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
+    from empathy_metric.training.model import MultiHeadEncoder, save_checkpoint
+    from empathy_metric.windows import WindowSettings
+    from transformers import BertModel
+    tokenizer_path = build_tokenizer(folder / "build" / "tokenizer.json")
+    vocab = Tokenizer.from_file(str(tokenizer_path)).get_vocab_size()
+    encoder_dir = build_encoder(folder / "build" / "encoder", vocab, seed)
+    torch.manual_seed(seed)
+    model = MultiHeadEncoder(BertModel.from_pretrained(encoder_dir), {t.name: len(t.labels) for t in DEFAULT_TASKS},
+                             len(PERCEIVED_DIMENSIONS))
+    config = {"tasks": [t.to_dict() for t in DEFAULT_TASKS], "perceived": list(PERCEIVED_DIMENSIONS),
+              "window": WindowSettings(max_tokens=max_tokens).to_dict(), "base_model": "tiny-bert"}
+    ckpt = folder / "checkpoint"
+    save_checkpoint(model, ckpt, config)
+    shutil.copy(tokenizer_path, ckpt / "tokenizer.json")
+    (folder / "build" / "config.json").write_text(json.dumps({"vocab_size": vocab}))
+    return ckpt
