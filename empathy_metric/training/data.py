@@ -15,7 +15,7 @@ from ..dialogue import Dialogue
 from ..encoding import EncodedWindow, WindowEncoder
 from ..readers import ReaderOptions, read_dialogues
 from ..schemas import ESCONV_STRATEGY, PERCEIVED_DIMENSIONS, Task
-from ..windows import dialogue_windows
+from ..windows import Window, WindowSettings, dialogue_windows
 
 IGNORE = -100
 EMH_FILES = {"emh_emotional_reactions": "emotional-reactions-reddit.csv",
@@ -49,21 +49,30 @@ def perceived_targets(dialogue: Dialogue) -> np.ndarray:
     return np.array([values[d] for d in PERCEIVED_DIMENSIONS], dtype=np.float32)
 
 
-def esconv_examples(path: str, encoder: WindowEncoder, task: Task = ESCONV_STRATEGY) -> list[Example]:
+@dataclass
+class LabelledWindow:
+    """A window with its gold labels: what any architecture (encoder or seq2seq) trains on."""
+    window: Window
+    labels: dict[str, int]          # task -> class index (tasks without a label are absent)
+    perceived: np.ndarray           # float32 [dims], NaN where unknown
+    group: str
+    source: str
+
+
+def esconv_windows(path: str, settings: WindowSettings, task: Task = ESCONV_STRATEGY) -> list[LabelledWindow]:
     options = ReaderOptions(format="esconv", agent_roles=AGENT_ROLES)
-    examples = []
+    found = []
     for dialogue in read_dialogues(path, options):
-        windows = dialogue_windows(dialogue, encoder.settings, AGENT_ROLES)
         targets = perceived_targets(dialogue)
-        for window, encoded in zip(windows, encoder.encode(windows)):
+        for window in dialogue_windows(dialogue, settings, AGENT_ROLES):
             strategy = window.gold.get("strategy")
             labels = {task.name: task.labels.index(strategy)} if strategy in task.labels else {}
-            examples.append(Example(encoded, labels, targets, dialogue.dialogue_id, "esconv"))
-    return examples
+            found.append(LabelledWindow(window, labels, targets, dialogue.dialogue_id, "esconv"))
+    return found
 
 
-def emh_examples(folder: str, encoder: WindowEncoder) -> list[Example]:
-    """The three EPITOME files share (sp_id, rp_id) pairs: one example per pair, three labels."""
+def emh_windows(folder: str, settings: WindowSettings) -> list[LabelledWindow]:
+    """The three EPITOME files share (sp_id, rp_id) pairs: one window per pair, three labels."""
     options = ReaderOptions(format="emh", agent_roles=AGENT_ROLES)
     pairs: dict[str, Dialogue] = {}
     levels: dict[str, dict[str, int]] = {}
@@ -73,17 +82,27 @@ def emh_examples(folder: str, encoder: WindowEncoder) -> list[Example]:
             level = dialogue.turns[-1].gold.get("level") if dialogue.turns else None
             if level is not None and str(level).strip() in ("0", "1", "2"):
                 levels.setdefault(dialogue.dialogue_id, {})[task] = int(level)
-    examples = []
     nan = np.full(len(PERCEIVED_DIMENSIONS), np.nan, dtype=np.float32)
-    ids = sorted(pairs)
-    windows = [dialogue_windows(pairs[i], encoder.settings, AGENT_ROLES) for i in ids]
-    for dialogue_id, found in zip(ids, windows):
-        if not found:
-            continue
-        encoded = encoder.encode(found[-1:])[0]
-        seeker_post = dialogue_id.split("_")[0]       # responses to one post stay on one side
-        examples.append(Example(encoded, levels.get(dialogue_id, {}), nan, seeker_post, "emh"))
-    return examples
+    found = []
+    for dialogue_id in sorted(pairs):
+        windows = dialogue_windows(pairs[dialogue_id], settings, AGENT_ROLES)
+        if windows:
+            seeker_post = dialogue_id.split("_")[0]      # responses to one post stay on one side
+            found.append(LabelledWindow(windows[-1], levels.get(dialogue_id, {}), nan, seeker_post, "emh"))
+    return found
+
+
+def encode_examples(labelled: list[LabelledWindow], encoder: WindowEncoder) -> list[Example]:
+    encoded = encoder.encode([lw.window for lw in labelled])
+    return [Example(e, lw.labels, lw.perceived, lw.group, lw.source) for e, lw in zip(encoded, labelled)]
+
+
+def esconv_examples(path: str, encoder: WindowEncoder, task: Task = ESCONV_STRATEGY) -> list[Example]:
+    return encode_examples(esconv_windows(path, encoder.settings, task), encoder)
+
+
+def emh_examples(folder: str, encoder: WindowEncoder) -> list[Example]:
+    return encode_examples(emh_windows(folder, encoder.settings), encoder)
 
 
 def group_fraction(group: str, seed: int) -> float:
@@ -92,13 +111,14 @@ def group_fraction(group: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2 ** 64
 
 
-def holdout_split(examples: list[Example], fraction: float, seed: int):
+def holdout_split(examples: list, fraction: float, seed: int):
+    """Anything with a `.group` (Example, LabelledWindow): whole groups go to one side."""
     held = [e for e in examples if group_fraction(e.group, seed) < fraction]
     kept = [e for e in examples if group_fraction(e.group, seed) >= fraction]
     return kept, held
 
 
-def kfold_splits(examples: list[Example], k: int, seed: int):
+def kfold_splits(examples: list, k: int, seed: int):
     """k (train, test) pairs; every group lands in exactly one test fold."""
     fold_of = [min(int(group_fraction(e.group, seed) * k), k - 1) for e in examples]
     for fold in range(k):
