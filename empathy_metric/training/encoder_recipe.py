@@ -1,0 +1,57 @@
+"""The encoder architecture as a recipe (see experiment.py): MiniLM-style encoder + one head per task."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ..encoding import WindowEncoder
+from ..schemas import Task
+from ..windows import Window, WindowSettings
+from .data import Example, LabelledWindow, encode_examples
+from .loop import TrainConfig, fit, pick_device, predict, seed_everything
+from .model import build_model, save_checkpoint
+
+
+def load_tokenizer(path: Path):
+    from tokenizers import Tokenizer
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+class EncoderRecipe:
+    arch = "encoder"
+
+    def __init__(self, encoder_path: str, tasks: list[Task], perceived: list[str], config: TrainConfig,
+                 settings: WindowSettings, log=print):
+        self.encoder_path, self.tasks, self.perceived = encoder_path, list(tasks), list(perceived)
+        self.config, self.settings, self.log = config, settings, log
+        self.tokenizer_path = Path(encoder_path) / "tokenizer.json"
+        self.encoder = WindowEncoder(load_tokenizer(self.tokenizer_path), settings)
+        seed_everything(config.seed)          # head initialisation is part of the run: seed it too
+        self.model = build_model(encoder_path, {t.name: len(t.labels) for t in tasks}, len(perceived))
+
+    def fit(self, train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict:
+        return fit(self.model, self.tasks, encode_examples(train, self.encoder),
+                   encode_examples(valid, self.encoder), self.config, score_fn, self.log)
+
+    def predict(self, windows: list[Window]) -> dict:
+        examples = [Example(e, {}, None, "", "") for e in self.encoder.encode(windows)]
+        return predict(self.model, examples, pick_device(self.config.device))
+
+    def set_calibration(self, bias: dict[str, list[float]]) -> None:
+        """Bake the offsets into the heads' biases, so exported graphs need no extra step."""
+        import torch
+        with torch.no_grad():
+            for name, values in bias.items():
+                head = self.model.heads[name]
+                head.bias += torch.tensor(values, dtype=head.bias.dtype, device=head.bias.device)
+
+    def save(self, out_dir: Path, extra_config: dict) -> None:
+        config = {"arch": self.arch, "tasks": [t.to_dict() for t in self.tasks], "perceived": self.perceived,
+                  "window": self.settings.to_dict(), "base_model": str(self.encoder_path),
+                  "train_config": self.config.to_dict(), **extra_config}
+        self.model.to("cpu")
+        save_checkpoint(self.model, out_dir, config)
+        shutil.copy(self.tokenizer_path, out_dir / "tokenizer.json")

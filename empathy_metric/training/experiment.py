@@ -1,0 +1,129 @@
+"""Architecture-independent experiments: the default data splits, train -> calibrate -> evaluate, and
+dialogue-level k-fold cross-validation. A *recipe* is one architecture (encoder or seq2seq) behind:
+
+    tasks: list[Task]
+    fit(train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict   # history
+    predict(windows: list[Window]) -> {"logits.<task>": [n, labels], "perceived": [n, dims]?}
+    set_calibration(bias: dict[str, list[float]]) -> None     # per-class logit offsets
+    save(out_dir: Path, extra_config: dict) -> None
+
+Splits (all by dialogue; seeded hashes, independent of file order):
+- ESConv train.json: 90% training, 10% validation (early stopping, calibration);
+- EMH pairs: 15% held out for reporting (grouped by seeker post), the rest split 90/10 like ESConv;
+- ESConv valid.json: reporting only.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..schemas import PERCEIVED_DIMENSIONS, Task
+from ..windows import WindowSettings
+from .calibration import apply_bias, fit_bias
+from .data import LabelledWindow, emh_windows, esconv_windows, holdout_split, kfold_splits
+from .evaluation import classification_report, grouped_means, perceived_dialogue_report
+from .metrics import format_table
+
+EMH_TEST_FRACTION, VALID_FRACTION, SPLIT_SEED = 0.15, 0.10, 2026
+GROUPS = {"ESConv": ["esconv_strategy"],
+          "EMH": ["emh_emotional_reactions", "emh_interpretations", "emh_explorations"]}
+
+
+@dataclass
+class DataSplits:
+    train: list[LabelledWindow]
+    valid: list[LabelledWindow]
+    tests: dict[str, list[LabelledWindow]]      # report name -> held-out windows
+
+
+def default_splits(data_dir: str, settings: WindowSettings) -> DataSplits:
+    data = Path(data_dir)
+    esconv = esconv_windows(str(data / "esconv" / "train.json"), settings)
+    emh, emh_test = holdout_split(emh_windows(str(data / "emh"), settings), EMH_TEST_FRACTION, SPLIT_SEED)
+    train, valid = holdout_split(esconv + emh, VALID_FRACTION, SPLIT_SEED)
+    esconv_valid = esconv_windows(str(data / "esconv" / "valid.json"), settings)
+    return DataSplits(train, valid, {"esconv_valid": esconv_valid, "emh_test": emh_test})
+
+
+def validation_score(tasks: list[Task]):
+    """Early-stopping score: mean over data sets of the mean macro-F1 over labels."""
+    def score(outputs: dict, labelled: list) -> float:
+        logits = {t.name: outputs[f"logits.{t.name}"] for t in tasks}
+        reports = classification_report(tasks, logits, [x.labels for x in labelled])
+        means = grouped_means(reports, GROUPS)
+        return float(np.mean([m["f1"] for m in means.values()])) if means else 0.0
+    return score
+
+
+def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWindow],
+                     bias: dict | None = None) -> dict:
+    logits = {t.name: outputs[f"logits.{t.name}"] for t in tasks}
+    if bias:
+        logits = apply_bias(logits, bias)
+    reports = classification_report(tasks, logits, [x.labels for x in labelled])
+    result = {"tasks": reports, "means": grouped_means(reports, GROUPS)}
+    if "perceived" in outputs:
+        rows = [i for i, x in enumerate(labelled) if not np.isnan(x.perceived).all()]
+        if rows:
+            result["perceived"] = perceived_dialogue_report(
+                list(PERCEIVED_DIMENSIONS), outputs["perceived"][rows], [labelled[i].group for i in rows],
+                np.stack([labelled[i].perceived for i in rows]))
+    return result
+
+
+def run_experiment(recipe, splits: DataSplits, out_dir: str, calibrate: bool = True, log=print) -> dict:
+    """Train on splits.train, early-stop and calibrate on splits.valid, report on splits.tests, save."""
+    started = time.time()
+    log(f"windows: train {len(splits.train)}, validation {len(splits.valid)}, "
+        + ", ".join(f"{k} {len(v)}" for k, v in splits.tests.items()))
+    history = recipe.fit(splits.train, splits.valid, validation_score(recipe.tasks))
+    valid_outputs = recipe.predict([x.window for x in splits.valid])
+    bias = fit_bias(recipe.tasks, {t.name: valid_outputs[f"logits.{t.name}"] for t in recipe.tasks},
+                    [x.labels for x in splits.valid]) if calibrate else {}
+    if bias:
+        log(f"calibration offsets (validation split): {json.dumps(bias)}")
+    report: dict = {"calibrated": bool(bias), "uncalibrated": {}}
+    for name, labelled in {**splits.tests, "validation": splits.valid}.items():
+        outputs = recipe.predict([x.window for x in labelled])
+        report[name] = evaluate_outputs(recipe.tasks, outputs, labelled, bias)
+        report["uncalibrated"][name] = evaluate_outputs(recipe.tasks, outputs, labelled)["means"]
+    recipe.set_calibration(bias)
+    out = Path(out_dir)
+    recipe.save(out, {"training": history, "calibration_bias": bias, "seconds": time.time() - started,
+                      "splits": {"emh_test_fraction": EMH_TEST_FRACTION, "valid_fraction": VALID_FRACTION,
+                                 "seed": SPLIT_SEED}})
+    (out / "eval.json").write_text(json.dumps(report, indent=2))
+    log(format_table({f"{test}: {group}": means
+                      for test in splits.tests for group, means in report[test]["means"].items()}))
+    return report
+
+
+def cross_validate(make_recipe, labelled: list[LabelledWindow], k: int = 5, seed: int = SPLIT_SEED,
+                   calibrate: bool = True, log=print) -> dict:
+    """Dialogue-level k-fold CV (the paper's protocol). Each fold trains a fresh recipe on the other
+    folds (minus a 10% validation split for early stopping/calibration) and reports on its own fold."""
+    folds = []
+    for fold, (rest, test) in enumerate(kfold_splits(labelled, k, seed)):
+        train, valid = holdout_split(rest, VALID_FRACTION, seed + fold + 1)
+        recipe = make_recipe()
+        log(f"fold {fold + 1}/{k}: train {len(train)}, validation {len(valid)}, test {len(test)}")
+        recipe.fit(train, valid, validation_score(recipe.tasks))
+        bias = {}
+        if calibrate:
+            v = recipe.predict([x.window for x in valid])
+            bias = fit_bias(recipe.tasks, {t.name: v[f"logits.{t.name}"] for t in recipe.tasks},
+                            [x.labels for x in valid])
+        outputs = recipe.predict([x.window for x in test])
+        folds.append(evaluate_outputs(recipe.tasks, outputs, test, bias))
+    means = {}
+    for group in GROUPS:
+        rows = [f["means"][group] for f in folds if group in f["means"]]
+        if rows:
+            means[group] = {m: float(np.mean([r[m] for r in rows]))
+                            for m in ("precision", "recall", "f1", "accuracy")}
+            means[group]["f1_std"] = float(np.std([r["f1"] for r in rows]))
+    return {"k": k, "seed": seed, "folds": folds, "means": means}

@@ -1,0 +1,94 @@
+"""Issue 3: training overfits, losses match their definitions, export parity, CV never splits a dialogue."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from builders import build_data_dir, build_encoder_with_tokenizer
+from empathy_metric.cli.main import cli
+from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
+from empathy_metric.training.data import esconv_windows, group_fraction, holdout_split, kfold_splits
+from empathy_metric.training.encoder_recipe import EncoderRecipe
+from empathy_metric.training.experiment import validation_score
+from empathy_metric.training.losses import focal_loss, ldam_loss, ldam_margins
+from empathy_metric.training.loop import TrainConfig
+from empathy_metric.windows import WindowSettings
+
+
+def test_focal_loss_matches_hand_computation():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    target = torch.tensor([0, 2])
+    p = torch.softmax(logits, -1)
+    p0, p1 = p[0, 0].item(), p[1, 2].item()
+    expected = (-(1 - p0) ** 2 * math.log(p0) - (1 - p1) ** 2 * math.log(p1)) / 2
+    assert focal_loss(logits, target, gamma=2.0).item() == pytest.approx(expected, rel=1e-6)
+    # gamma = 0 is plain cross-entropy
+    assert focal_loss(logits, target, 0.0).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, target).item(), rel=1e-6)
+
+
+def test_ldam_margins_and_loss_match_definition():
+    margins = ldam_margins([1000, 10, 1], max_margin=0.5)
+    expected = np.array([1000 ** -0.25, 10 ** -0.25, 1.0]) * 0.5
+    assert np.allclose(margins.numpy(), expected, atol=1e-6)
+    logits = torch.tensor([[1.0, 0.2, -0.3]])
+    target = torch.tensor([1])
+    z = [1.0, 0.2 - expected[1], -0.3]
+    s = 30.0
+    hand = -math.log(math.exp(s * z[1]) / sum(math.exp(s * v) for v in z))
+    assert ldam_loss(logits, target, margins, scale=s).item() == pytest.approx(hand, rel=1e-5)
+
+
+def test_cv_splitter_never_puts_one_dialogue_on_both_sides(tmp_path):
+    data = build_data_dir(tmp_path / "data", dialogues=20)
+    labelled = esconv_windows(str(data / "esconv" / "train.json"), WindowSettings())
+    seen_in_test = {}
+    for fold, (train, test) in enumerate(kfold_splits(labelled, 5, seed=7)):
+        assert not {x.group for x in train} & {x.group for x in test}
+        assert len(train) + len(test) == len(labelled)
+        for x in test:
+            assert seen_in_test.setdefault(x.group, fold) == fold     # each dialogue tested in one fold only
+    assert set(seen_in_test) == {x.group for x in labelled}
+    kept, held = holdout_split(labelled, 0.3, seed=1)
+    assert not {x.group for x in kept} & {x.group for x in held}
+    assert 0 <= group_fraction("abc", 1) < 1 and group_fraction("abc", 1) == group_fraction("abc", 1)
+
+
+def test_training_overfits_twenty_examples(tmp_path):
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    data = build_data_dir(tmp_path / "data", dialogues=5)
+    labelled = esconv_windows(str(data / "esconv" / "train.json"), WindowSettings(max_tokens=64))[:20]
+    config = TrainConfig(epochs=40, batch_size=10, lr=3e-3, head_lr=1e-2, patience=100, warmup_fraction=0.0,
+                         device="cpu")
+    recipe = EncoderRecipe(str(base), list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), config,
+                           WindowSettings(max_tokens=64), log=lambda m: None)
+    recipe.fit(labelled, labelled, validation_score(recipe.tasks))
+    logits = recipe.predict([x.window for x in labelled])["logits.esconv_strategy"]
+    gold = np.array([x.labels["esconv_strategy"] for x in labelled])
+    assert (logits.argmax(-1) == gold).all()
+
+
+def test_train_export_eval_through_the_cli(tmp_path):
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    data = build_data_dir(tmp_path / "data", dialogues=8)
+    runner = CliRunner()
+    ckpt, bundle = tmp_path / "ckpt", tmp_path / "bundle"
+    result = runner.invoke(cli, ["train", "-o", str(ckpt), "--base-model", str(base), "--data", str(data),
+                                 "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((ckpt / "eval.json").read_text())
+    assert {"esconv_valid", "emh_test", "validation"} <= set(report)
+    result = runner.invoke(cli, ["export", str(ckpt), "-o", str(bundle), "--precision", "int8", "--also", "fp32"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["export_validation"]["fp32"]["min_argmax_agreement"] == 1.0
+    assert manifest["export_validation"]["fp32"]["logits.esconv_strategy"]["max_abs_diff"] < 1e-4
+    assert "int8" in manifest["export_validation"]
+    result = runner.invoke(cli, ["eval", "-m", str(bundle), "--data", str(data), "-o", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    evaluated = json.loads((tmp_path / "e.json").read_text())
+    assert evaluated["esconv_valid"]["means"]["ESConv"]["accuracy"] >= 0.0
+    assert "macro-F1" in result.output
