@@ -1,0 +1,46 @@
+"""`empathy-score metrics`: every metric name a model produces, its direction and meaning."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .exits import reports_errors
+from .main import cli
+
+
+def _tasks_and_dims(model: str | None):
+    """The model's tasks; without --model the shipped model's, or the project's default schemas
+    when no model ships with this install (said on stderr)."""
+    from ..bundle import load_bundle, shipped_models, DEFAULT_MODEL
+    if model or DEFAULT_MODEL in shipped_models():
+        bundle = load_bundle(model, verify=False)      # only the manifest is read
+        return bundle.tasks, bundle.perceived, bundle.name
+    from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
+    click.echo(f"note: no shipped model '{DEFAULT_MODEL}' found; listing the default schemas' metrics",
+               err=True)
+    return list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), None
+
+
+@cli.command()
+@click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@reports_errors
+def metrics(model, as_json):
+    """List metric names (as used in summaries and gates), direction and meaning.
+
+    \b
+    direction: higher = higher is better, lower = lower is better, none = descriptive.
+    A corpus value is the mean over dialogues of the per-dialogue value.
+    """
+    from ..metric_catalog import catalog
+    tasks, dims, name = _tasks_and_dims(model)
+    infos = catalog(tasks, dims)
+    if as_json:
+        click.echo(json.dumps({"model": name, "metrics": [i.to_dict() for i in infos]}, indent=2,
+                              ensure_ascii=False))
+        return
+    width = max(len(i.name) for i in infos)
+    click.echo(f"{'metric':<{width}}  {'better':<6}  {'range':<5}  meaning")
+    for info in infos:
+        click.echo(f"{info.name:<{width}}  {info.direction:<6}  {info.range:<5}  {info.meaning}")
