@@ -1,0 +1,131 @@
+"""The end-to-end ceiling without the model: everything a CLI run does except inference.
+
+    python benchmarks/ceiling.py --bundle BUNDLE INPUT [--limit N]
+
+Runs the CLI's scoring function (read -> windows -> tokenise + assemble + pad -> decode -> aggregate
+-> write JSONL -> summary) with the bundle's real tokenizer and batching, but with inference replaced
+by zeros. The result is the most utterances per second this process could deliver on one core however
+fast the GPU, and which stage costs what (main-thread CPU time per stage, from timers wrapped around
+each stage's function: a profiler's own overhead would distort these small Python functions).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import inspect
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# stage -> (module, class or None, function) that the run calls it through
+STAGES = {
+    "read + parse records": ("empathy_metric.scoring_run", None, "read_path_list"),
+    "windows": ("empathy_metric.scorer", None, "dialogue_windows"),
+    "tokenise + assemble windows": ("empathy_metric.encoding", "WindowEncoder", "encode"),
+    "pad batches": ("empathy_metric.encoding", None, "pad_batch"),
+    "decode (labels, probs)": ("empathy_metric.scorer", None, "decode"),
+    "dialogue metrics": ("empathy_metric.scorer", None, "dialogue_metrics"),
+    "write JSONL": ("empathy_metric.writers", "JsonlTurnWriter", "write_dialogue"),
+    "summary (bootstrap)": ("empathy_metric.scoring_run", None, "corpus_table"),
+}
+
+
+def _timed_steps(generator, stage: str, spent: dict):
+    while True:
+        started = time.thread_time()
+        try:
+            item = next(generator)
+        except StopIteration:
+            return
+        finally:
+            spent[stage] = spent.get(stage, 0.0) + time.thread_time() - started
+        yield item
+
+
+def time_stages(spent: dict) -> None:
+    """Wrap each stage's function (a generator: each of its steps) to add up its main-thread CPU."""
+    for stage, (module, cls, name) in STAGES.items():
+        owner = importlib.import_module(module)
+        owner = getattr(owner, cls) if cls else owner
+        original = getattr(owner, name)
+
+        def timed(*args, _original=original, _stage=stage, **kwargs):
+            if inspect.isgeneratorfunction(_original):
+                return _timed_steps(_original(*args, **kwargs), _stage, spent)
+            started = time.thread_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_stage] = spent.get(_stage, 0.0) + time.thread_time() - started
+        setattr(owner, name, functools.wraps(original)(timed))
+
+
+class NoInference:
+    """The bundle's own backend, with the session call replaced by zeros of the right shapes."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.shapes = {o.name: o.shape[1:] for o in backend.session.get_outputs()}
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def predict(self, windows):
+        from empathy_metric.backends import RawOutputs
+        truncated = np.zeros(len(windows), dtype=bool)
+        for _ in self.backend._batches(windows, truncated):      # tokenise, assemble, sort, pad
+            pass
+        outputs = {name: np.zeros((len(windows), *shape), dtype=np.float32) for name, shape in self.shapes.items()}
+        return RawOutputs(outputs=outputs, truncated=truncated)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", type=Path)
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--limit", type=int, help="first N dialogues (lines) of a JSONL input")
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    args = parser.parse_args(argv)
+    from empathy_metric.readers import ReaderOptions
+    from empathy_metric.scorer import Scorer
+    from empathy_metric.statistics import BootstrapSettings
+    spent: dict[str, float] = {}
+    time_stages(spent)
+    from empathy_metric.scoring_run import run_scoring
+    with tempfile.TemporaryDirectory() as tmp:
+        source = args.input
+        if args.limit:
+            source = Path(tmp) / "input.jsonl"
+            with open(args.input, encoding="utf-8") as src, open(source, "w", encoding="utf-8") as dst:
+                for number, line in enumerate(src):
+                    if number == args.limit:
+                        break
+                    dst.write(line)
+        scorer = Scorer.from_pretrained(args.bundle)
+        scorer.backend = NoInference(scorer.backend)
+        wall, cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
+        result = run_scoring(scorer, [str(source)], ReaderOptions(), [str(Path(tmp) / "turns.jsonl")],
+                             bootstrap=BootstrapSettings(n_resamples=args.bootstrap) if args.bootstrap else None)
+        wall, cpu, all_cpu = time.perf_counter() - wall, time.thread_time() - cpu, time.process_time() - all_cpu
+    n = result.counts.turns_scored
+    print(f"{n} utterances, {result.counts.dialogues_scored} dialogues: {wall:.1f} s wall, {cpu:.1f} s "
+          f"main-thread CPU ({all_cpu:.1f} s all threads: the tokenizer's own pool) -> "
+          f"{n / cpu:.0f} utterances per main-thread CPU-second without inference")
+    print("| stage | CPU s | µs per utterance |\n|---|---:|---:|")
+    for stage in STAGES:
+        if stage in spent:
+            print(f"| {stage} | {spent[stage]:.2f} | {1e6 * spent[stage] / n:.1f} |")
+    rest = cpu - sum(spent.values())
+    print(f"| everything else | {rest:.2f} | {1e6 * rest / n:.1f} |")
+    json.dump({"utterances": n, "wall_s": wall, "cpu_s": cpu, "all_threads_cpu_s": all_cpu,
+               "stages_cpu_s": spent}, sys.stderr)
+    print(file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The benchmark's model variants, exported from one checkpoint by the project's own export code.
+
+Each variant is a bundle folder under the work folder. A folder is reused when its stamp says it was
+made from the same checkpoint files (path, size, mtime), so a rerun does not export again.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# name -> (default precision, optimise with ORT's transformer optimizer, extra graphs)
+EXPORTS = {
+    "ort-fp32": ("fp32", False, ()),             # the plain torch.onnx.export graph
+    "ort-opt": ("fp32", True, ()),               # + ORT transformer optimizer (fused attention, LN, GELU)
+    "ort-int8": ("int8", True, ()),              # the project's shipped path: optimised + dynamic int8
+    "ort-fp16": ("fp32", True, ("fp16",)),       # fp32 default + an fp16 graph that --device cuda runs
+}
+STAMP = "benchmark_source.json"
+
+
+def checkpoint_stamp(checkpoint: Path) -> dict:
+    files = sorted(p for p in checkpoint.rglob("*") if p.is_file())
+    return {"checkpoint": str(checkpoint.resolve()),
+            "files": {str(p.relative_to(checkpoint)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
+
+
+def export_variant(name: str, checkpoint: Path, windows, work_dir: Path, log=print) -> Path:
+    from empathy_metric.export.bundle_builder import export_encoder_bundle
+    out = work_dir / name
+    stamp = checkpoint_stamp(checkpoint)
+    stamp_path = work_dir / f"{name}.{STAMP}"
+    if (out / "manifest.json").is_file() and stamp_path.is_file() \
+            and json.loads(stamp_path.read_text()) == stamp:
+        log(f"[export] {name}: reusing {out}")
+        return out
+    precision, optimise, extra = EXPORTS[name]
+    log(f"[export] {name}: precision={precision} optimise={optimise} extra={list(extra)} "
+        f"(validated on {len(windows)} windows)")
+    export_encoder_bundle(str(checkpoint), str(out), f"bench-{name}", windows, precision=precision,
+                          optimise=optimise, extra_graphs=extra)
+    stamp_path.write_text(json.dumps(stamp))
+    return out
+
+
+def main(argv=None) -> None:
+    """Run as a process of its own, so that torch never inflates the benchmark's own memory."""
+    import argparse
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from worker import read_windows
+    from empathy_metric.windows import WindowSettings
+    parser = argparse.ArgumentParser(description="export benchmark variants")
+    parser.add_argument("--checkpoint", required=True, type=Path)
+    parser.add_argument("--input", required=True, help="dialogues whose first windows validate each export")
+    parser.add_argument("--windows", type=int, default=64)
+    parser.add_argument("--work-dir", required=True, type=Path)
+    parser.add_argument("names", nargs="+", choices=list(EXPORTS))
+    args = parser.parse_args(argv)
+    config = json.loads((args.checkpoint / "empathy_config.json").read_text())
+    windows = read_windows(args.input, WindowSettings.from_dict(config["window"]))[:args.windows]
+    for name in args.names:
+        export_variant(name, args.checkpoint, windows, args.work_dir, log=lambda m: print(m, flush=True))
+
+
+if __name__ == "__main__":
+    main()
