@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_METHOD = "percentile"
-BATCH_CELLS = 1 << 24          # resample x dialogue cells per batch (128 MiB of float64 counts)
+BATCH_CELLS = 1 << 22          # resample x dialogue cells per batch (bounds the bootstrap's memory)
 # numpy and scipy are imported inside the functions: the CLI imports this module for its defaults.
 
 
@@ -73,7 +73,6 @@ def mean_intervals(values, settings: BootstrapSettings) -> MeanIntervals:
     note. Rows are resampled in the order given: pass them in a canonical order (e.g. sorted by
     dialogue id) so that the interval does not depend on input order."""
     import numpy as np
-    from scipy import stats
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] == 0:
         raise ValueError("values must be a non-empty (dialogues x metrics) array")
@@ -85,6 +84,7 @@ def mean_intervals(values, settings: BootstrapSettings) -> MeanIntervals:
     varying = ~np.all(values == values[0], axis=0)
     notes = [None if v else "constant over dialogues" for v in varying]
     if varying.any():
+        from scipy import stats      # ~0.5 s to import: only when there is an interval to compute
         result = stats.bootstrap(
             (np.arange(n),), _resampled_means(values[:, varying]), vectorized=True,
             n_resamples=settings.n_resamples, batch=max(1, BATCH_CELLS // n),

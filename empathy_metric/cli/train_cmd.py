@@ -81,17 +81,22 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
 
 @cli.command()
 @click.option("-o", "--out", "out_dir", required=True, help="Folder for the trained checkpoint + eval.json.")
+@click.option("--valid-split-seed", type=int, default=2027, show_default=True,
+              help="Seed of the 10% validation split (2026 reproduces minilm-empathy-v1, whose validation "
+                   "split held no EMH pair).")
 @training_options
 @reports_errors
-def train(out_dir, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
-          turns_before, turns_after, seed, device, no_calibration, no_instructions, max_steps):
+def train(out_dir, valid_split_seed, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr,
+          emh_repeat, max_tokens, turns_before, turns_after, seed, device, no_calibration, no_instructions,
+          max_steps):
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
     make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                               emh_repeat, max_tokens, turns_before, turns_after, seed, device,
                                               no_instructions, max_steps)
-    run_experiment(make(), default_splits(data_dir, settings), out_dir, calibrate=not no_calibration, log=log)
+    run_experiment(make(), default_splits(data_dir, settings, valid_split_seed), out_dir,
+                   calibrate=not no_calibration, log=log, split_info={"valid_seed": valid_split_seed})
 
 
 @cli.command()
@@ -117,7 +122,7 @@ def cv(folds, out_json, arch, base_model, data_dir, loss, epochs, batch_size, lr
                 + emh_windows(str(data / "emh"), settings))
     report = cross_validate(make, labelled, folds, calibrate=not no_calibration, log=log)
     Path(out_json).write_text(json.dumps(report, indent=2))
-    click.echo(format_table({f"{k}-fold CV: {g}": m for g, m in report["means"].items()}))
+    click.echo(format_table({f"{folds}-fold CV: {g}": m for g, m in report["means"].items()}))
 
 
 def _check_data(data_dir: str) -> None:
