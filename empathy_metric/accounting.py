@@ -17,6 +17,10 @@ class Counts:
     turns_skipped: dict[str, int] = field(default_factory=dict)
     windows_truncated: int = 0
     non_text_parts_skipped: int = 0
+    # --resume: dialogues (and their scored turns) taken from the earlier run's output instead of
+    # being scored again; they are also counted in dialogues_scored / turns_scored.
+    dialogues_resumed: int = 0
+    turns_resumed: int = 0
 
     def add_skipped(self, reason: str, n: int = 1) -> None:
         if n:
@@ -34,4 +38,5 @@ class Counts:
                 "dialogues_scored": self.dialogues_scored, "turns_read": self.turns_read,
                 "turns_scored": self.turns_scored, "turns_context": self.turns_context,
                 "turns_skipped": dict(self.turns_skipped), "windows_truncated": self.windows_truncated,
-                "non_text_parts_skipped": self.non_text_parts_skipped}
+                "non_text_parts_skipped": self.non_text_parts_skipped,
+                "dialogues_resumed": self.dialogues_resumed, "turns_resumed": self.turns_resumed}

@@ -81,8 +81,9 @@ def resolve_model_path(model: str | Path | None) -> Path:
     shipped = MODELS_DIR / str(model)
     if "/" not in str(model) and shipped.is_dir():
         return shipped
-    raise ModelError(f"model '{model}' not found: give a bundle folder or one of: "
-                     + ", ".join(shipped_models()))
+    shipped_names = ", ".join(shipped_models()) or "none is installed"
+    raise ModelError(f"model '{model}' not found: give a bundle folder or a shipped model name "
+                     f"({shipped_names})")
 
 
 def shipped_models() -> list[str]:
@@ -94,31 +95,64 @@ def shipped_models() -> list[str]:
 def safe_member(folder: Path, name: str) -> Path:
     """The path of a manifest-listed file, refusing anything that could leave the bundle folder."""
     pure = PurePosixPath(name)
-    if not name or pure.is_absolute() or "\\" in name or ".." in pure.parts or ":" in name:
+    if not name or pure.is_absolute() or "\\" in name or ".." in pure.parts or ":" in name \
+            or "\0" in name:
         raise ModelError(f"{folder / MANIFEST}: file name '{name}' must be a plain relative path "
                          "inside the bundle")
     path = folder / pure
-    if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):
-        raise ModelError(f"{path}: links outside the bundle are refused")
+    if path.is_symlink():
+        raise ModelError(f"{path}: a link; links are refused in a bundle")
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ModelError(f"{path}: resolves outside the bundle folder (through a linked folder)")
     if path.suffix not in READABLE_SUFFIXES:
         raise ModelError(f"{path}: only {', '.join(READABLE_SUFFIXES)} files may be in a bundle")
     return path
 
 
+def _check_shape(manifest: dict, manifest_path: Path) -> None:
+    """Wrong types in a hand-edited or hostile manifest become a ModelError, never a traceback."""
+    def fail(what: str):
+        raise ModelError(f"{manifest_path}: {what}")
+    files, digests = manifest["files"], manifest["sha256"]
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in files.items()):
+        fail("'files' must map roles to file names (text)")
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        fail("'sha256' must map file names to hex digests (text)")
+    if not isinstance(manifest["tasks"], list) or not manifest["tasks"]:
+        fail("'tasks' must be a non-empty list")
+    for number, task in enumerate(manifest["tasks"]):
+        if not (isinstance(task, dict) and isinstance(task.get("name"), str)
+                and isinstance(task.get("labels"), list) and task["labels"]
+                and all(isinstance(label, str) for label in task["labels"])):
+            fail(f"task {number} needs a 'name' and a non-empty list of 'labels' (text)")
+    if not isinstance(manifest["window"], dict):
+        fail("'window' must be an object")
+    try:
+        WindowSettings.from_dict(manifest["window"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        fail(f"'window' settings are not usable ({exc})")
+
+
 def load_bundle(model: str | Path | None = None, verify: bool = True) -> Bundle:
     folder = resolve_model_path(model)
     manifest_path = folder / MANIFEST
+    if manifest_path.is_symlink():
+        raise ModelError(f"{manifest_path}: a link; links are refused in a bundle")
     if not manifest_path.is_file():
         raise ModelError(f"{folder}: not a model bundle (no {MANIFEST})")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelError(f"{manifest_path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ModelError(f"{manifest_path}: cannot read ({exc.strerror})") from None
     if not isinstance(manifest, dict):
         raise ModelError(f"{manifest_path}: expected a JSON object")
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
     if missing:
         raise ModelError(f"{manifest_path}: missing key(s) {', '.join(missing)}")
+    _check_shape(manifest, manifest_path)
     if manifest["schema_version"] != SCHEMA_VERSION:
         raise ModelError(f"{manifest_path}: schema_version {manifest['schema_version']} is not "
                          f"supported (this version reads {SCHEMA_VERSION})")
@@ -131,7 +165,11 @@ def load_bundle(model: str | Path | None = None, verify: bool = True) -> Bundle:
             raise ModelError(f"{manifest_path}: no sha256 recorded for '{name}'")
         if not path.is_file():
             raise ModelError(f"{path}: missing ({role} file listed in the manifest)")
-        if verify and sha256_of(path) != manifest["sha256"][name]:
+        try:
+            altered = verify and sha256_of(path) != manifest["sha256"][name]
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
+        if altered:
             raise ModelError(f"{path}: sha256 does not match the manifest: the file is altered or "
                              "truncated")
     return Bundle(path=folder, manifest=manifest)

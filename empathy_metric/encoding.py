@@ -74,9 +74,10 @@ class WindowEncoder:
                 room -= len(piece)
                 continue
             truncated = True
-            if room >= MIN_PARTIAL_TOKENS:
-                tag_len = len(piece) - len(ids[index[turn.text]])
-                body = room - tag_len
+            tag_len = len(piece) - len(ids[index[turn.text]])
+            body = room - tag_len
+            # body > 0 matters: text_ids[-0:] is the whole list, and a long speaker tag can leave no room.
+            if room >= MIN_PARTIAL_TOKENS and body > 0:
                 text_ids = ids[index[turn.text]]
                 kept = text_ids[-body:] if is_before else text_ids[:body]   # keep the near end
                 side.append(piece[:tag_len] + kept)
@@ -101,8 +102,12 @@ class Batch:
 
 
 def length_sorted_batches(encoded: list[EncodedWindow], max_batch_tokens: int,
-                          max_batch_size: int, pad_id: int):
-    """Sort by length, cut batches so that padded size stays under a token budget."""
+                          max_batch_size: int, pad_id: int, min_rows: int = 1):
+    """Sort by length, cut batches so that padded size stays under a token budget.
+
+    A batch with fewer than `min_rows` windows repeats its last window (its positions repeat too):
+    ONNX Runtime's CPU ReduceSum sums a [1, L, H] tensor in another order than a [B>=2, L, H] one,
+    so a window scored alone would differ in the last bit from the same window in a bigger batch."""
     lengths = np.array([len(e.input_ids) for e in encoded])
     order = np.argsort(lengths, kind="stable")
     start = 0
@@ -111,7 +116,10 @@ def length_sorted_batches(encoded: list[EncodedWindow], max_batch_tokens: int,
         while (stop < len(order) and stop - start < max_batch_size
                and lengths[order[stop]] * (stop + 1 - start) <= max_batch_tokens):
             stop += 1
-        yield pad_batch(encoded, order[start:stop], pad_id)
+        positions = order[start:stop]
+        if len(positions) < min_rows:
+            positions = np.concatenate([positions, np.repeat(positions[-1:], min_rows - len(positions))])
+        yield pad_batch(encoded, positions, pad_id)
         start = stop
 
 

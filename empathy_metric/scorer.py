@@ -24,6 +24,7 @@ class DialogueScore:
     utterances: list[UtteranceScore]
     metrics: dict[str, float]
     n_turns: int
+    resumed_from: str | None = None    # --resume: the output file these records were read back from
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Scorer:
                  future_context: bool = True):
         self.bundle = bundle
         self.backend = backend
+        # A GPU backend wants more windows per call than a CPU one (its batches are bigger).
+        self.windows_per_chunk = getattr(backend, "windows_per_chunk", WINDOWS_PER_CHUNK)
         self.agent_roles = frozenset(r.lower() for r in agent_roles)
         self.window_settings = bundle.window if future_context else bundle.window.without_future()
         if not future_context and hasattr(backend, "with_settings"):
@@ -83,9 +86,11 @@ class Scorer:
                     raise InputError(exc.reason, source="<input>", line=number, field=exc.field) from None
 
     def iter_scores(self, dialogues: Iterable[Dialogue], counts: Counts,
-                    on_error: str = "raise") -> Iterator[DialogueScore]:
+                    on_error: str = "raise", resumed=None) -> Iterator[DialogueScore]:
         """Score dialogues in chunks of windows; yield each dialogue, in input order, when done.
-        `counts` is updated as dialogues pass (records_read is the reader's business)."""
+        `counts` is updated as dialogues pass (records_read is the reader's business).
+        `resumed` (resume.ResumedOutput): dialogues already in an earlier run's output are read
+        back from it instead of being scored again."""
         pending: list[tuple[Dialogue, list[Window]]] = []
         n_windows = 0
         seen: dict[str, str] = {}
@@ -107,9 +112,14 @@ class Scorer:
                 continue
             counts.turns_scored += len(windows)
             counts.turns_context += len(dialogue.turns) - len(windows)
+            if resumed is not None and dialogue.dialogue_id in resumed:
+                yield from self._flush(pending, counts)       # keeps the output in input order
+                pending, n_windows = [], 0
+                yield resumed.dialogue_score(dialogue, windows, self, counts)
+                continue
             pending.append((dialogue, windows))
             n_windows += len(windows)
-            if n_windows >= WINDOWS_PER_CHUNK:
+            if n_windows >= self.windows_per_chunk:
                 yield from self._flush(pending, counts)
                 pending, n_windows = [], 0
         yield from self._flush(pending, counts)

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .statistics import BootstrapSettings, mean_intervals
+
 
 @dataclass
 class DialogueRow:
@@ -13,14 +15,24 @@ class DialogueRow:
     metrics: dict[str, float]
 
 
-def corpus_table(rows: list[DialogueRow]) -> dict[str, dict]:
-    """Mean over dialogues of every metric, with the numbers behind it."""
+def corpus_table(rows: list[DialogueRow], bootstrap: BootstrapSettings | None = None) -> dict[str, dict]:
+    """Mean over dialogues of every metric, with the numbers behind it; with `bootstrap`, a CI from
+    resampling dialogues. Rows are taken in dialogue-id order, so neither depends on input order."""
     if not rows:
         return {}
     n_turns = int(sum(r.n_turns for r in rows))
-    return {name: {"mean": float(np.mean([r.metrics[name] for r in rows])),
-                   "n_dialogues": len(rows), "n_turns": n_turns}
-            for name in rows[0].metrics}
+    names = list(rows[0].metrics)
+    ordered = sorted(rows, key=lambda r: r.dialogue_id)
+    values = np.array([[r.metrics[name] for name in names] for r in ordered], dtype=np.float64)
+    table = {name: {"mean": float(values[:, k].mean()), "n_dialogues": len(rows), "n_turns": n_turns}
+             for k, name in enumerate(names)}
+    if bootstrap is not None:
+        intervals = mean_intervals(values, bootstrap)
+        for k, name in enumerate(names):
+            table[name].update(ci_low=float(intervals.low[k]), ci_high=float(intervals.high[k]))
+            if intervals.notes[k]:
+                table[name]["ci_note"] = intervals.notes[k]
+    return table
 
 
 def build_summary(signature: dict, settings: dict, inputs: list[str], counts: dict,

@@ -35,3 +35,17 @@ def tiny_bundle(tiny_checkpoint, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_int8_bundle(tiny_checkpoint, tmp_path_factory):
     return _export(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "tiny-int8", "int8")
+
+
+@pytest.fixture
+def score_cli(tiny_bundle):
+    """`empathy-score` run in-process by click's runner on the tiny fp32 bundle (real CLI, real ORT):
+    score_cli(*args, input=None, model=tiny_bundle, quiet=True) -> click.testing.Result."""
+    from click.testing import CliRunner
+
+    from empathy_metric.cli.main import cli
+
+    def run(*args, input=None, model=tiny_bundle, quiet=True):
+        argv = [str(a) for a in args] + ["-m", str(model)] + (["-q"] if quiet else [])
+        return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
+    return run

@@ -20,8 +20,18 @@ def load_backend(bundle, device: str = "cpu", threads: int | None = None,
     """The backend the bundle's manifest names. Torch backends are imported only when asked for."""
     kind = bundle.backend
     if kind == "onnx-encoder":
+        from ..errors import ModelError
         from .onnx_encoder import OnnxEncoderBackend
-        return OnnxEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
+        try:
+            return OnnxEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
+        except ModelError as exc:
+            if device != "cuda":
+                raise
+            from .torch_encoder import cuda_fallback     # no CUDA provider: the bundle's torch weights
+            fallback = cuda_fallback(bundle, str(exc), threads, max_batch_tokens, max_batch_size)
+            if fallback is None:
+                raise
+            return fallback
     if kind == "torch-encoder":
         from .torch_encoder import TorchEncoderBackend
         return TorchEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)

@@ -27,7 +27,8 @@ def make_session(graph_path, device: str = "cpu", threads: int | None = None):
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise ModelError("--device cuda needs onnxruntime-gpu with a working CUDA: "
                              "pip install 'empathy-metric[gpu]' (available providers: "
-                             + ", ".join(ort.get_available_providers()) + ")")
+                             + ", ".join(ort.get_available_providers()) + "), or a bundle with "
+                             "torch weights (torch-encoder) and torch with CUDA")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     else:
         providers = ["CPUExecutionProvider"]

@@ -48,4 +48,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m empathy_metric.cli.main` runs this file as `__main__`, a second copy whose `cli` has
+    # no subcommands (they register on the package module): run the package module's main.
+    from empathy_metric.cli.main import main as package_main
+    package_main()

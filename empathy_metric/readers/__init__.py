@@ -6,8 +6,9 @@ with `on_error="skip"`, is counted in `ReadStats.records_skipped` and left out.
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,45 +45,78 @@ def _open_binary(path: str) -> tuple[BinaryIO, str]:
         raise InputError(f"cannot open: {exc.strerror}", source=path) from exc
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def _decode(raw: bytes, name: str, line: int) -> str:
     try:
         return raw.decode("utf-8-sig" if line == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"not valid UTF-8 (byte {exc.start})", source=name, line=line) from None
+        # 1-based, like JSON columns
+        raise InputError(f"not valid UTF-8 (byte {exc.start + 1})", source=name, line=line) from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _parse_json(text: str, name: str, line: int | None):
+    """json.loads, with every way it can fail turned into an InputError. NaN, Infinity and numbers
+    too big for a float are refused: echoed into the output (gold labels) they would make it
+    invalid JSON."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        at = f"column {exc.colno}" if line is not None else f"line {exc.lineno} column {exc.colno}"
+        raise InputError(f"not valid JSON ({exc.msg} at {at})", source=name, line=line) from None
+    except RecursionError:
+        raise InputError("not valid JSON (nested too deeply)", source=name, line=line) from None
+    except ValueError as exc:        # e.g. an integer of more than 4300 digits, NaN
+        raise InputError(f"not valid JSON ({exc})", source=name, line=line) from None
 
 
 def iter_records(path: str) -> Iterator[tuple[str, int, object | InputError]]:
-    """Yield (source name, line, parsed JSON or the InputError it raised) for a JSONL/JSON file."""
+    """Yield (source name, line, parsed JSON or the InputError it raised) for a JSONL/JSON file.
+
+    A file whose first non-blank line starts with '[' is one whole JSON array (e.g. the original
+    ESConv.json). Decided on the first line, not by peeking bytes: stdin pipes and test streams
+    may have nothing or only whitespace to peek at yet."""
     stream, name = _open_binary(path)
     try:
-        first = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
-        if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-            yield from _json_array(stream, name)
+        head: list[bytes] = []
+        for raw in stream:
+            head.append(raw)
+            if raw.strip().removeprefix(BOM).strip():
+                break
+        if head and head[-1].strip().removeprefix(BOM).lstrip().startswith(b"["):
+            yield from _json_array(b"".join(head) + stream.read(), name)
             return
-        for line, raw in enumerate(stream, start=1):
-            if not raw.strip():
+        for line, raw in enumerate(itertools.chain(head, stream), start=1):
+            if not (raw.removeprefix(BOM) if line == 1 else raw).strip():
                 continue
             try:
-                yield name, line, json.loads(_decode(raw, name, line))
+                # Without its line ending, so that an error's column is on this line.
+                yield name, line, _parse_json(_decode(raw, name, line).rstrip("\r\n"), name, line)
             except InputError as exc:
                 yield name, line, exc
-            except (json.JSONDecodeError, RecursionError) as exc:
-                reason = getattr(exc, "msg", "nesting too deep")
-                col = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-                yield name, line, InputError(f"not valid JSON ({reason}{col})", source=name, line=line)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
-def _json_array(stream: BinaryIO, name: str):
-    """A whole-file JSON array (e.g. the original ESConv.json). 'Line' is the 1-based record number."""
-    try:
-        data = json.loads(_decode(stream.read(), name, 1))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"not valid JSON ({getattr(exc, 'msg', 'nesting too deep')})",
-                         source=name) from None
-    for number, record in enumerate(data, start=1):
+def _json_array(data: bytes, name: str):
+    """A whole-file JSON array. 'Line' is the 1-based record number."""
+    records = _parse_json(_decode(data, name, 1), name, None)
+    if not isinstance(records, list):
+        raise InputError("expected one JSON array or one JSON object per line", source=name)
+    for number, record in enumerate(records, start=1):
         yield name, number, record
 
 
@@ -108,31 +142,74 @@ def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = 
             stats.skip("malformed_record", str(exc))
 
 
+class _DecodedLines:
+    """Lines of a binary stream as text for the csv module, which may pull several lines for one
+    record (quoted newlines). Remembers where the current record started and which lines were not
+    UTF-8 (decoded with replacement meanwhile), so that a bad line spoils only its own record."""
+
+    def __init__(self, stream: BinaryIO):
+        self.lines = enumerate(stream, start=1)
+        self.line, self.first, self.bad = 0, None, {}
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        self.line, raw = next(self.lines)
+        if self.first is None and raw.strip():
+            self.first = self.line
+        try:
+            return raw.decode("utf-8-sig" if self.line == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            self.bad[self.line] = exc.start + 1          # 1-based, like JSON columns
+            return raw.decode("utf-8", "replace")
+
+    def next_record(self) -> None:
+        self.first = None
+        self.bad.clear()
+
+    def undecodable(self, name: str) -> InputError | None:
+        """The error for the first non-UTF-8 line of the record just read, if any."""
+        bad = sorted(self.bad.items())
+        self.bad.clear()
+        if not bad:
+            return None
+        line, byte = bad[0]
+        return InputError(f"not valid UTF-8 (byte {byte})", source=name, line=line)
+
+
 def _read_emh_csv(path: str, options: ReaderOptions, stats: ReadStats) -> Iterator[Dialogue]:
-    """EMH/EPITOME pairs: seeker_post then response_post, a two-turn dialogue each row."""
+    """EMH/EPITOME pairs: seeker_post then response_post, a two-turn dialogue each row.
+    The dialogue's FILE:LINE is the line where its row starts."""
     stream, name = _open_binary(path)
+    lines = _DecodedLines(stream)
     try:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        reader = csv.DictReader(text)
-        missing = [c for c in EMH_COLUMNS if c not in (reader.fieldnames or [])]
+        reader = csv.DictReader(lines)
+        try:
+            fieldnames = reader.fieldnames or []
+        except csv.Error as exc:
+            raise InputError(f"not valid CSV ({exc})", source=name, line=1) from None
+        header_error = lines.undecodable(name)
+        if header_error:
+            raise header_error
+        missing = [c for c in EMH_COLUMNS if c not in fieldnames]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)} "
                              f"(EMH/EPITOME CSV needs seeker_post, response_post)", source=name, line=1)
         while True:
+            lines.next_record()
             try:
                 row = next(reader)
+                error = lines.undecodable(name)
             except StopIteration:
                 break
-            except (csv.Error, UnicodeDecodeError) as exc:
-                error = InputError(f"not valid CSV ({exc})", source=name, line=reader.line_num)
-                if options.on_error != "skip":
-                    raise error from None
-                stats.skip("malformed_record", str(error))
-                continue
+            except csv.Error as exc:
+                error = InputError(f"not valid CSV ({exc})", source=name, line=lines.line)
             stats.records_read += 1
-            line = reader.line_num
-            if any(row.get(c) is None for c in EMH_COLUMNS):
+            line = lines.first or lines.line
+            if error is None and any(row.get(c) is None for c in EMH_COLUMNS):
                 error = InputError("row has too few columns", source=name, line=line)
+            if error is not None:
                 if options.on_error != "skip":
                     raise error
                 stats.skip("malformed_record", str(error))

@@ -9,6 +9,9 @@ from .options import ID_KEYS, ROLE_KEYS, TEXT_KEYS, TURNS_KEYS, ReaderOptions
 
 # Gold annotations we recognise in turns; kept on the turn, never used for scoring.
 GOLD_KEYS = ("strategy", "label", "labels", "annotation")
+MAX_GOLD_DEPTH = 32
+# Content-part types that hold text (chat completions: "text"; responses API: input/output_text).
+TEXT_PART_TYPES = ("text", "input_text", "output_text")
 
 
 def _type_name(value: Any) -> str:
@@ -48,7 +51,7 @@ def _text_of(value: Any, where: str, key: str) -> tuple[str, int]:
         for part in value:
             if isinstance(part, str):
                 texts.append(part)
-            elif isinstance(part, dict) and part.get("type", "text") == "text" \
+            elif isinstance(part, dict) and part.get("type", "text") in TEXT_PART_TYPES \
                     and isinstance(part.get("text"), str):
                 texts.append(part["text"])
             else:
@@ -61,11 +64,26 @@ def _text_of(value: Any, where: str, key: str) -> tuple[str, int]:
 
 
 def _clean(text: str) -> str:
-    # Lone surrogates (legal in JSON, illegal in UTF-8) would crash the tokenizer: replace them.
+    # Lone surrogates (legal in JSON, illegal in UTF-8) would crash the tokenizer and the UTF-8
+    # output writers: replace them. Applies to every string we pass on (text, role, id, gold).
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _gold(turn: dict) -> dict:
+def _clean_value(value: Any, where: str, depth: int = 0) -> Any:
+    """A gold value with its strings cleaned. Depth is bounded so that writing it back out can
+    never hit Python's recursion limit."""
+    if depth > MAX_GOLD_DEPTH:
+        raise InputError(f"{where} gold labels are nested deeper than {MAX_GOLD_DEPTH} levels")
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, list):
+        return [_clean_value(v, where, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean_value(v, where, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _gold(turn: dict, where: str) -> dict:
     gold = {}
     for key in GOLD_KEYS:
         if key in turn:
@@ -73,7 +91,7 @@ def _gold(turn: dict) -> dict:
     annotation = turn.get("annotation")
     if isinstance(annotation, dict) and "strategy" in annotation:
         gold["strategy"] = annotation["strategy"]
-    return gold
+    return _clean_value(gold, where)
 
 
 def record_to_dialogue(record: Any, options: ReaderOptions, source: str) -> Dialogue:
@@ -107,6 +125,7 @@ def record_to_dialogue(record: Any, options: ReaderOptions, source: str) -> Dial
             raise InputError(f"{where} has no text field (looked for: {looked})")
         text, dropped = _text_of(raw[text_key], where, text_key)
         dropped_parts += dropped
+        role = _clean(role)
         if role.lower() in NON_DIALOGUE_ROLES:
             skipped["non_dialogue_role"] = skipped.get("non_dialogue_role", 0) + 1
             continue
@@ -114,7 +133,7 @@ def record_to_dialogue(record: Any, options: ReaderOptions, source: str) -> Dial
         if not text:
             skipped["empty_text"] = skipped.get("empty_text", 0) + 1
             continue
-        turns.append(Turn(role=role, text=text, index=index, gold=_gold(raw)))
+        turns.append(Turn(role=role, text=text, index=index, gold=_gold(raw, where)))
     meta = {k: record[k] for k in ("survey_score", "emotion_type", "problem_type") if k in record}
     return Dialogue(dialogue_id=dialogue_id, turns=turns, source=source, meta=meta, skipped=skipped,
                     turns_read=len(raw_turns), truncated_parts=dropped_parts)
@@ -125,7 +144,7 @@ def _dialogue_id(record: dict, options: ReaderOptions, source: str) -> str:
     for key in keys:
         value = record.get(key)
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value) != "":
-            return str(value)
+            return _clean(str(value))
     if options.id_key:
         raise InputError(f"no usable '{options.id_key}' field (given by --id-key)", field=options.id_key)
     return source
