@@ -110,5 +110,7 @@ def build_data_dir(folder: Path, dialogues: int = 12) -> Path:
             writer = csv.writer(handle)
             writer.writerow(["sp_id", "rp_id", "seeker_post", "response_post", "level", "rationales"])
             for i in range(30):
-                writer.writerow([f"s{i}", f"r{i}", "i feel so sad and alone .", responses[i % 3], i % 3, ""])
+                rationale = "" if i % 3 == 0 else " ".join(responses[i % 3].split()[:3]) + "|"
+                writer.writerow([f"s{i}", f"r{i}", "i feel so sad and alone .", responses[i % 3], i % 3,
+                                 rationale])
     return folder

@@ -37,6 +37,8 @@ def training_options(command):
         click.option("--head-lr", type=float, default=5e-4, show_default=True),
         click.option("--emh-repeat", type=int, default=2, show_default=True,
                      help="Show each EMH pair this many times an epoch (EMH is 6x smaller than ESConv)."),
+        click.option("--rationale-weight", type=float, default=0.0, show_default=True,
+                     help="encoder: weight of the auxiliary EPITOME rationale-tagging loss (0 = off)."),
         click.option("--max-tokens", type=int, default=128, show_default=True, help="Window length in tokens."),
         click.option("--turns-before", type=int, default=3, show_default=True),
         click.option("--turns-after", type=int, default=3, show_default=True),
@@ -54,12 +56,14 @@ def training_options(command):
 
 
 def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
-                        turns_before, turns_after, seed, device, no_instructions, max_steps):
+                        turns_before, turns_after, seed, device, no_instructions, max_steps,
+                        rationale_weight=0.0):
     from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
     from ..training.loop import TrainConfig
     from ..windows import WindowSettings
     config = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-                         emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps)
+                         emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps,
+                         rationale_weight=rationale_weight)
     settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens)
 
     def log(message):
@@ -70,9 +74,11 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
             from ..training.encoder_recipe import EncoderRecipe
             return EncoderRecipe(base_model or _default_encoder(), list(DEFAULT_TASKS),
                                  list(PERCEIVED_DIMENSIONS), config, settings, log)
+        from ..errors import UsageError
         if not base_model:
-            from ..errors import UsageError
             raise UsageError("--arch seq2seq needs --base-model (a local T5-family checkpoint)")
+        if rationale_weight:
+            raise UsageError("--rationale-weight is for --arch encoder (the seq2seq recipe has no token head)")
         from ..seq2seq.recipe import Seq2SeqRecipe
         return Seq2SeqRecipe(base_model, list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), config, settings,
                              instructions=not no_instructions, log=log)
@@ -87,16 +93,40 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
 @training_options
 @reports_errors
 def train(out_dir, valid_split_seed, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr,
-          emh_repeat, max_tokens, turns_before, turns_after, seed, device, no_calibration, no_instructions,
-          max_steps):
+          emh_repeat, rationale_weight, max_tokens, turns_before, turns_after, seed, device, no_calibration,
+          no_instructions, max_steps):
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
     make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                               emh_repeat, max_tokens, turns_before, turns_after, seed, device,
-                                              no_instructions, max_steps)
+                                              no_instructions, max_steps, rationale_weight)
     run_experiment(make(), default_splits(data_dir, settings, valid_split_seed), out_dir,
                    calibrate=not no_calibration, log=log, split_info={"valid_seed": valid_split_seed})
+
+
+@cli.command()
+@click.argument("checkpoints", nargs=-1, required=True)
+@click.option("-o", "--out", "out_dir", required=True, help="Folder for the averaged checkpoint + eval.json.")
+@click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
+              help="Folder with esconv/ and emh/ as in ../shared/data.")
+@click.option("--valid-split-seed", type=int, default=2027, show_default=True,
+              help="Seed of the validation split the checkpoints were trained with (calibration only).")
+@click.option("--no-calibration", is_flag=True, help="Skip the per-class logit offsets.")
+@reports_errors
+def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration):
+    """Average encoder CHECKPOINTS trained from one base model into one model (a "model soup"),
+    calibrate it on the validation split and report it like `train` does."""
+    from ..training.encoder_recipe import EncoderRecipe
+    from ..training.experiment import default_splits, run_experiment
+    _check_data(data_dir)
+
+    def log(message):
+        click.echo(message, err=True)
+    recipe = EncoderRecipe.averaged(list(checkpoints), log)
+    run_experiment(recipe, default_splits(data_dir, recipe.settings, valid_split_seed), out_dir,
+                   calibrate=not no_calibration, log=log, split_info={"valid_seed": valid_split_seed},
+                   history={"averaged_from": list(checkpoints)})
 
 
 @cli.command()
@@ -105,7 +135,7 @@ def train(out_dir, valid_split_seed, arch, base_model, data_dir, loss, epochs, b
 @training_options
 @reports_errors
 def cv(folds, out_json, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr, emh_repeat,
-       max_tokens, turns_before, turns_after, seed, device, no_calibration, no_instructions, max_steps):
+       rationale_weight, max_tokens, turns_before, turns_after, seed, device, no_calibration, no_instructions, max_steps):
     """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
     import json
 
@@ -115,7 +145,7 @@ def cv(folds, out_json, arch, base_model, data_dir, loss, epochs, batch_size, lr
     _check_data(data_dir)
     make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                               emh_repeat, max_tokens, turns_before, turns_after, seed, device,
-                                              no_instructions, max_steps)
+                                              no_instructions, max_steps, rationale_weight)
     data = Path(data_dir)
     labelled = (esconv_windows(str(data / "esconv" / "train.json"), settings)
                 + esconv_windows(str(data / "esconv" / "valid.json"), settings)

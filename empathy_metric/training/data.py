@@ -6,7 +6,7 @@ teach the strategy head and the perceived head, EMH pairs the three EPITOME head
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from ..encoding import EncodedWindow, WindowEncoder
 from ..readers import ReaderOptions, read_dialogues
 from ..schemas import ESCONV_STRATEGY, PERCEIVED_DIMENSIONS, Task
 from ..windows import Window, WindowSettings, dialogue_windows
+from .rationales import token_rationale_labels
 
 IGNORE = -100
 EMH_FILES = {"emh_emotional_reactions": "emotional-reactions-reddit.csv",
@@ -31,6 +32,7 @@ class Example:
     perceived: np.ndarray           # float32 [dims], NaN where unknown
     group: str                      # dialogue id: folds never split a group
     source: str                     # "esconv" | "emh"
+    rationale: np.ndarray | None = None   # [target tokens, EMH tasks] token labels (rationales.py)
 
 
 def perceived_targets(dialogue: Dialogue) -> np.ndarray:
@@ -57,6 +59,7 @@ class LabelledWindow:
     perceived: np.ndarray           # float32 [dims], NaN where unknown
     group: str
     source: str
+    rationales: dict[str, str] = field(default_factory=dict)   # EMH task -> `|`-separated spans
 
 
 def esconv_windows(path: str, settings: WindowSettings, task: Task = ESCONV_STRATEGY) -> list[LabelledWindow]:
@@ -76,25 +79,40 @@ def emh_windows(folder: str, settings: WindowSettings) -> list[LabelledWindow]:
     options = ReaderOptions(format="emh", agent_roles=AGENT_ROLES)
     pairs: dict[str, Dialogue] = {}
     levels: dict[str, dict[str, int]] = {}
+    rationales: dict[str, dict[str, str]] = {}
     for task, file_name in EMH_FILES.items():
         for dialogue in read_dialogues(str(Path(folder) / file_name), options):
             pairs.setdefault(dialogue.dialogue_id, dialogue)
             level = dialogue.turns[-1].gold.get("level") if dialogue.turns else None
             if level is not None and str(level).strip() in ("0", "1", "2"):
                 levels.setdefault(dialogue.dialogue_id, {})[task] = int(level)
+                spans = dialogue.turns[-1].gold.get("rationales")
+                if isinstance(spans, str) and spans.strip():
+                    rationales.setdefault(dialogue.dialogue_id, {})[task] = spans
     nan = np.full(len(PERCEIVED_DIMENSIONS), np.nan, dtype=np.float32)
     found = []
     for dialogue_id in sorted(pairs):
         windows = dialogue_windows(pairs[dialogue_id], settings, AGENT_ROLES)
         if windows:
             seeker_post = dialogue_id.split("_")[0]      # responses to one post stay on one side
-            found.append(LabelledWindow(windows[-1], levels.get(dialogue_id, {}), nan, seeker_post, "emh"))
+            found.append(LabelledWindow(windows[-1], levels.get(dialogue_id, {}), nan, seeker_post, "emh",
+                                        rationales.get(dialogue_id, {})))
     return found
 
 
 def encode_examples(labelled: list[LabelledWindow], encoder: WindowEncoder) -> list[Example]:
     encoded = encoder.encode([lw.window for lw in labelled])
-    return [Example(e, lw.labels, lw.perceived, lw.group, lw.source) for e, lw in zip(encoded, labelled)]
+    return [Example(e, lw.labels, lw.perceived, lw.group, lw.source, _rationale_labels(lw, e, encoder))
+            for e, lw in zip(encoded, labelled)]
+
+
+def _rationale_labels(lw: LabelledWindow, encoded: EncodedWindow, encoder: WindowEncoder):
+    """Token labels aligned with the scored turn's tokens in the window (None without EMH labels)."""
+    if lw.source != "emh" or not lw.window.target:
+        return None
+    offsets = encoder.tokenizer.encode(lw.window.target, add_special_tokens=False).offsets
+    offsets = offsets[:int(encoded.target_mask.sum())]        # the window may cut a long turn
+    return token_rationale_labels(offsets, lw.window.target, lw.labels, lw.rationales)
 
 
 def esconv_examples(path: str, encoder: WindowEncoder, task: Task = ESCONV_STRATEGY) -> list[Example]:

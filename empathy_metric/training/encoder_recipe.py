@@ -10,6 +10,7 @@ from ..windows import Window, WindowSettings
 from .data import Example, LabelledWindow, encode_examples
 from .loop import TrainConfig, fit, pick_device, predict, seed_everything
 from .model import build_model, save_checkpoint
+from .rationales import RATIONALE_TASKS
 
 
 def load_tokenizer(path: Path):
@@ -24,13 +25,18 @@ class EncoderRecipe:
     arch = "encoder"
 
     def __init__(self, encoder_path: str, tasks: list[Task], perceived: list[str], config: TrainConfig,
-                 settings: WindowSettings, log=print):
+                 settings: WindowSettings, log=print, tokenizer_path: str | None = None, model=None):
         self.encoder_path, self.tasks, self.perceived = encoder_path, list(tasks), list(perceived)
         self.config, self.settings, self.log = config, settings, log
-        self.tokenizer_path = Path(encoder_path) / "tokenizer.json"
+        self.tokenizer_path = Path(tokenizer_path or Path(encoder_path) / "tokenizer.json")
         self.encoder = WindowEncoder(load_tokenizer(self.tokenizer_path), settings)
+        if model is not None:                 # an already trained model (checkpoint averaging)
+            self.model = model
+            return
         seed_everything(config.seed)          # head initialisation is part of the run: seed it too
-        self.model = build_model(encoder_path, {t.name: len(t.labels) for t in tasks}, len(perceived))
+        rationale_tasks = len(RATIONALE_TASKS) if config.rationale_weight else 0
+        self.model = build_model(encoder_path, {t.name: len(t.labels) for t in tasks}, len(perceived),
+                                 rationale_tasks)
 
     def fit(self, train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict:
         return fit(self.model, self.tasks, encode_examples(train, self.encoder),
@@ -55,3 +61,14 @@ class EncoderRecipe:
         self.model.to("cpu")
         save_checkpoint(self.model, out_dir, config)
         shutil.copy(self.tokenizer_path, out_dir / "tokenizer.json")
+
+    @classmethod
+    def averaged(cls, checkpoints: list[str], log=print) -> "EncoderRecipe":
+        """A recipe holding the parameter mean of `checkpoints` (soup.py), ready to calibrate and save."""
+        from .soup import average_checkpoints
+        model, config = average_checkpoints(checkpoints)
+        known = set(TrainConfig.__dataclass_fields__)
+        train_config = TrainConfig(**{k: v for k, v in config.get("train_config", {}).items() if k in known})
+        return cls(config["base_model"], [Task.from_dict(t) for t in config["tasks"]], config.get("perceived", []),
+                   train_config, WindowSettings.from_dict(config["window"]), log,
+                   tokenizer_path=str(Path(checkpoints[0]) / "tokenizer.json"), model=model)

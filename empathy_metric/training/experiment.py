@@ -80,12 +80,14 @@ def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWi
 
 
 def run_experiment(recipe, splits: DataSplits, out_dir: str, calibrate: bool = True, log=print,
-                   split_info: dict | None = None) -> dict:
-    """Train on splits.train, early-stop and calibrate on splits.valid, report on splits.tests, save."""
+                   split_info: dict | None = None, history: dict | None = None) -> dict:
+    """Train on splits.train, early-stop and calibrate on splits.valid, report on splits.tests, save.
+    With `history` given, the recipe is already trained (an averaged model): no training step."""
     started = time.time()
     log(f"windows: train {len(splits.train)}, validation {len(splits.valid)}, "
         + ", ".join(f"{k} {len(v)}" for k, v in splits.tests.items()))
-    history = recipe.fit(splits.train, splits.valid, validation_score(recipe.tasks))
+    if history is None:
+        history = recipe.fit(splits.train, splits.valid, validation_score(recipe.tasks))
     valid_outputs = recipe.predict([x.window for x in splits.valid])
     bias = fit_bias(recipe.tasks, {t.name: valid_outputs[f"logits.{t.name}"] for t in recipe.tasks},
                     [x.labels for x in splits.valid]) if calibrate else {}

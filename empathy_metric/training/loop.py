@@ -30,6 +30,7 @@ class TrainConfig:
     seed: int = 13
     emh_repeat: int = 2             # EMH pairs are few: show them this many times an epoch
     perceived_weight: float = 1.0
+    rationale_weight: float = 0.0   # > 0: EPITOME rationale tagging as an auxiliary loss (rationales.py)
     device: str = "auto"
     max_steps: int | None = None    # for smoke tests
 
@@ -119,8 +120,13 @@ def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], co
         model.train()
         started, running = time.time(), 0.0
         for batch in _length_bucketed(epoch_examples, config.batch_size, rng):
-            outputs = model(**to_tensors([e.encoded for e in batch], device))
-            loss = _batch_loss(outputs, batch, tasks, losses, config, device)
+            inputs = to_tensors([e.encoded for e in batch], device)
+            if config.rationale_weight and model.rationale is not None:
+                outputs, token_logits = model.forward_with_rationale(**inputs)
+                loss = _batch_loss(outputs, batch, tasks, losses, config, device) + \
+                    config.rationale_weight * rationale_loss(token_logits, inputs["target_mask"], batch)
+            else:
+                loss = _batch_loss(model(**inputs), batch, tasks, losses, config, device)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -151,6 +157,19 @@ def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], co
         model.load_state_dict(best_state)
     model.to("cpu")
     return {"history": history, "best_valid_score": best}
+
+
+def rationale_loss(token_logits, target_mask, batch: list[Example]):
+    """Binary cross-entropy of the rationale head on the scored turn's tokens, where labels are known."""
+    labels = torch.full(token_logits.shape, float("nan"), device=token_logits.device)
+    for row, example in enumerate(batch):
+        if example.rationale is not None:
+            positions = torch.nonzero(target_mask[row] > 0).squeeze(1)[:len(example.rationale)]
+            labels[row, positions] = torch.from_numpy(example.rationale[:len(positions)]).to(labels.device)
+    known = ~torch.isnan(labels)
+    if not known.any():
+        return torch.zeros((), device=token_logits.device)
+    return torch.nn.functional.binary_cross_entropy_with_logits(token_logits[known], labels[known])
 
 
 def _batch_loss(outputs, batch: list[Example], tasks: list[Task], losses, config, device):

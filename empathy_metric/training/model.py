@@ -14,7 +14,7 @@ CONFIG_FILE = "empathy_config.json"
 
 class MultiHeadEncoder(nn.Module):
     def __init__(self, encoder: nn.Module, task_sizes: dict[str, int], perceived_dims: int,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, rationale_tasks: int = 0):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
@@ -22,14 +22,26 @@ class MultiHeadEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in task_sizes.items()})
         self.perceived = nn.Linear(hidden, perceived_dims) if perceived_dims else None
+        # Training only (rationales.py): token logits per EMH mechanism; never saved or exported.
+        self.rationale = nn.Linear(hidden, rationale_tasks) if rationale_tasks else None
 
     def output_names(self) -> list[str]:
         names = [f"logits.{t}" for t in self.task_names]
         return names + (["perceived"] if self.perceived is not None else [])
 
     def forward(self, input_ids, attention_mask, target_mask):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+        return self._heads(self._hidden(input_ids, attention_mask), target_mask)
+
+    def forward_with_rationale(self, input_ids, attention_mask, target_mask):
+        """(the outputs of forward, rationale token logits [batch, length, mechanisms])."""
+        hidden = self._hidden(input_ids, attention_mask)
+        return self._heads(hidden, target_mask), self.rationale(self.dropout(hidden))
+
+    def _hidden(self, input_ids, attention_mask):
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                            token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+
+    def _heads(self, hidden, target_mask):
         weights = target_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         pooled = self.dropout(pooled)
@@ -39,10 +51,11 @@ class MultiHeadEncoder(nn.Module):
         return tuple(outputs)
 
 
-def build_model(encoder_path: str, task_sizes: dict[str, int], perceived_dims: int) -> MultiHeadEncoder:
+def build_model(encoder_path: str, task_sizes: dict[str, int], perceived_dims: int,
+                rationale_tasks: int = 0) -> MultiHeadEncoder:
     from transformers import AutoModel
     encoder = AutoModel.from_pretrained(encoder_path, local_files_only=True)
-    return MultiHeadEncoder(encoder, task_sizes, perceived_dims)
+    return MultiHeadEncoder(encoder, task_sizes, perceived_dims, rationale_tasks=rationale_tasks)
 
 
 def save_checkpoint(model: MultiHeadEncoder, out_dir: Path, config: dict) -> None:

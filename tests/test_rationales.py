@@ -1,0 +1,62 @@
+"""The auxiliary EPITOME rationale loss: token labels line up with the scored turn, the head learns."""
+import math
+
+import numpy as np
+import torch
+
+from builders import build_data_dir, build_encoder_with_tokenizer
+from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
+from empathy_metric.training.data import emh_windows, encode_examples
+from empathy_metric.training.encoder_recipe import EncoderRecipe
+from empathy_metric.training.experiment import validation_score
+from empathy_metric.training.loop import TrainConfig, rationale_loss, to_tensors
+from empathy_metric.training.model import HEADS_FILE
+from empathy_metric.training.rationales import RATIONALE_TASKS, token_rationale_labels
+from empathy_metric.windows import WindowSettings
+
+
+def test_token_labels_mark_rationale_spans_by_hand():
+    text = "i am sorry to hear that"
+    offsets = [(0, 1), (2, 4), (5, 10), (11, 13), (14, 18), (19, 23)]
+    labels = {"emh_emotional_reactions": 2, "emh_interpretations": 0}
+    out = token_rationale_labels(offsets, text, labels, {"emh_emotional_reactions": "sorry to hear|not in text|"})
+    assert out[:, 0].tolist() == [0, 0, 1, 1, 1, 0]
+    assert out[:, 1].tolist() == [0] * 6               # level 0: no rationale anywhere
+    assert np.isnan(out[:, 2]).all()                  # no label for explorations: unknown
+    # A level above 0 whose span cannot be found is unknown, not "no rationale".
+    missing = token_rationale_labels(offsets, text, {"emh_explorations": 1}, {"emh_explorations": "absent"})
+    assert missing is None
+
+
+def test_rationale_labels_align_with_the_scored_turn_and_the_head_learns(tmp_path):
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    data = build_data_dir(tmp_path / "data", dialogues=5)
+    settings = WindowSettings(max_tokens=64)
+    config = TrainConfig(epochs=15, batch_size=10, lr=3e-3, head_lr=1e-2, patience=100, warmup_fraction=0.0,
+                         device="cpu", rationale_weight=1.0)
+    recipe = EncoderRecipe(str(base), list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), config, settings,
+                           log=lambda m: None)
+    labelled = emh_windows(str(data / "emh"), settings)
+    examples = encode_examples(labelled, recipe.encoder)
+    # "i am sorry to hear that ..." at level 1 or 2 has its first three words as the rationale.
+    tagged = [e for e, lw in zip(examples, labelled) if lw.labels["emh_emotional_reactions"] > 0]
+    for e in tagged:
+        assert len(e.rationale) == int(e.encoded.target_mask.sum())
+        assert e.rationale[:3, 0].tolist() == [1, 1, 1] and e.rationale[3:, 0].sum() == 0
+
+    def loss_now():
+        recipe.model.eval()
+        with torch.no_grad():
+            _, token_logits = recipe.model.forward_with_rationale(**to_tensors([e.encoded for e in examples], "cpu"))
+            mask = to_tensors([e.encoded for e in examples], "cpu")["target_mask"]
+            return rationale_loss(token_logits, mask, examples).item()
+
+    before = loss_now()
+    recipe.fit(labelled, labelled, validation_score(recipe.tasks))
+    after = loss_now()
+    assert math.isfinite(before) and after < 0.5 * before
+    # Training-only: the saved checkpoint (and so every export) has no rationale weights.
+    recipe.save(tmp_path / "ckpt", {})
+    from safetensors.torch import load_file
+    assert not any("rationale" in k for k in load_file(str(tmp_path / "ckpt" / HEADS_FILE)))
+    assert len(RATIONALE_TASKS) == recipe.model.rationale.out_features
