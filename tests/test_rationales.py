@@ -32,7 +32,7 @@ def test_rationale_labels_align_with_the_scored_turn_and_the_head_learns(tmp_pat
     base = build_encoder_with_tokenizer(tmp_path / "base")
     data = build_data_dir(tmp_path / "data", dialogues=5)
     settings = WindowSettings(max_tokens=64)
-    config = TrainConfig(epochs=15, batch_size=10, lr=3e-3, head_lr=1e-2, patience=100, warmup_fraction=0.0,
+    config = TrainConfig(epochs=40, batch_size=10, lr=3e-3, head_lr=1e-2, patience=100, warmup_fraction=0.0,
                          device="cpu", rationale_weight=1.0)
     recipe = EncoderRecipe(str(base), list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), config, settings,
                            log=lambda m: None)
@@ -44,17 +44,26 @@ def test_rationale_labels_align_with_the_scored_turn_and_the_head_learns(tmp_pat
         assert len(e.rationale) == int(e.encoded.target_mask.sum())
         assert e.rationale[:3, 0].tolist() == [1, 1, 1] and e.rationale[3:, 0].sum() == 0
 
-    def loss_now():
+    def loss_and_accuracy():
         recipe.model.eval()
         with torch.no_grad():
-            _, token_logits = recipe.model.forward_with_rationale(**to_tensors([e.encoded for e in examples], "cpu"))
-            mask = to_tensors([e.encoded for e in examples], "cpu")["target_mask"]
-            return rationale_loss(token_logits, mask, examples).item()
+            inputs = to_tensors([e.encoded for e in examples], "cpu")
+            _, token_logits = recipe.model.forward_with_rationale(**inputs)
+            loss = rationale_loss(token_logits, inputs["target_mask"], examples).item()
+        hits = []
+        for row, e in enumerate(examples):
+            if e.rationale is not None:
+                positions = np.nonzero(e.encoded.target_mask)[0][:len(e.rationale)]
+                predicted = (token_logits[row, positions].numpy() > 0).astype(np.float32)
+                known = ~np.isnan(e.rationale)
+                hits += list(predicted[known] == e.rationale[known])
+        return loss, float(np.mean(hits))
 
-    before = loss_now()
+    before, _ = loss_and_accuracy()
     recipe.fit(labelled, labelled, validation_score(recipe.tasks))
-    after = loss_now()
-    assert math.isfinite(before) and after < 0.5 * before
+    after, accuracy = loss_and_accuracy()
+    assert math.isfinite(before) and after < 0.6 * before
+    assert accuracy > 0.9          # the tagged words are found, not just the majority "outside"
     # Training-only: the saved checkpoint (and so every export) has no rationale weights.
     recipe.save(tmp_path / "ckpt", {})
     from safetensors.torch import load_file

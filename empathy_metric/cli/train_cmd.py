@@ -88,7 +88,7 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
 @cli.command()
 @click.option("-o", "--out", "out_dir", required=True, help="Folder for the trained checkpoint + eval.json.")
 @click.option("--valid-split-seed", type=int, default=2027, show_default=True,
-              help="Seed of the 10% validation split (2026 reproduces minilm-empathy-v1, whose validation "
+              help="Seed of the 10% validation split (2026 reproduces the v1 model, whose validation "
                    "split held no EMH pair).")
 @training_options
 @reports_errors
