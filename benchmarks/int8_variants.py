@@ -1,0 +1,78 @@
+"""Which parts of the encoder can be int8 and keep labels? Quantises an optimised fp32 bundle's graph
+with ORT dynamic int8 (per-channel weights, heads fp32, as the shipped export) while keeping chosen
+MatMuls in fp32, then compares labels with the fp32 graph on the same ESConv windows, one window per
+call (as the int8 backend runs).
+
+Usage: python benchmarks/int8_variants.py FP32_BUNDLE [N_WINDOWS]
+  FP32_BUNDLE: `empathy-score export CKPT -o DIR --precision fp32` (the optimised fp32 graph)
+Prints one JSON line per variant: label agreement per task (%), max |logit diff|, seconds.
+"""
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from empathy_metric.encoding import WindowEncoder, pad_batch
+from empathy_metric.export.encoder_graph import head_nodes, quantise_int8
+from empathy_metric.training.data import esconv_windows
+from empathy_metric.training.encoder_recipe import load_tokenizer
+from empathy_metric.windows import WindowSettings
+
+ESCONV_VALID = "../shared/data/esconv/valid.json"
+
+
+def run_graph_rowwise(path: Path, encoded) -> tuple[dict, float]:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    outputs = {n: [] for n in names}
+    started = time.perf_counter()
+    for i in range(len(encoded)):
+        batch = pad_batch(encoded, np.array([i]), 0)
+        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
+                 "target_mask": batch.target_mask}
+        for name, value in zip(names, session.run(names, feeds)):
+            outputs[name].append(value)
+    return {n: np.concatenate(v) for n, v in outputs.items()}, time.perf_counter() - started
+
+
+def main(bundle: Path, limit: int) -> None:
+    import onnx
+    graph_path = bundle / "model.onnx"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    settings = WindowSettings.from_dict(manifest["window"])
+    encoder = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings)
+    encoded = encoder.encode([x.window for x in esconv_windows(ESCONV_VALID, settings)[:limit]])
+    reference, fp32_seconds = run_graph_rowwise(graph_path, encoded)
+    print(json.dumps({"variant": "fp32", "windows": len(encoded), "seconds": round(fp32_seconds, 1)}), flush=True)
+    logits = [n for n in reference if n.startswith("logits.")]
+    matmuls = [n.name for n in onnx.load(str(graph_path)).graph.node if n.op_type in ("MatMul", "Attention")]
+    groups = {
+        "all int8 (shipped)": [],
+        "attention fp32": [m for m in matmuls if m.startswith("Attention") or "attention/output" in m],
+        "FFN output fp32": [m for m in matmuls if "/output/dense" in m and "attention" not in m],
+        "FFN fp32": [m for m in matmuls if "intermediate" in m or ("/output/dense" in m and "attention" not in m)],
+        "last layer fp32": [m for m in matmuls if "layer.5/" in m or m == "Attention_5"],
+    }
+    heads = head_nodes(graph_path, list(reference))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, kept in groups.items():
+            quantised = Path(tmp) / "int8.onnx"
+            quantise_int8(graph_path, quantised, heads + kept)
+            out, seconds = run_graph_rowwise(quantised, encoded)
+            agreement = {k[len("logits."):]: round(100 * float((out[k].argmax(-1) == reference[k].argmax(-1)).mean()), 1)
+                         for k in logits}
+            print(json.dumps({"variant": name, "fp32_matmuls": len(kept), "agreement_pct": agreement,
+                              "max_abs_logit_diff": round(max(float(np.abs(out[k] - reference[k]).max())
+                                                              for k in logits), 3),
+                              "seconds": round(seconds, 1), "speed_vs_fp32": round(fp32_seconds / seconds, 2)}),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 600)
