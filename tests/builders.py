@@ -14,19 +14,34 @@ CORPUS = [
 ]
 
 
-def build_tokenizer(path: Path) -> Path:
-    """A WordPiece tokenizer with BERT's special tokens, trained on a few sentences."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
-    tokenizer.train_from_iterator(CORPUS * 5, trainer)
+def fixed_wordpiece(texts: list[str], path: Path) -> Path:
+    """A WordPiece tokenizer with BERT's special tokens and a fixed vocabulary: every word of `texts`
+    plus single characters and their ## continuations (so any ASCII word tokenises). Not trained:
+    `WordPieceTrainer` breaks ties in an order that changes between processes, so tiny-model tests
+    built on a trained vocabulary passed or failed from run to run."""
+    import string
+
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words = {w for text in texts for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))}
+    chars = sorted(set(string.ascii_lowercase + string.digits + string.punctuation))
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = specials + sorted(words - set(chars)) + chars + ["##" + c for c in chars]
+    tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
+    tokenizer.add_special_tokens(specials)          # as a trained tokenizer has them (decode skips them)
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
     path.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(path))
     return path
+
+
+def build_tokenizer(path: Path) -> Path:
+    """The tiny encoder tests' tokenizer: the words of CORPUS (fixed_wordpiece)."""
+    return fixed_wordpiece(CORPUS, path)
 
 
 def build_encoder(folder: Path, vocab_size: int, seed: int = 0) -> Path:

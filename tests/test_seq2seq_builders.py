@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builders import CORPUS
+from builders import CORPUS, fixed_wordpiece
 
 VERBALISER_CORPUS = ["yes", "no", "none", "yes or no", "none of it", "no , yes"]
 
@@ -24,18 +24,7 @@ def instruction_texts() -> list[str]:
 
 
 def build_seq2seq_tokenizer(path: Path) -> Path:
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=1200,
-                                        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
-    tokenizer.train_from_iterator((CORPUS + VERBALISER_CORPUS) * 5 + instruction_texts() * 3, trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(path))
-    return path
+    return fixed_wordpiece(CORPUS + VERBALISER_CORPUS + instruction_texts(), path)
 
 
 def build_tiny_t5(folder: Path, seed: int = 0) -> Path:
