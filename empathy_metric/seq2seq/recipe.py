@@ -14,7 +14,7 @@ from ..backends.onnx_encoder import load_tokenizer
 from ..encoding import EncodedWindow, pad_batch
 from ..schemas import Task
 from ..training.data import LabelledWindow
-from ..training.loop import TrainConfig, pick_device, seed_everything
+from ..training.loop import TrainConfig, optimizer_step, pick_device, seed_everything
 from ..windows import Window, WindowSettings
 from .checkpoints import base_tokenizer_file, build_model, model_plan, save_checkpoint
 from .pairs import PairEncoder
@@ -86,11 +86,7 @@ class Seq2SeqRecipe:
                                      self.plan.decoder_batch(np.array([p.prompt for p in batch])),
                                      self.plan.max_labels)
                 loss = batch_loss(scores, batch, self.plan, losses, config.perceived_weight)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
+                optimizer_step(model, loss, optimizer, scheduler)
                 step += 1
                 running += loss.item()
                 if step % 50 == 0:

@@ -127,11 +127,7 @@ def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], co
                     config.rationale_weight * rationale_loss(token_logits, inputs["target_mask"], batch)
             else:
                 loss = _batch_loss(model(**inputs), batch, tasks, losses, config, device)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
+            optimizer_step(model, loss, optimizer, scheduler)
             step += 1
             running += loss.item()
             if step % 100 == 0:
@@ -157,6 +153,15 @@ def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], co
         model.load_state_dict(best_state)
     model.to("cpu")
     return {"history": history, "best_valid_score": best}
+
+
+def optimizer_step(model, loss, optimizer, scheduler) -> None:
+    """One update, shared by every recipe: backward, clip the gradient norm to 1, step, schedule."""
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
 
 
 def rationale_loss(token_logits, target_mask, batch: list[Example]):
