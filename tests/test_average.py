@@ -1,5 +1,6 @@
 """Checkpoint averaging: a real parameter mean, calibration taken out before and fitted after."""
 import json
+from pathlib import Path
 
 import torch
 from click.testing import CliRunner
@@ -80,3 +81,38 @@ def test_averaging_refuses_checkpoints_of_different_recipes(tmp_path):
     (b / "empathy_config.json").write_text(json.dumps(config))
     result = runner.invoke(cli, ["average", str(a), str(b), "-o", str(tmp_path / "soup"), "--data", str(data)])
     assert result.exit_code != 0 and "window differ" in result.output
+
+
+def test_greedy_soup_adds_best_first_and_keeps_only_what_does_not_hurt():
+    from empathy_metric.training.soup import greedy_soup
+    table = {("a",): 0.60, ("b",): 0.70, ("c",): 0.65, ("d",): 0.50,
+             ("b", "c"): 0.72, ("b", "c", "a"): 0.71, ("b", "c", "d"): 0.72}
+    calls = []
+
+    def score(subset):
+        calls.append(tuple(subset))
+        return table[tuple(subset)]
+    chosen, trail = greedy_soup(["a", "b", "c", "d"], score, log=lambda _: None)
+    assert chosen == ["b", "c", "d"]          # a lowered the score; d tied it, and ties are kept
+    assert [(t["added"], t["kept"]) for t in trail] == [("b", True), ("c", True), ("a", False), ("d", True)]
+    assert calls[4:] == [("b", "c"), ("b", "c", "a"), ("b", "c", "d")]
+
+
+def test_greedy_average_through_the_cli_records_its_choice(tmp_path):
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    data = build_data_dir(tmp_path / "data", dialogues=8)
+    runner = CliRunner()
+    runs = [str(_train(runner, base, data, tmp_path / name, seed)) for name, seed in (("a", 1), ("b", 2), ("c", 3))]
+    result = runner.invoke(cli, ["average", *runs, "--greedy", "-o", str(tmp_path / "soup"), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    history = json.loads((tmp_path / "soup" / "empathy_config.json").read_text())["training"]
+    trail = history["greedy"]
+    assert sorted(t["added"] for t in trail) == sorted(runs)
+    assert trail[0]["alone"] == max(t["alone"] for t in trail)
+    assert history["averaged_from"] == [t["added"] for t in trail if t["kept"]]
+    # The saved encoder is the mean of exactly the kept checkpoints.
+    kept = [load_checkpoint(Path(c))[0] for c in history["averaged_from"]]
+    soup, _ = load_checkpoint(tmp_path / "soup")
+    for name, param in soup.encoder.named_parameters():
+        mean = torch.stack([dict(m.encoder.named_parameters())[name] for m in kept]).mean(0)
+        assert torch.allclose(param, mean, atol=1e-6), name

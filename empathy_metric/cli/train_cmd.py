@@ -113,20 +113,37 @@ def train(out_dir, valid_split_seed, arch, base_model, data_dir, loss, epochs, b
 @click.option("--valid-split-seed", type=int, default=2027, show_default=True,
               help="Seed of the validation split the checkpoints were trained with (calibration only).")
 @click.option("--no-calibration", is_flag=True, help="Skip the per-class logit offsets.")
+@click.option("--greedy", is_flag=True, help="Greedy soup: add checkpoints best first, keeping each only "
+                                            "if the uncalibrated validation score does not drop.")
 @reports_errors
-def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration):
+def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, greedy):
     """Average encoder CHECKPOINTS trained from one base model into one model (a "model soup"),
     calibrate it on the validation split and report it like `train` does."""
+    from ..errors import UsageError
     from ..training.encoder_recipe import EncoderRecipe
-    from ..training.experiment import default_splits, run_experiment
+    from ..training.experiment import default_splits, run_experiment, validation_score
+    from ..training.model import checkpoint_config
+    from ..windows import WindowSettings
     _check_data(data_dir)
+    if len(checkpoints) < 2:
+        raise UsageError("averaging needs at least two checkpoints")
 
     def log(message):
         click.echo(message, err=True)
-    recipe = EncoderRecipe.averaged(list(checkpoints), log)
-    run_experiment(recipe, default_splits(data_dir, recipe.settings, valid_split_seed), out_dir,
-                   calibrate=not no_calibration, log=log, split_info={"valid_seed": valid_split_seed},
-                   history={"averaged_from": list(checkpoints)})
+    chosen, history = list(checkpoints), {"averaged_from": list(checkpoints)}
+    splits = default_splits(data_dir, WindowSettings.from_dict(checkpoint_config(checkpoints[0])["window"]),
+                            valid_split_seed)
+    if greedy:
+        from ..training.soup import greedy_soup
+
+        def score(subset):
+            recipe = EncoderRecipe.averaged(subset, log)
+            outputs = recipe.predict([x.window for x in splits.valid])
+            return validation_score(recipe.tasks)(outputs, splits.valid)
+        chosen, trail = greedy_soup(chosen, score, log)
+        history = {"averaged_from": chosen, "greedy": trail}
+    run_experiment(EncoderRecipe.averaged(chosen, log), splits, out_dir, calibrate=not no_calibration, log=log,
+                   split_info={"valid_seed": valid_split_seed}, history=history)
 
 
 @cli.command()

@@ -71,9 +71,13 @@ def save_checkpoint(model: MultiHeadEncoder, out_dir: Path, config: dict) -> Non
     (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2))
 
 
+def checkpoint_config(ckpt_dir: str | Path) -> dict:
+    return json.loads((Path(ckpt_dir) / CONFIG_FILE).read_text())
+
+
 def load_checkpoint(ckpt_dir: Path) -> tuple[MultiHeadEncoder, dict]:
     from safetensors.torch import load_file
-    config = json.loads((ckpt_dir / CONFIG_FILE).read_text())
+    config = checkpoint_config(ckpt_dir)
     task_sizes = {t["name"]: len(t["labels"]) for t in config["tasks"]}
     model = build_model(str(ckpt_dir / "encoder"), task_sizes, len(config.get("perceived", [])))
     state = load_file(str(ckpt_dir / HEADS_FILE))

@@ -3,10 +3,14 @@ fine-tuned from the same base model. One model, so scoring costs what a single m
 
 Calibration offsets are baked into each checkpoint's head biases (encoder_recipe.set_calibration);
 they are taken out before averaging, and the soup is calibrated afresh on the validation split.
+
+`greedy_soup` is the paper's greedy recipe: it keeps an ingredient only if it does not lower the
+validation score, so a weak run cannot drag the average down.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -24,9 +28,8 @@ def remove_calibration(model: MultiHeadEncoder, bias: dict[str, list[float]]) ->
 
 
 def average_checkpoints(checkpoints: list[str]) -> tuple[MultiHeadEncoder, dict]:
-    """(the averaged model, the first checkpoint's config); every checkpoint must share tasks and window."""
-    if len(checkpoints) < 2:
-        raise UsageError("averaging needs at least two checkpoints")
+    """(the averaged model, the first checkpoint's config); every checkpoint must share tasks and window.
+    One checkpoint gives that checkpoint without its calibration."""
     loaded = [load_checkpoint(Path(c)) for c in checkpoints]
     first = loaded[0][1]
     for path, (_, config) in zip(checkpoints[1:], loaded[1:]):
@@ -42,3 +45,23 @@ def average_checkpoints(checkpoints: list[str]) -> tuple[MultiHeadEncoder, dict]
     model = loaded[0][0]
     model.load_state_dict(averaged)
     return model, first
+
+
+def greedy_soup(checkpoints: list[str], score: Callable[[list[str]], float], log=print) -> tuple[list[str], list[dict]]:
+    """Wortsman et al.'s greedy soup: rank the checkpoints by their own validation `score`, start from
+    the best, and add each of the others in turn if the soup's score does not drop.
+    Returns (the chosen checkpoints, one record per step)."""
+    singles = {c: score([c]) for c in dict.fromkeys(checkpoints)}
+    ranked = sorted(singles, key=singles.get, reverse=True)
+    chosen, best = [ranked[0]], singles[ranked[0]]
+    trail = [{"added": ranked[0], "alone": singles[ranked[0]], "soup": best, "kept": True}]
+    log(f"greedy soup: start from {ranked[0]} (validation {best:.4f})")
+    for candidate in ranked[1:]:
+        value = score(chosen + [candidate])
+        kept = value >= best
+        trail.append({"added": candidate, "alone": singles[candidate], "soup": value, "kept": kept})
+        log(f"greedy soup: + {candidate} (alone {singles[candidate]:.4f}) -> {value:.4f}: "
+            + ("kept" if kept else "left out"))
+        if kept:
+            chosen, best = chosen + [candidate], value
+    return chosen, trail
