@@ -49,15 +49,28 @@ class WindowEncoder:
         ids = [e.ids for e in encodings]
         return [self._assemble(w, texts, ids) for w in windows]
 
+    @property
+    def target_budget(self) -> int:
+        """Tokens the scored turn may take: the window less [CLS], [SEP] and the agent tag."""
+        return self.settings.max_tokens - 2 - len(self.agent_tag_ids)
+
+    def cut_target(self, tokens: list) -> list:
+        """A scored turn's tokens (or anything aligned with them) cut to the budget: its beginning,
+        plus its end when `target_tail` > 0."""
+        budget = self.target_budget
+        if len(tokens) <= budget:
+            return tokens
+        tail = int(round(budget * self.settings.target_tail))
+        return tokens[:budget - tail] + (tokens[len(tokens) - tail:] if tail else [])
+
     def _tagged(self, is_agent: bool, token_ids: list[int]) -> list[int]:
         return (self.agent_tag_ids if is_agent else self.other_tag_ids) + token_ids
 
     def _assemble(self, w: Window, index: dict[str, int], ids: list[list[int]]) -> EncodedWindow:
-        budget = self.settings.max_tokens - 2 - len(self.agent_tag_ids)
         target = ids[index[w.target]]
-        truncated = len(target) > budget
-        target = target[:budget]                    # keep the scored turn's beginning if it must be cut
-        room = budget - len(target)
+        truncated = len(target) > self.target_budget
+        target = self.cut_target(target)
+        room = self.target_budget - len(target)
         before: list[list[int]] = []                # nearest first while filling
         after: list[list[int]] = []
         # Fill nearest-first, alternating sides, so trimming always hits the far side.

@@ -17,10 +17,14 @@ class WindowSettings:
     agent_tag: str = "supporter:"  # written before each agent turn
     other_tag: str = "seeker:"     # written before each other-party turn
     truncation: str = "far-side"   # context is trimmed from the side far from the scored turn
+    # Share of the token budget given to the *end* of a scored turn too long to fit; the rest keeps
+    # its beginning. 0 keeps the beginning only (models up to minilm-empathy-v2). Head+tail is the
+    # best cut for long texts (Sun et al. 2019), and EPITOME evidence often closes a long reply.
+    target_tail: float = 0.0
 
     def to_dict(self) -> dict:
         return {"turns_before": self.turns_before, "turns_after": self.turns_after,
-                "max_tokens": self.max_tokens, "truncation": self.truncation,
+                "max_tokens": self.max_tokens, "truncation": self.truncation, "target_tail": self.target_tail,
                 "speaker_tags": {"agent": self.agent_tag, "other": self.other_tag},
                 "scored_roles": "agent"}
 
@@ -31,7 +35,8 @@ class WindowSettings:
                    turns_after=int(data.get("turns_after", 3)),
                    max_tokens=int(data.get("max_tokens", 256)),
                    agent_tag=tags.get("agent", "supporter:"), other_tag=tags.get("other", "seeker:"),
-                   truncation=data.get("truncation", "far-side"))
+                   truncation=data.get("truncation", "far-side"),
+                   target_tail=float(data.get("target_tail", 0.0)))
 
     def without_future(self) -> "WindowSettings":
         """Real-time use: only what was said before the scored turn."""

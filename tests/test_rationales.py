@@ -28,6 +28,25 @@ def test_token_labels_mark_rationale_spans_by_hand():
     assert missing is None
 
 
+def test_rationale_labels_follow_a_head_and_tail_cut(tmp_path):
+    from empathy_metric.training.data import LabelledWindow
+    from empathy_metric.windows import Window
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    recipe = EncoderRecipe(str(base), list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), TrainConfig(device="cpu"),
+                           WindowSettings(max_tokens=24, target_tail=0.5), log=lambda m: None)
+    # A reply too long for the window whose only evidence is its last words.
+    target = " ".join(["fine"] * 40 + ["sorry", "to", "hear"])
+    window = Window(dialogue_id="d", turn_index=1, role="assistant", target=target, before=(), after=())
+    lw = LabelledWindow(window, {"emh_emotional_reactions": 2}, np.full(3, np.nan), "d", "emh",
+                        {"emh_emotional_reactions": "sorry to hear"})
+    example = encode_examples([lw], recipe.encoder)[0]
+    assert len(example.rationale) == int(example.encoded.target_mask.sum())
+    kept_ids = example.encoded.input_ids[example.encoded.target_mask == 1]
+    tagged_ids = kept_ids[example.rationale[:, 0] == 1]
+    words = recipe.encoder.tokenizer.decode(tagged_ids.tolist())
+    assert words == "sorry to hear"                     # the evidence survived the cut, and is tagged
+
+
 def test_rationale_labels_align_with_the_scored_turn_and_the_head_learns(tmp_path):
     base = build_encoder_with_tokenizer(tmp_path / "base")
     data = build_data_dir(tmp_path / "data", dialogues=5)

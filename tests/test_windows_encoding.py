@@ -114,6 +114,25 @@ def test_scored_turn_longer_than_the_window_keeps_its_beginning(tokenizer):
     assert e.target_mask[:3].sum() == 0 and e.target_mask[3:19].sum() == budget and e.target_mask[19] == 0
 
 
+def test_head_and_tail_of_a_long_scored_turn_with_target_tail(tokenizer):
+    target = words("a", 24) + " " + words("a", 24) + " a b"      # 50 tokens
+    e = encode(tokenizer, window(target, before=["x y a"]), max_tokens=20, target_tail=0.25)
+    budget, tail = 20 - 2 - 2, 4                                  # round(16 * 0.25)
+    token_ids = ids(tokenizer, target)
+    assert len(e.input_ids) == 20 and e.truncated
+    assert masked_ids(e) == token_ids[:budget - tail] + token_ids[-tail:]
+    # A turn that fits is never cut, whatever the tail share.
+    short = encode(tokenizer, window(words("a", 10)), max_tokens=20, target_tail=0.25)
+    assert masked_ids(short) == ids(tokenizer, words("a", 10))
+
+
+def test_target_tail_round_trips_and_defaults_to_head_only():
+    settings = WindowSettings(max_tokens=64, target_tail=0.25)
+    assert WindowSettings.from_dict(settings.to_dict()) == settings
+    old_manifest = {k: v for k, v in settings.to_dict().items() if k != "target_tail"}
+    assert WindowSettings.from_dict(old_manifest).target_tail == 0.0
+
+
 def test_scored_turn_that_fills_the_window_leaves_out_all_context(tokenizer):
     target = words("a", 16)
     e = encode(tokenizer, window(target, before=["x y a"], after=["x y a"]), max_tokens=20)

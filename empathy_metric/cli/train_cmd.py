@@ -40,6 +40,9 @@ def training_options(command):
         click.option("--rationale-weight", type=float, default=0.0, show_default=True,
                      help="encoder: weight of the auxiliary EPITOME rationale-tagging loss (0 = off)."),
         click.option("--max-tokens", type=int, default=128, show_default=True, help="Window length in tokens."),
+        click.option("--target-tail", type=float, default=0.0, show_default=True,
+                     help="Share of the window budget kept from the end of a scored turn too long to fit "
+                          "(0 = its beginning only; 0.25 = head+tail truncation)."),
         click.option("--turns-before", type=int, default=3, show_default=True),
         click.option("--turns-after", type=int, default=3, show_default=True),
         click.option("--seed", type=int, default=13, show_default=True),
@@ -57,14 +60,18 @@ def training_options(command):
 
 def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
                         turns_before, turns_after, seed, device, no_instructions, max_steps,
-                        rationale_weight=0.0):
+                        rationale_weight=0.0, target_tail=0.0):
     from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
     from ..training.loop import TrainConfig
     from ..windows import WindowSettings
     config = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
                          emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps,
                          rationale_weight=rationale_weight)
-    settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens)
+    if not 0.0 <= target_tail < 1.0:
+        from ..errors import UsageError
+        raise UsageError(f"--target-tail {target_tail}: give a share in [0, 1)")
+    settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
+                              target_tail=target_tail)
 
     def log(message):
         click.echo(message, err=True)
@@ -93,14 +100,14 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
 @training_options
 @reports_errors
 def train(out_dir, valid_split_seed, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr,
-          emh_repeat, rationale_weight, max_tokens, turns_before, turns_after, seed, device, no_calibration,
-          no_instructions, max_steps):
+          emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed, device,
+          no_calibration, no_instructions, max_steps):
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
     make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                               emh_repeat, max_tokens, turns_before, turns_after, seed, device,
-                                              no_instructions, max_steps, rationale_weight)
+                                              no_instructions, max_steps, rationale_weight, target_tail)
     run_experiment(make(), default_splits(data_dir, settings, valid_split_seed), out_dir,
                    calibrate=not no_calibration, log=log, split_info={"valid_seed": valid_split_seed})
 
@@ -152,7 +159,8 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
 @training_options
 @reports_errors
 def cv(folds, out_json, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr, emh_repeat,
-       rationale_weight, max_tokens, turns_before, turns_after, seed, device, no_calibration, no_instructions, max_steps):
+       rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed, device, no_calibration,
+       no_instructions, max_steps):
     """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
     import json
 
@@ -162,7 +170,7 @@ def cv(folds, out_json, arch, base_model, data_dir, loss, epochs, batch_size, lr
     _check_data(data_dir)
     make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                               emh_repeat, max_tokens, turns_before, turns_after, seed, device,
-                                              no_instructions, max_steps, rationale_weight)
+                                              no_instructions, max_steps, rationale_weight, target_tail)
     data = Path(data_dir)
     labelled = (esconv_windows(str(data / "esconv" / "train.json"), settings)
                 + esconv_windows(str(data / "esconv" / "valid.json"), settings)

@@ -102,16 +102,16 @@ def emh_windows(folder: str, settings: WindowSettings) -> list[LabelledWindow]:
 
 def encode_examples(labelled: list[LabelledWindow], encoder: WindowEncoder) -> list[Example]:
     encoded = encoder.encode([lw.window for lw in labelled])
-    return [Example(e, lw.labels, lw.perceived, lw.group, lw.source, _rationale_labels(lw, e, encoder))
+    return [Example(e, lw.labels, lw.perceived, lw.group, lw.source, _rationale_labels(lw, encoder))
             for e, lw in zip(encoded, labelled)]
 
 
-def _rationale_labels(lw: LabelledWindow, encoded: EncodedWindow, encoder: WindowEncoder):
+def _rationale_labels(lw: LabelledWindow, encoder: WindowEncoder):
     """Token labels aligned with the scored turn's tokens in the window (None without EMH labels)."""
     if lw.source != "emh" or not lw.window.target:
         return None
     offsets = encoder.tokenizer.encode(lw.window.target, add_special_tokens=False).offsets
-    offsets = offsets[:int(encoded.target_mask.sum())]        # the window may cut a long turn
+    offsets = encoder.cut_target(offsets)                      # the window may cut a long turn
     return token_rationale_labels(offsets, lw.window.target, lw.labels, lw.rationales)
 
 

@@ -15,9 +15,15 @@ from typing import Callable
 import torch
 
 from ..errors import UsageError
+from ..windows import WindowSettings
 from .model import MultiHeadEncoder, load_checkpoint
 
 SHARED_SETTINGS = ("tasks", "perceived", "window")
+
+
+def _shared(config: dict) -> dict:
+    # Windows compare as settings: a config written before a setting existed holds its default.
+    return {**{k: config.get(k) for k in SHARED_SETTINGS}, "window": WindowSettings.from_dict(config["window"])}
 
 
 def remove_calibration(model: MultiHeadEncoder, bias: dict[str, list[float]]) -> None:
@@ -33,7 +39,7 @@ def average_checkpoints(checkpoints: list[str]) -> tuple[MultiHeadEncoder, dict]
     loaded = [load_checkpoint(Path(c)) for c in checkpoints]
     first = loaded[0][1]
     for path, (_, config) in zip(checkpoints[1:], loaded[1:]):
-        differing = [k for k in SHARED_SETTINGS if config.get(k) != first.get(k)]
+        differing = [k for k in SHARED_SETTINGS if _shared(config)[k] != _shared(first)[k]]
         if differing:
             raise UsageError(f"{path}: {', '.join(differing)} differ from {checkpoints[0]}; "
                              "only checkpoints of one recipe can be averaged")
