@@ -92,3 +92,6 @@ def test_train_export_eval_through_the_cli(tmp_path):
     evaluated = json.loads((tmp_path / "e.json").read_text())
     assert evaluated["esconv_valid"]["means"]["ESConv"]["accuracy"] >= 0.0
     assert "macro-F1" in result.output
+    ci = evaluated["esconv_valid"]["f1_intervals"]["ESConv"]
+    assert ci["low"] <= evaluated["esconv_valid"]["means"]["ESConv"]["f1"] <= ci["high"]
+    assert "95% CI" in result.output

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .exits import reports_errors
+from .gate_options import bootstrap_options, bootstrap_settings
 from .main import cli
 
 
@@ -20,13 +21,16 @@ from .main import cli
 @click.option("-o", "--out", "out_json", help="Write the full report as JSON.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int)
+@bootstrap_options
 @reports_errors
-def evaluate(model, data_dir, heldout, out_json, device, threads):
-    """Score held-out human-labelled data with a bundle; macro-P/R/F1 and accuracy per label."""
+def evaluate(model, data_dir, heldout, out_json, device, threads, n_resamples, confidence, seed):
+    """Score held-out human-labelled data with a bundle; macro-P/R/F1 and accuracy per label, and a
+    bootstrap CI (resampling dialogues) of each data set's mean macro-F1."""
     from ..backends import load_backend
     from ..bundle import load_bundle
     from ..training.data import esconv_windows
-    from ..training.experiment import default_splits, evaluate_outputs
+    from ..training.evaluation import grouped_f1_intervals
+    from ..training.experiment import GROUPS, default_splits, evaluate_outputs
     from ..training.metrics import format_table
     bundle = load_bundle(model)
     backend = load_backend(bundle, device, threads)
@@ -34,16 +38,26 @@ def evaluate(model, data_dir, heldout, out_json, device, threads):
         tests = {Path(p).name: esconv_windows(p, bundle.window) for p in heldout}
     else:
         tests = default_splits(data_dir, bundle.window).tests
-    report = {"model": bundle.signature()}
-    rows = {}
+    bootstrap = bootstrap_settings(n_resamples, confidence, seed)
+    report = {"model": bundle.signature(), "bootstrap": bootstrap.to_dict() if bootstrap else None}
+    rows, intervals = {}, []
     for name, labelled in tests.items():
         raw = backend.predict([x.window for x in labelled])
         report[name] = evaluate_outputs(bundle.tasks, raw.outputs, labelled)
+        if bootstrap:
+            logits = {t.name: raw.outputs[f"logits.{t.name}"] for t in bundle.tasks}
+            report[name]["f1_intervals"] = grouped_f1_intervals(
+                bundle.tasks, logits, [x.labels for x in labelled], [x.group for x in labelled], GROUPS, bootstrap)
+            intervals += [(name, group, report[name]["means"][group]["f1"], ci)
+                          for group, ci in report[name]["f1_intervals"].items()]
         for group, means in report[name]["means"].items():
             rows[f"{name}: {group} (mean over labels)"] = means
         for task in report[name]["tasks"].values():
             rows.update({f"{name}:   {label}": scores for label, scores in task["labels"].items()})
     click.echo(format_table(rows))
+    for name, group, f1, ci in intervals:
+        click.echo(f"{name}: {group} mean macro-F1 {100 * f1:.1f}, {100 * ci['confidence']:.0f}% CI "
+                   f"{100 * ci['low']:.1f}-{100 * ci['high']:.1f} ({ci['n_dialogues']} dialogues resampled)")
     for name in tests:
         for dim, r in report[name].get("perceived", {}).items():
             click.echo(f"{name}: perceived.{dim}: Spearman {r.get('spearman', float('nan')):.3f}, "

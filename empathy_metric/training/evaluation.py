@@ -40,3 +40,35 @@ def perceived_dialogue_report(dims: list[str], scores: np.ndarray, dialogue_ids:
         truth = np.array([targets[rows == i, k][0] for i in range(len(ids))])
         report[dim] = perceived_report(mean, truth, SURVEY_HIGH.get(dim, 1.0))
     return report
+
+
+def grouped_f1_intervals(tasks: list[Task], logits: dict[str, np.ndarray], gold: list[dict[str, int]],
+                         dialogue_ids: list[str], groups: dict[str, list[str]], settings) -> dict:
+    """Bootstrap CI of each data set's mean macro-F1 (`grouped_means`), resampling dialogues.
+
+    Macro-F1 is not a mean of per-dialogue values, so each resample recomputes it from the windows
+    of the drawn dialogues (a few ms each). `settings` is a statistics.BootstrapSettings.
+    Returns {data set: {"low", "high", "n_dialogues", "confidence", "n_resamples"}}."""
+    from scipy import stats
+    ids = sorted(set(dialogue_ids))
+    members: dict[str, list[int]] = {d: [] for d in ids}
+    for row, d in enumerate(dialogue_ids):
+        members[d].append(row)
+    rows_of = [np.array(members[d]) for d in ids]
+    names = list(grouped_means(classification_report(tasks, logits, gold), groups))
+    if len(ids) < 2 or not names:
+        return {}
+
+    def statistic(sample: np.ndarray) -> np.ndarray:
+        rows = np.concatenate([rows_of[i] for i in sample])
+        means = grouped_means(classification_report(tasks, {k: v[rows] for k, v in logits.items()},
+                                                    [gold[r] for r in rows]), groups)
+        return np.array([means[name]["f1"] if name in means else np.nan for name in names])
+
+    result = stats.bootstrap((np.arange(len(ids)),), statistic, vectorized=False,
+                             n_resamples=settings.n_resamples, confidence_level=settings.confidence,
+                             method=settings.method, rng=np.random.default_rng(settings.seed))
+    low, high = np.atleast_1d(result.confidence_interval.low), np.atleast_1d(result.confidence_interval.high)
+    return {name: {"low": float(lo), "high": float(hi), "n_dialogues": len(ids),
+                   "confidence": settings.confidence, "n_resamples": settings.n_resamples}
+            for name, lo, hi in zip(names, low, high)}
