@@ -12,7 +12,7 @@ import numpy as np
 from ..bundle import write_manifest
 from ..encoding import WindowEncoder, pad_batch
 from ..windows import Window, WindowSettings
-from . import encoder_graph
+from . import encoder_graph, smoothing
 
 PRECISIONS = ("fp32", "int8", "fp16")
 
@@ -55,8 +55,11 @@ def _single_row_feeds(encoded) -> list[dict]:
 
 def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: list[Window],
                           precision: str = "int8", optimise: bool = True, quality: dict | None = None,
-                          card: str | None = None, extra_graphs: tuple[str, ...] = ()) -> dict:
-    """Export, validate against torch on `windows`, and write the bundle. Returns the manifest."""
+                          card: str | None = None, extra_graphs: tuple[str, ...] = (),
+                          smooth_windows: list[Window] | None = None, smooth_alpha: float = 0.8) -> dict:
+    """Export, validate against torch on `windows`, and write the bundle. Returns the manifest.
+    With `smooth_windows`, the int8 graph is quantised after activation smoothing calibrated on them
+    (smoothing.py)."""
     from ..backends.onnx_encoder import load_tokenizer
     from ..training.model import load_checkpoint
     ckpt = Path(checkpoint)
@@ -82,8 +85,15 @@ def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: lis
         wanted = {precision, *extra_graphs}
         if "int8" in wanted:
             graphs["int8"] = Path(tmp) / "model.int8.onnx"
-            encoder_graph.quantise_int8(graphs["fp32"], graphs["int8"],
-                                        encoder_graph.head_nodes(graphs["fp32"], model.output_names()))
+            heads_only = encoder_graph.head_nodes(graphs["fp32"], model.output_names())
+            source = graphs["fp32"]
+            if smooth_windows:
+                source = Path(tmp) / "model.smoothed.onnx"
+                calibration = _single_row_feeds(WindowEncoder(tokenizer, settings).encode(smooth_windows))
+                count = smoothing.smooth(graphs["fp32"], source, calibration, smooth_alpha, set(heads_only))
+                validation["int8_smoothing"] = {"alpha": smooth_alpha, "calibration_windows": len(calibration),
+                                                "smoothed_nodes": count}
+            encoder_graph.quantise_int8(source, graphs["int8"], heads_only)
             # int8 graphs run one window per call (see OnnxEncoderBackend): validate the same way.
             validation["int8"] = encoder_graph.parity(
                 reference, encoder_graph.run_graph(graphs["int8"], _single_row_feeds(encoded)))
