@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 BACKENDS = ("onnx-encoder", "onnx-seq2seq", "torch-encoder", "torch-seq2seq")
 READABLE_SUFFIXES = (".onnx", ".json", ".md", ".txt", ".data", ".safetensors")
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = "minilm-empathy-v2"
+DEFAULT_MODEL = "minilm-empathy-v3"
 REQUIRED_KEYS = ("schema_version", "name", "backend", "files", "sha256", "tasks", "window")
 
 
