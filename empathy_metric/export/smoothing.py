@@ -57,7 +57,7 @@ def smoothing_scales(x_max: np.ndarray, weight: np.ndarray, alpha: float) -> np.
     return np.where(usable, np.maximum(scales, 1e-5), 1.0).astype(np.float32)
 
 
-def smooth(src: Path, dst: Path, feeds: list[dict], alpha: float = 0.5, exclude: set[str] = frozenset()) -> int:
+def smooth(src: Path, dst: Path, feeds: list[dict], alpha: float = 0.8, exclude: set[str] = frozenset()) -> int:
     """Writes the smoothed fp32 graph to `dst` (same outputs up to rounding); returns how many nodes
     were smoothed. `feeds`: calibration inputs, one window each (no padding in the statistics)."""
     import onnx
