@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# name -> (default precision, optimise with ORT's transformer optimizer, extra graphs)
+# name -> (default precision, optimise with ORT's transformer optimizer, extra graphs, smooth before int8)
 EXPORTS = {
-    "ort-fp32": ("fp32", False, ()),             # the plain torch.onnx.export graph
-    "ort-opt": ("fp32", True, ()),               # + ORT transformer optimizer (fused attention, LN, GELU)
-    "ort-int8": ("int8", True, ()),              # the project's shipped path: optimised + dynamic int8
-    "ort-fp16": ("fp32", True, ("fp16",)),       # fp32 default + an fp16 graph that --device cuda runs
+    "ort-fp32": ("fp32", False, (), False),         # the plain torch.onnx.export graph
+    "ort-opt": ("fp32", True, (), False),           # + ORT transformer optimizer (fused attention, LN, GELU)
+    "ort-int8": ("int8", True, (), True),           # the shipped path: optimised, smoothed, dynamic int8
+    "ort-fp16": ("fp32", True, ("fp16",), False),   # fp32 default + an fp16 graph that --device cuda runs
 }
+SMOOTH_ON = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "esconv" / "train.json"
+SMOOTH_WINDOWS = 256         # as `export --smooth-on` (calibration windows from training data)
 STAMP = "benchmark_source.json"
 
 
@@ -26,6 +28,7 @@ def checkpoint_stamp(checkpoint: Path) -> dict:
 
 def export_variant(name: str, checkpoint: Path, windows, work_dir: Path, log=print) -> Path:
     from empathy_metric.export.bundle_builder import export_encoder_bundle
+    from empathy_metric.windows import WindowSettings
     out = work_dir / name
     stamp = checkpoint_stamp(checkpoint)
     stamp_path = work_dir / f"{name}.{STAMP}"
@@ -33,11 +36,16 @@ def export_variant(name: str, checkpoint: Path, windows, work_dir: Path, log=pri
             and json.loads(stamp_path.read_text()) == stamp:
         log(f"[export] {name}: reusing {out}")
         return out
-    precision, optimise, extra = EXPORTS[name]
-    log(f"[export] {name}: precision={precision} optimise={optimise} extra={list(extra)} "
+    precision, optimise, extra, smooth = EXPORTS[name]
+    log(f"[export] {name}: precision={precision} optimise={optimise} extra={list(extra)} smooth={smooth} "
         f"(validated on {len(windows)} windows)")
+    smooth_windows = None
+    if smooth:
+        from empathy_metric.cli.export_cmd import validation_windows
+        settings = WindowSettings.from_dict(json.loads((checkpoint / "empathy_config.json").read_text())["window"])
+        smooth_windows = validation_windows(str(SMOOTH_ON), settings, SMOOTH_WINDOWS)
     export_encoder_bundle(str(checkpoint), str(out), f"bench-{name}", windows, precision=precision,
-                          optimise=optimise, extra_graphs=extra)
+                          optimise=optimise, extra_graphs=extra, smooth_windows=smooth_windows)
     stamp_path.write_text(json.dumps(stamp))
     return out
 

@@ -64,7 +64,7 @@ def variants_for(device: str, baseline_batch: int) -> list[Variant]:
                 extra=["--batch-size", str(baseline_batch)]),
         Variant("ort-fp32", "ort", "ORT fp32 (plain export), project batching", "ort-fp32"),
         Variant("ort-opt", "ort", "ORT fp32 + transformer optimizer", "ort-opt"),
-        Variant("ort-int8", "ort", "ORT dynamic int8 (shipped export path)", "ort-int8"),
+        Variant("ort-int8", "ort", "ORT smoothed dynamic int8 (shipped export path)", "ort-int8"),
         Variant("cli", "cli", "empathy-score CLI end to end (int8 bundle)", "ort-int8"),
         Variant("cli-opt", "cli", "empathy-score CLI end to end (optimised fp32 bundle)", "ort-opt"),
     ]
