@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from empathy_metric.encoding import WindowEncoder, pad_batch
-from empathy_metric.export.encoder_graph import head_nodes, quantise_int8
+from empathy_metric.encoding import WindowEncoder
+from empathy_metric.export.encoder_graph import graph_feeds, head_nodes, quantise_int8
 from empathy_metric.export.smoothing import smooth
 from empathy_metric.training.data import esconv_windows
 from empathy_metric.training.encoder_recipe import load_tokenizer
@@ -29,11 +29,6 @@ CALIBRATION_WINDOWS = 256
 SMOOTHING_ALPHAS = (0.5, 0.65, 0.8)
 
 
-def single_feed(encoded, i: int) -> dict:
-    batch = pad_batch(encoded, np.array([i]), 0)
-    return {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "target_mask": batch.target_mask}
-
-
 def run_graph_rowwise(path: Path, encoded) -> tuple[dict, float]:
     import onnxruntime as ort
     options = ort.SessionOptions()
@@ -42,8 +37,8 @@ def run_graph_rowwise(path: Path, encoded) -> tuple[dict, float]:
     names = [o.name for o in session.get_outputs()]
     outputs = {n: [] for n in names}
     started = time.perf_counter()
-    for i in range(len(encoded)):
-        for name, value in zip(names, session.run(names, single_feed(encoded, i))):
+    for feed in graph_feeds(encoded):
+        for name, value in zip(names, session.run(names, feed)):
             outputs[name].append(value)
     return {n: np.concatenate(v) for n, v in outputs.items()}, time.perf_counter() - started
 
@@ -82,7 +77,7 @@ def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHIN
             out, seconds = run_graph_rowwise(quantised, encoded)
             report(name, out, reference, seconds, fp32_seconds, fp32_matmuls=len(kept))
         calibration = encoder.encode([x.window for x in esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]])
-        feeds = [single_feed(calibration, i) for i in range(len(calibration))]
+        feeds = graph_feeds(calibration)
         for alpha in alphas:
             smoothed = Path(tmp) / "smoothed.onnx"
             count = smooth(graph_path, smoothed, feeds, alpha, set(heads))

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from conftest import SAMPLE
 from empathy_metric.cli.main import cli
-from empathy_metric.encoding import WindowEncoder, pad_batch
+from empathy_metric.encoding import WindowEncoder
 from empathy_metric.export import encoder_graph
 from empathy_metric.export.smoothing import activation_maxima, smooth, smoothable_nodes
 from empathy_metric.readers import ReaderOptions, read_dialogues
@@ -19,12 +19,7 @@ from empathy_metric.windows import WindowSettings, windows_of
 def _feeds(bundle):
     settings = WindowSettings.from_dict(json.loads((bundle / "manifest.json").read_text())["window"])
     windows = windows_of(list(read_dialogues(str(SAMPLE), ReaderOptions())), settings, {"assistant", "agent"})
-    encoded = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings).encode(windows)
-    feeds = []
-    for i in range(len(encoded)):
-        b = pad_batch(encoded, np.array([i]), 0)
-        feeds.append({"input_ids": b.input_ids, "attention_mask": b.attention_mask, "target_mask": b.target_mask})
-    return feeds
+    return encoder_graph.graph_feeds(WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings).encode(windows))
 
 
 def test_smoothing_keeps_fp32_outputs_and_equalises_quantised_inputs(tiny_bundle, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bundle import write_manifest
-from ..encoding import WindowEncoder, pad_batch
+from ..encoding import WindowEncoder
 from ..windows import Window, WindowSettings
 from . import encoder_graph, smoothing
 
@@ -28,15 +28,6 @@ def _versions() -> dict:
             "tokenizers": tokenizers.__version__, "python": platform.python_version()}
 
 
-def _feeds(encoded, batch_size: int = 32) -> list[dict]:
-    feeds = []
-    for start in range(0, len(encoded), batch_size):
-        b = pad_batch(encoded, np.arange(start, min(start + batch_size, len(encoded))), 0)
-        feeds.append({"input_ids": b.input_ids, "attention_mask": b.attention_mask,
-                      "target_mask": b.target_mask})
-    return feeds
-
-
 def _torch_outputs(model, feeds: list[dict]) -> dict[str, np.ndarray]:
     import torch
     names = model.output_names()
@@ -47,10 +38,6 @@ def _torch_outputs(model, feeds: list[dict]) -> dict[str, np.ndarray]:
             for n, o in zip(names, outputs):
                 chunks[n].append(o.numpy())
     return {n: np.concatenate(v) for n, v in chunks.items()}
-
-
-def _single_row_feeds(encoded) -> list[dict]:
-    return _feeds(encoded, batch_size=1)
 
 
 def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: list[Window],
@@ -67,7 +54,7 @@ def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: lis
     settings = WindowSettings.from_dict(config["window"])
     tokenizer = load_tokenizer(ckpt / "tokenizer.json")
     encoded = WindowEncoder(tokenizer, settings).encode(windows)
-    feeds = _feeds(encoded)
+    feeds = encoder_graph.graph_feeds(encoded, 32)
     reference = _torch_outputs(model, feeds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,14 +76,14 @@ def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: lis
             source = graphs["fp32"]
             if smooth_windows:
                 source = Path(tmp) / "model.smoothed.onnx"
-                calibration = _single_row_feeds(WindowEncoder(tokenizer, settings).encode(smooth_windows))
+                calibration = encoder_graph.graph_feeds(WindowEncoder(tokenizer, settings).encode(smooth_windows))
                 count = smoothing.smooth(graphs["fp32"], source, calibration, smooth_alpha, set(heads_only))
                 validation["int8_smoothing"] = {"alpha": smooth_alpha, "calibration_windows": len(calibration),
                                                 "smoothed_nodes": count}
             encoder_graph.quantise_int8(source, graphs["int8"], heads_only)
             # int8 graphs run one window per call (see OnnxEncoderBackend): validate the same way.
             validation["int8"] = encoder_graph.parity(
-                reference, encoder_graph.run_graph(graphs["int8"], _single_row_feeds(encoded)))
+                reference, encoder_graph.run_graph(graphs["int8"], encoder_graph.graph_feeds(encoded)))
         if "fp16" in wanted:
             graphs["fp16"] = Path(tmp) / "model.fp16.onnx"
             encoder_graph.to_fp16(fp32, graphs["fp16"], heads, hidden)

@@ -70,6 +70,18 @@ def quantise_int8(src: Path, dst: Path, exclude: list[str]) -> None:
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
+def graph_feeds(encoded, batch_size: int = 1) -> list[dict]:
+    """Feeds for a graph's inputs from encoded windows; one window per feed by default (as int8 runs,
+    and as calibration statistics want: no padding)."""
+    from ..encoding import pad_batch
+    feeds = []
+    for start in range(0, len(encoded), batch_size):
+        b = pad_batch(encoded, np.arange(start, min(start + batch_size, len(encoded))), 0)
+        feeds.append({"input_ids": b.input_ids, "attention_mask": b.attention_mask,
+                      "target_mask": b.target_mask})
+    return feeds
+
+
 def run_graph(path: Path, batches: list[dict], threads: int | None = None) -> dict[str, np.ndarray]:
     from ..backends.ort_session import make_session
     session = make_session(path, "cpu", threads)
