@@ -156,28 +156,84 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
 @cli.command()
 @click.option("-k", "--folds", type=int, default=5, show_default=True)
 @click.option("-o", "--out", "out_json", required=True, help="JSON report of every fold and the means.")
+@click.option("--fold", "only_folds", type=int, multiple=True,
+              help="Run only this fold (1..k; repeatable), e.g. one process per fold on a GPU; join the "
+                   "reports with `empathy-score cv-merge`.")
+@click.option("--save-folds", "save_dir", help="Keep each fold's checkpoint in DIR/fold-<i> (for --average-from).")
+@click.option("--average-from", "soup_dirs", multiple=True,
+              help="Train nothing: in each fold, average the checkpoints DIR/fold-<i> of these --save-folds "
+                   "folders (a model soup, cross-validated). Repeat for each run.")
 @training_options
 @reports_errors
-def cv(folds, out_json, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr, emh_repeat,
-       rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed, device, no_calibration,
-       no_instructions, max_steps):
+def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_dir, loss, epochs, batch_size,
+       lr, head_lr, emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed,
+       device, no_calibration, no_instructions, max_steps):
     """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
+    from ..errors import UsageError
+    from ..training.experiment import cross_validate
+    _check_data(data_dir)
+    bad = [f for f in only_folds if not 1 <= f <= folds]
+    if bad:
+        raise UsageError(f"--fold {bad[0]}: folds are numbered 1..{folds}")
+    only = {f - 1 for f in only_folds} or None
+    if soup_dirs:
+        from ..training.encoder_recipe import EncoderRecipe
+        from ..training.model import checkpoint_config
+        from ..windows import WindowSettings
+        first = Path(soup_dirs[0]) / f"fold-{min(only or {0})}"
+        settings = WindowSettings.from_dict(checkpoint_config(str(first))["window"])
+
+        def log(message):
+            click.echo(message, err=True)
+
+        def make(fold):
+            return EncoderRecipe.averaged([str(Path(d) / f"fold-{fold}") for d in soup_dirs], log)
+    else:
+        factory, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
+                                                     emh_repeat, max_tokens, turns_before, turns_after, seed,
+                                                     device, no_instructions, max_steps, rationale_weight,
+                                                     target_tail)
+
+        def make(fold):
+            return factory()
+    report = cross_validate(make, _cv_data(data_dir, settings), folds, calibrate=not no_calibration, log=log,
+                            only=only, save_dir=save_dir, trained=bool(soup_dirs))
+    if soup_dirs:
+        report["averaged_from"] = list(soup_dirs)
+    _write_cv_report(report, out_json)
+
+
+@cli.command("cv-merge")
+@click.argument("reports", nargs=-1, required=True)
+@click.option("-o", "--out", "out_json", required=True, help="JSON report of all the folds and the means.")
+@reports_errors
+def cv_merge(reports, out_json):
+    """Join `cv --fold` REPORTS of one k-fold split into one report (means over all their folds)."""
     import json
 
+    from ..training.experiment import merge_cv_reports
+    loaded = [json.loads(Path(r).read_text()) for r in reports]
+    merged = merge_cv_reports(loaded)
+    extra = {k: v for r in loaded for k, v in r.items() if k == "averaged_from"}
+    _write_cv_report({**merged, **extra}, out_json)
+
+
+def _cv_data(data_dir: str, settings) -> list:
     from ..training.data import emh_windows, esconv_windows
-    from ..training.experiment import cross_validate
-    from ..training.metrics import format_table
-    _check_data(data_dir)
-    make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
-                                              emh_repeat, max_tokens, turns_before, turns_after, seed, device,
-                                              no_instructions, max_steps, rationale_weight, target_tail)
     data = Path(data_dir)
-    labelled = (esconv_windows(str(data / "esconv" / "train.json"), settings)
-                + esconv_windows(str(data / "esconv" / "valid.json"), settings)
-                + emh_windows(str(data / "emh"), settings))
-    report = cross_validate(make, labelled, folds, calibrate=not no_calibration, log=log)
+    return (esconv_windows(str(data / "esconv" / "train.json"), settings)
+            + esconv_windows(str(data / "esconv" / "valid.json"), settings)
+            + emh_windows(str(data / "emh"), settings))
+
+
+def _write_cv_report(report: dict, out_json: str) -> None:
+    import json
+
+    from ..training.metrics import format_table
     Path(out_json).write_text(json.dumps(report, indent=2))
-    click.echo(format_table({f"{folds}-fold CV: {g}": m for g, m in report["means"].items()}))
+    done = "" if "missing_folds" not in report else \
+        f" ({len(report['folds'])} of {report['k']} folds; missing {[f + 1 for f in report['missing_folds']]})"
+    click.echo(format_table({f"{report['k']}-fold CV{done}: {g}": m for g, m in report["means"].items()}))
 
 
 def _check_data(data_dir: str) -> None:
