@@ -29,6 +29,7 @@ def make_session(graph_path, device: str = "cpu", threads: int | None = None):
                              "pip install 'empathy-metric[gpu]' (available providers: "
                              + ", ".join(ort.get_available_providers()) + "), or a bundle with "
                              "torch weights (torch-encoder) and torch with CUDA")
+        _load_cuda_libraries(ort)
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     else:
         providers = ["CPUExecutionProvider"]
@@ -40,3 +41,14 @@ def make_session(graph_path, device: str = "cpu", threads: int | None = None):
         raise ModelError("the CUDA provider failed to start (see ONNX Runtime's log); "
                          "use --device cpu")
     return session
+
+
+def _load_cuda_libraries(ort) -> None:
+    """onnxruntime-gpu finds pip-installed CUDA/cuDNN (the nvidia-* wheels torch brings) only once they
+    are loaded; preload_dlls (ORT >= 1.21) does that. Libraries on the system path need nothing."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception:      # nothing to preload from: the system libraries are used
+            pass
