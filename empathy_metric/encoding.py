@@ -96,10 +96,16 @@ class WindowEncoder:
                 side.append(piece[:tag_len] + kept)
             break
         tagged_target = self._tagged(True, target)
-        pieces = [[self.cls_id], *reversed(before), tagged_target, *after, [self.sep_id]]
-        input_ids = np.fromiter((t for p in pieces for t in p), dtype=np.int64)
+        flat = [self.cls_id]                        # list concatenation: no per-token Python work
+        for piece in reversed(before):
+            flat += piece
+        start = len(flat) + len(tagged_target) - len(target)
+        flat += tagged_target
+        for piece in after:
+            flat += piece
+        flat.append(self.sep_id)
+        input_ids = np.array(flat, dtype=np.int64)
         mask = np.zeros(len(input_ids), dtype=np.float32)
-        start = 1 + sum(len(p) for p in before) + (len(tagged_target) - len(target))
         mask[start:start + len(target)] = 1.0
         if not target:                              # an empty scored turn: pool its tag instead
             mask[start - 1] = 1.0
