@@ -13,7 +13,7 @@ from . import RawOutputs
 # while the next span is encoded; the scorer hands the backend this many windows per call.
 CUDA_SORT_SPAN = 4096
 CUDA_WINDOWS_PER_CHUNK = 8 * CUDA_SORT_SPAN
-from .ort_session import make_session, physical_cores
+from .ort_session import make_session, physical_cores, require_cuda_provider
 
 
 def load_tokenizer(path):
@@ -31,13 +31,18 @@ class OnnxEncoderBackend:
     def __init__(self, bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128):
         self.bundle = bundle
         self.device = device
-        graph = "model_fp16" if device == "cuda" and bundle.has_file("model_fp16") else "model"
-        single = bundle.manifest.get("runtime", {}).get("single_row_batches", False)
+        if device == "cuda":
+            from .cuda_graph import cuda_graph
+            require_cuda_provider()            # before deriving a CUDA graph nothing could run
+            graph_path, single = cuda_graph(bundle)
+        else:
+            graph_path = bundle.file("model")
+            single = bundle.manifest.get("runtime", {}).get("single_row_batches", False)
         # One window per call is too small to split across threads well: on CPU, run `threads`
         # calls at once, each on one thread (Run is thread-safe and releases the GIL). A window's
         # result does not depend on which thread runs it (one row, one thread, same kernels).
         self.workers = (threads or physical_cores()) if single and device == "cpu" else 1
-        self.session = make_session(bundle.file(graph), device, 1 if self.workers > 1 else threads)
+        self.session = make_session(graph_path, device, 1 if self.workers > 1 else threads)
         # CUDA: one thread drives the GPU while this one encodes and pads what comes next.
         self.cuda = device == "cuda"
         if self.cuda:
@@ -46,7 +51,7 @@ class OnnxEncoderBackend:
         expected = [f"logits.{t.name}" for t in bundle.tasks]
         missing = [n for n in expected if n not in self.output_names]
         if missing:
-            raise ModelError(f"{bundle.file(graph)}: graph lacks output(s) {', '.join(missing)}")
+            raise ModelError(f"{graph_path}: graph lacks output(s) {', '.join(missing)}")
         self.encoder = WindowEncoder(load_tokenizer(bundle.file("tokenizer")), bundle.window)
         # Dynamically quantised graphs compute activation ranges over the whole batch, so a window's
         # result would depend on its batch-mates: such graphs run one window per call.

@@ -24,12 +24,7 @@ def make_session(graph_path, device: str = "cpu", threads: int | None = None):
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     if device == "cuda":
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise ModelError("--device cuda needs onnxruntime-gpu with a working CUDA: "
-                             "pip install 'empathy-metric[gpu]' (available providers: "
-                             + ", ".join(ort.get_available_providers()) + "), or a bundle with "
-                             "torch weights (torch-encoder) and torch with CUDA")
-        _load_cuda_libraries(ort)
+        require_cuda_provider()
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     else:
         providers = ["CPUExecutionProvider"]
@@ -41,6 +36,17 @@ def make_session(graph_path, device: str = "cpu", threads: int | None = None):
         raise ModelError("the CUDA provider failed to start (see ONNX Runtime's log); "
                          "use --device cpu")
     return session
+
+
+def require_cuda_provider() -> None:
+    """A ModelError that says what to install unless ORT's CUDA provider is there; loads its libraries."""
+    import onnxruntime as ort
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise ModelError("--device cuda needs onnxruntime-gpu with a working CUDA: "
+                         "pip install 'empathy-metric[gpu]' (available providers: "
+                         + ", ".join(ort.get_available_providers()) + "), or a bundle with "
+                         "torch weights (torch-encoder) and torch with CUDA")
+    _load_cuda_libraries(ort)
 
 
 def _load_cuda_libraries(ort) -> None:
