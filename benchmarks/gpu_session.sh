@@ -35,6 +35,17 @@ chunk() {  # chunk NAME: split $W/NAME.tar.xz into call-sized parts $W/NAME-<i>/
   rm "$W/$name.tar.xz"
 }
 
+calls() {  # calls NAME: print the device call of each chunk; the last one runs `gpu_session.sh NAME SUM`
+  local name=$1 n i op cmd
+  n=$(ls -d "$W/$name"-* | wc -l)
+  for i in $(seq 0 $((n-1))); do
+    op=">>"; [ "$i" -eq 0 ] && op=">"
+    cmd="mkdir -p $G && cat $W/$name-$i/part $op $G/$name.tar.xz"
+    [ "$i" -eq $((n-1)) ] && cmd="$cmd && bash benchmarks/gpu_session.sh $name $(cat "$W/$name.sum")"
+    echo "  carry=[\"$W/$name-$i\"] command: $cmd"
+  done
+}
+
 unpack() {  # unpack NAME SUM: the chunks cat'ed into $G/NAME.tar.xz, checked, unpacked into $G
   echo "$2  $G/$1.tar.xz" | sha256sum -c - || return 1
   python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' \
@@ -81,20 +92,8 @@ EOF
   done
   rm -rf $W/build
   chunk train; chunk bench
-  ntrain=$(ls -d $W/train-* | wc -l); nbench=$(ls -d $W/bench-* | wc -l)
   echo "Device calls, back to back (each within 30 s of the last):"
-  for i in $(seq 0 $((ntrain-1))); do
-    op=">>"; [ "$i" -eq 0 ] && op=">"
-    cmd="mkdir -p $G && cat $W/train-$i/part $op $G/train.tar.xz"
-    [ "$i" -eq $((ntrain-1)) ] && cmd="$cmd && bash benchmarks/gpu_session.sh train $(cat $W/train.sum)"
-    echo "  carry=[\"$W/train-$i\"] command: $cmd"
-  done
-  for i in $(seq 0 $((nbench-1))); do
-    op=">>"; [ "$i" -eq 0 ] && op=">"
-    cmd="cat $W/bench-$i/part $op $G/bench.tar.xz"
-    [ "$i" -eq $((nbench-1)) ] && cmd="$cmd && bash benchmarks/gpu_session.sh bench $(cat $W/bench.sum)"
-    echo "  carry=[\"$W/bench-$i\"] command: $cmd"
-  done
+  calls train; calls bench
   exit 0
 fi
 

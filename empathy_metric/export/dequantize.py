@@ -33,7 +33,7 @@ def dequantize_graph(src: Path, dst: Path) -> dict:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     new_weights: dict[str, np.ndarray] = {}
-    replaced: dict[str, object] = {}      # id of a removed node's first output -> its replacement
+    replaced: dict[str, object] = {}      # first output of a quantised node -> its float replacement
     removed: set[int] = set()
     shape = {}
 
