@@ -74,3 +74,31 @@ def test_soup_of_saved_folds_is_cross_validated_without_training(setup):
              "--data", data, "-k", "3", "--fold", "2"])
     ab = json.loads((tmp / "ab.json").read_text())
     assert [f["fold"] for f in ab["folds"]] == [1] and ab["missing_folds"] == [0, 2]
+
+
+def test_one_data_set_keeps_its_folds_and_only_its_heads(setup):
+    tmp, base, data = setup
+    common = ["--base-model", base, "--data", data, *TRAIN]
+    _invoke(["cv", "-o", tmp / "both.json", *common])
+    _invoke(["cv", "-o", tmp / "emh.json", "--data-set", "emh", "--save-folds", tmp / "emh", *common])
+    both, emh = (json.loads((tmp / f).read_text()) for f in ("both.json", "emh.json"))
+    assert list(emh["means"]) == ["EMH"]
+    for a, b in zip(both["folds"], emh["folds"]):
+        assert set(b["tasks"]) == {"emh_emotional_reactions", "emh_interpretations", "emh_explorations"}
+        assert "perceived" not in b
+        for task in b["tasks"]:      # the same pairs are tested in each fold with or without ESConv
+            assert b["tasks"][task]["mean"]["n"] == a["tasks"][task]["mean"]["n"]
+    config = json.loads((tmp / "emh" / "fold-0" / "empathy_config.json").read_text())
+    assert [t["name"] for t in config["tasks"]] == ["emh_emotional_reactions", "emh_interpretations",
+                                                     "emh_explorations"]
+    assert config["perceived"] == []
+
+
+def test_train_on_one_data_set_reports_only_its_tests(setup):
+    tmp, base, data = setup
+    _invoke(["train", "-o", tmp / "esconv-only", "--data-set", "esconv", "--base-model", base, "--data", data,
+             "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
+    report = json.loads((tmp / "esconv-only" / "eval.json").read_text())
+    assert "esconv_valid" in report and "emh_test" not in report
+    assert list(report["esconv_valid"]["tasks"]) == ["esconv_strategy"]
+    assert "perceived" in report["esconv_valid"]

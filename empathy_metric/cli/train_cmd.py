@@ -35,6 +35,9 @@ def training_options(command):
                                           "can load offline also works for seq2seq)."),
         click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
                      help="Folder with esconv/ and emh/ as in ../shared/data."),
+        click.option("--data-set", "data_sets", type=click.Choice(["esconv", "emh"]), multiple=True,
+                     help="Train on this data set only, with its heads only (repeatable; default: both, "
+                          "one multi-task model). Splits and folds stay those of the two-set runs."),
         click.option("--loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True),
         click.option("--epochs", type=int, default=2, show_default=True),
         click.option("--batch-size", type=int, default=16, show_default=True),
@@ -65,8 +68,9 @@ def training_options(command):
 
 def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
                         turns_before, turns_after, seed, device, no_instructions, max_steps,
-                        rationale_weight=0.0, target_tail=0.0):
+                        rationale_weight=0.0, target_tail=0.0, data_sets=("esconv", "emh")):
     from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
+    from ..training.experiment import tasks_of
     from ..training.loop import TrainConfig
     from ..windows import WindowSettings
     config = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
@@ -78,18 +82,20 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
     settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
                               target_tail=target_tail)
 
+    tasks = tasks_of(list(DEFAULT_TASKS), data_sets)
+    perceived = list(PERCEIVED_DIMENSIONS) if "esconv" in data_sets else []   # the survey is ESConv's
+
     def make():
         if arch == "encoder":
             from ..training.encoder_recipe import EncoderRecipe
-            return EncoderRecipe(base_model or _default_encoder(), list(DEFAULT_TASKS),
-                                 list(PERCEIVED_DIMENSIONS), config, settings, log)
+            return EncoderRecipe(base_model or _default_encoder(), tasks, perceived, config, settings, log)
         from ..errors import UsageError
         if not base_model:
             raise UsageError("--arch seq2seq needs --base-model (a local T5-family checkpoint)")
         if rationale_weight:
             raise UsageError("--rationale-weight is for --arch encoder (the seq2seq recipe has no token head)")
         from ..seq2seq.recipe import Seq2SeqRecipe
-        return Seq2SeqRecipe(base_model, list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), config, settings,
+        return Seq2SeqRecipe(base_model, tasks, perceived, config, settings,
                              instructions=not no_instructions, log=log)
     return make, settings, log
 
@@ -101,17 +107,20 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                    "split held no EMH pair).")
 @training_options
 @reports_errors
-def train(out_dir, valid_split_seed, arch, base_model, data_dir, loss, epochs, batch_size, lr, head_lr,
-          emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed, device,
+def train(out_dir, valid_split_seed, arch, base_model, data_dir, data_sets, loss, epochs, batch_size, lr,
+          head_lr, emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed, device,
           no_calibration, no_instructions, max_steps):
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
+    data_sets = data_sets or ("esconv", "emh")
     make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                               emh_repeat, max_tokens, turns_before, turns_after, seed, device,
-                                              no_instructions, max_steps, rationale_weight, target_tail)
-    run_experiment(make(), default_splits(data_dir, settings, valid_split_seed), out_dir,
-                   calibrate=not no_calibration, log=log, split_info={"valid_seed": valid_split_seed})
+                                              no_instructions, max_steps, rationale_weight, target_tail,
+                                              data_sets)
+    run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets), out_dir,
+                   calibrate=not no_calibration, log=log,
+                   split_info={"valid_seed": valid_split_seed, "data_sets": list(data_sets)})
 
 
 @cli.command()
@@ -164,9 +173,9 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
                    "folders (a model soup, cross-validated). Repeat for each run.")
 @training_options
 @reports_errors
-def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_dir, loss, epochs, batch_size,
-       lr, head_lr, emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed,
-       device, no_calibration, no_instructions, max_steps):
+def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_dir, data_sets, loss, epochs,
+       batch_size, lr, head_lr, emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after,
+       seed, device, no_calibration, no_instructions, max_steps):
     """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
     from ..errors import UsageError
     from ..training.experiment import cross_validate
@@ -175,6 +184,7 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_
     if bad:
         raise UsageError(f"--fold {bad[0]}: folds are numbered 1..{folds}")
     only = {f - 1 for f in only_folds} or None
+    data_sets = data_sets or ("esconv", "emh")
     if soup_dirs:
         from ..training.encoder_recipe import EncoderRecipe
         from ..training.model import checkpoint_config
@@ -188,11 +198,11 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_
         factory, settings, _ = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                                                      emh_repeat, max_tokens, turns_before, turns_after, seed,
                                                      device, no_instructions, max_steps, rationale_weight,
-                                                     target_tail)
+                                                     target_tail, data_sets)
 
         def make(fold):
             return factory()
-    report = cross_validate(make, _cv_data(data_dir, settings), folds, calibrate=not no_calibration, log=log,
+    report = cross_validate(make, _cv_data(data_dir, settings, data_sets), folds, calibrate=not no_calibration, log=log,
                             only=only, save_dir=save_dir, trained=bool(soup_dirs))
     if soup_dirs:
         report["averaged_from"] = list(soup_dirs)
@@ -214,12 +224,17 @@ def cv_merge(reports, out_json):
     _write_cv_report({**merged, **extra}, out_json)
 
 
-def _cv_data(data_dir: str, settings) -> list:
+def _cv_data(data_dir: str, settings, data_sets) -> list:
+    """Folds hash dialogue ids, so each data set's folds are the same with or without the other."""
     from ..training.data import emh_windows, esconv_windows
     data = Path(data_dir)
-    return (esconv_windows(str(data / "esconv" / "train.json"), settings)
-            + esconv_windows(str(data / "esconv" / "valid.json"), settings)
-            + emh_windows(str(data / "emh"), settings))
+    found = []
+    if "esconv" in data_sets:
+        found += (esconv_windows(str(data / "esconv" / "train.json"), settings)
+                  + esconv_windows(str(data / "esconv" / "valid.json"), settings))
+    if "emh" in data_sets:
+        found += emh_windows(str(data / "emh"), settings)
+    return found
 
 
 def _write_cv_report(report: dict, out_json: str) -> None:

@@ -35,6 +35,7 @@ EMH_TEST_FRACTION, VALID_FRACTION, SPLIT_SEED = 0.15, 0.10, 2026
 VALID_SPLIT_SEED = 2027
 GROUPS = {"ESConv": ["esconv_strategy"],
           "EMH": ["emh_emotional_reactions", "emh_interpretations", "emh_explorations"]}
+DATA_SETS = {"esconv": "ESConv", "emh": "EMH"}      # LabelledWindow.source -> its group of tasks
 
 
 @dataclass
@@ -44,13 +45,27 @@ class DataSplits:
     tests: dict[str, list[LabelledWindow]]      # report name -> held-out windows
 
 
-def default_splits(data_dir: str, settings: WindowSettings, valid_seed: int = VALID_SPLIT_SEED) -> DataSplits:
+def default_splits(data_dir: str, settings: WindowSettings, valid_seed: int = VALID_SPLIT_SEED,
+                   sources=tuple(DATA_SETS)) -> DataSplits:
+    """The default splits of the data sets in `sources`. Splits hash groups, so a data set keeps the
+    same train/validation/test windows whether or not the other one is loaded too."""
     data = Path(data_dir)
-    esconv = esconv_windows(str(data / "esconv" / "train.json"), settings)
-    emh, emh_test = holdout_split(emh_windows(str(data / "emh"), settings), EMH_TEST_FRACTION, SPLIT_SEED)
+    esconv = esconv_windows(str(data / "esconv" / "train.json"), settings) if "esconv" in sources else []
+    emh, emh_test = holdout_split(emh_windows(str(data / "emh"), settings), EMH_TEST_FRACTION, SPLIT_SEED) \
+        if "emh" in sources else ([], [])
     train, valid = holdout_split(esconv + emh, VALID_FRACTION, valid_seed)
-    esconv_valid = esconv_windows(str(data / "esconv" / "valid.json"), settings)
-    return DataSplits(train, valid, {"esconv_valid": esconv_valid, "emh_test": emh_test})
+    tests = {}
+    if "esconv" in sources:
+        tests["esconv_valid"] = esconv_windows(str(data / "esconv" / "valid.json"), settings)
+    if "emh" in sources:
+        tests["emh_test"] = emh_test
+    return DataSplits(train, valid, tests)
+
+
+def tasks_of(tasks: list[Task], sources) -> list[Task]:
+    """The tasks that the data sets in `sources` label (a model per data set, as in the paper)."""
+    names = {name for source in sources for name in GROUPS[DATA_SETS[source]]}
+    return [t for t in tasks if t.name in names]
 
 
 def validation_score(tasks: list[Task]):
