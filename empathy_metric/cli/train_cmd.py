@@ -178,7 +178,7 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_
        seed, device, no_calibration, no_instructions, max_steps):
     """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
     from ..errors import UsageError
-    from ..training.experiment import cross_validate
+    from ..training.experiment import cross_validate, cv_windows
     _check_data(data_dir)
     bad = [f for f in only_folds if not 1 <= f <= folds]
     if bad:
@@ -202,8 +202,9 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_
 
         def make(fold):
             return factory()
-    report = cross_validate(make, _cv_data(data_dir, settings, data_sets), folds, calibrate=not no_calibration, log=log,
-                            only=only, save_dir=save_dir, trained=bool(soup_dirs))
+    report = cross_validate(make, cv_windows(data_dir, settings, data_sets), folds,
+                            calibrate=not no_calibration, log=log, only=only, save_dir=save_dir,
+                            trained=bool(soup_dirs))
     if soup_dirs:
         report["averaged_from"] = list(soup_dirs)
     _write_cv_report(report, out_json)
@@ -222,19 +223,6 @@ def cv_merge(reports, out_json):
     merged = merge_cv_reports(loaded)
     extra = {k: v for r in loaded for k, v in r.items() if k == "averaged_from"}
     _write_cv_report({**merged, **extra}, out_json)
-
-
-def _cv_data(data_dir: str, settings, data_sets) -> list:
-    """Folds hash dialogue ids, so each data set's folds are the same with or without the other."""
-    from ..training.data import emh_windows, esconv_windows
-    data = Path(data_dir)
-    found = []
-    if "esconv" in data_sets:
-        found += (esconv_windows(str(data / "esconv" / "train.json"), settings)
-                  + esconv_windows(str(data / "esconv" / "valid.json"), settings))
-    if "emh" in data_sets:
-        found += emh_windows(str(data / "emh"), settings)
-    return found
 
 
 def _write_cv_report(report: dict, out_json: str) -> None:

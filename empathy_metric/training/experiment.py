@@ -68,6 +68,26 @@ def tasks_of(tasks: list[Task], sources) -> list[Task]:
     return [t for t in tasks if t.name in names]
 
 
+def cv_windows(data_dir: str, settings: WindowSettings, sources=tuple(DATA_SETS)) -> list[LabelledWindow]:
+    """What cross-validation splits: ESConv train+valid and all EMH pairs (of the data sets in `sources`).
+    Folds hash dialogue ids, so each data set's folds are the same with or without the other."""
+    data = Path(data_dir)
+    found = []
+    if "esconv" in sources:
+        found += (esconv_windows(str(data / "esconv" / "train.json"), settings)
+                  + esconv_windows(str(data / "esconv" / "valid.json"), settings))
+    if "emh" in sources:
+        found += emh_windows(str(data / "emh"), settings)
+    return found
+
+
+def cv_fold_splits(labelled: list[LabelledWindow], k: int = 5, seed: int = SPLIT_SEED):
+    """(fold, train, validation, test) for each fold: the split `cross_validate` trains and reports on."""
+    for fold, (rest, test) in enumerate(kfold_splits(labelled, k, seed)):
+        train, valid = holdout_split(rest, VALID_FRACTION, seed + fold + 1)
+        yield fold, train, valid, test
+
+
 def validation_score(tasks: list[Task]):
     """Early-stopping score: mean over data sets of the mean macro-F1 over labels."""
     def score(outputs: dict, labelled: list) -> float:
@@ -135,11 +155,10 @@ def cross_validate(make_recipe, labelled: list[LabelledWindow], k: int = 5, seed
     save_dir: keep each fold's calibrated checkpoint in save_dir/fold-<i> (to average them later).
     trained: make_recipe gives recipes already trained for that fold (averaged checkpoints): no fit."""
     folds = []
-    for fold, (rest, test) in enumerate(kfold_splits(labelled, k, seed)):
+    for fold, train, valid, test in cv_fold_splits(labelled, k, seed):
         if only is not None and fold not in only:
             continue
         started = time.time()
-        train, valid = holdout_split(rest, VALID_FRACTION, seed + fold + 1)
         recipe = make_recipe(fold)
         log(f"fold {fold + 1}/{k}: train {len(train)}, validation {len(valid)}, test {len(test)}")
         history = {} if trained else recipe.fit(train, valid, validation_score(recipe.tasks))

@@ -1,0 +1,90 @@
+"""Which decision rule for rare classes holds up under cross-validation?
+
+Takes the fold checkpoints that `empathy-score cv --save-folds DIR` keeps, removes their calibration,
+and scores each fold's test part under several rules, all fitted on that fold's validation part only:
+
+  none          argmax of the trained logits;
+  search        per-class offsets by coordinate search on validation macro-F1 (what `train`/`cv` ship);
+  prior-tau     logit adjustment (Menon et al. 2021): offsets -tau * log(training prior), one tau per
+                task chosen on validation: one number to fit instead of one per class;
+  prior-1       the same with tau = 1, nothing fitted.
+
+    .venv/bin/python benchmarks/calibration_study.py runs/emh-only/t128 [--data ../shared/data]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from empathy_metric.training.calibration import fit_bias
+from empathy_metric.training.encoder_recipe import EncoderRecipe
+from empathy_metric.training.experiment import (DATA_SETS, GROUPS, cv_fold_splits, cv_windows,
+                                                evaluate_outputs)
+from empathy_metric.training.metrics import task_report
+
+TAUS = np.arange(0.0, 2.01, 0.25)
+
+
+def log_priors(task, train) -> np.ndarray:
+    counts = np.array([sum(1 for x in train if x.labels.get(task.name) == k) for k in range(len(task.labels))])
+    return np.log((counts + 1) / (counts + 1).sum())
+
+
+def prior_offsets(tasks, train, logits, gold, taus) -> dict:
+    """Per task, the tau (of `taus`) with the best validation macro-F1 (ties: the smallest tau)."""
+    offsets = {}
+    for task in tasks:
+        rows = [i for i, g in enumerate(gold) if task.name in g]
+        if not rows:
+            continue
+        z, truth, prior = logits[task.name][rows], np.array([gold[i][task.name] for i in rows]), log_priors(task, train)
+        scores = [task_report(task, truth, (z - tau * prior).argmax(-1))["mean"]["f1"] for tau in taus]
+        tau = taus[int(np.argmax(scores))]
+        offsets[task.name] = list(-(tau * prior - tau * prior[0]))     # class 0 stays the reference
+    return offsets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folds_dir")
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    saved = {int(p.name.split("-")[1]): p for p in Path(args.folds_dir).glob("fold-*")}
+    first = EncoderRecipe.averaged([str(saved[min(saved)])], log=lambda *a: None)
+    task_names = {t.name for t in first.tasks}
+    sources = [s for s, group in DATA_SETS.items() if task_names & set(GROUPS[group])]
+    labelled = cv_windows(args.data, first.settings, sources)
+    results: dict[str, list[dict]] = {}
+    for fold, train, valid, test in cv_fold_splits(labelled, args.k, args.seed):
+        if fold not in saved:
+            continue
+        recipe = EncoderRecipe.averaged([str(saved[fold])], log=lambda *a: None)
+        tasks = recipe.tasks
+        v, t = (recipe.predict([x.window for x in part]) for part in (valid, test))
+        v_logits = {x.name: v[f"logits.{x.name}"] for x in tasks}
+        gold = [x.labels for x in valid]
+        rules = {"none": {}, "search": fit_bias(tasks, v_logits, gold),
+                 "prior-tau": prior_offsets(tasks, train, v_logits, gold, TAUS),
+                 "prior-1": prior_offsets(tasks, train, v_logits, gold, np.array([1.0]))}
+        for name, bias in rules.items():
+            report = evaluate_outputs(tasks, t, test, bias)
+            results.setdefault(name, []).append(report)
+            print(f"fold {fold + 1} {name:10s} " + "  ".join(
+                f"{g} {m['f1'] * 100:.1f}" for g, m in report["means"].items()) + "  (" + ", ".join(
+                f"{k.removeprefix('emh_')} {r['mean']['f1'] * 100:.1f}" for k, r in report["tasks"].items()) + ")",
+                flush=True)
+    print(f"\nmean over folds {sorted(f + 1 for f in saved)}, macro-F1 (test parts):")
+    for name, reports in results.items():
+        groups = reports[0]["means"]
+        print(f"{name:10s} " + "  ".join(
+            f"{g} {np.mean([r['means'][g]['f1'] for r in reports]) * 100:.1f}" for g in groups) + "  (" + ", ".join(
+            f"{k.removeprefix('emh_')} {np.mean([r['tasks'][k]['mean']['f1'] for r in reports]) * 100:.1f}"
+            for k in reports[0]["tasks"]) + ")")
+
+
+if __name__ == "__main__":
+    main()
