@@ -95,3 +95,44 @@ def test_train_export_eval_through_the_cli(tmp_path):
     ci = evaluated["esconv_valid"]["f1_intervals"]["ESConv"]
     assert ci["low"] <= evaluated["esconv_valid"]["means"]["ESConv"]["f1"] <= ci["high"]
     assert "95% CI" in result.output
+
+
+def test_context_pooling_gives_the_heads_both_means(tmp_path):
+    from transformers import BertModel
+
+    from empathy_metric.training.model import MultiHeadEncoder
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    torch.manual_seed(0)
+    model = MultiHeadEncoder(BertModel.from_pretrained(base), {"t": 3}, 0, pooling="target+context").eval()
+    input_ids = torch.randint(5, 40, (2, 9))
+    attention = torch.tensor([[1] * 9, [1] * 6 + [0] * 3])
+    target = torch.zeros(2, 9)
+    target[0, 3:6], target[1, 1:3] = 1.0, 1.0
+    with torch.no_grad():
+        (logits,) = model(input_ids, attention, target)
+        hidden = model._hidden(input_ids, attention)
+    for row, (t, c) in enumerate([((3, 6), [0, 1, 2, 6, 7, 8]), ((1, 3), [0, 3, 4, 5])]):
+        features = torch.cat([hidden[row, t[0]:t[1]].mean(0), hidden[row, c].mean(0)])
+        assert torch.allclose(logits[row], model.heads["t"](features), atol=1e-5)
+
+
+def test_context_pooled_emh_model_trains_exports_and_evaluates(tmp_path):
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    data = build_data_dir(tmp_path / "data", dialogues=8)
+    runner = CliRunner()
+    ckpt, bundle = tmp_path / "ckpt", tmp_path / "bundle"
+    result = runner.invoke(cli, ["train", "-o", str(ckpt), "--base-model", str(base), "--data", str(data),
+                                 "--data-set", "emh", "--pooling", "target+context", "--epochs", "1",
+                                 "--max-tokens", "64", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((ckpt / "empathy_config.json").read_text())["pooling"] == "target+context"
+    result = runner.invoke(cli, ["export", str(ckpt), "-o", str(bundle), "--precision", "int8", "--also", "fp32"])
+    assert result.exit_code == 0, result.output
+    validation = json.loads((bundle / "manifest.json").read_text())["export_validation"]
+    assert validation["fp32"]["min_argmax_agreement"] == 1.0
+    assert "logits.emh_interpretations" in validation["fp32"]
+    assert "logits.esconv_strategy" not in validation["fp32"]       # an EMH model has EMH heads only
+    result = runner.invoke(cli, ["eval", "-m", str(bundle), "--data", str(data), "--bootstrap", "0",
+                                 "-o", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    assert list(json.loads((tmp_path / "e.json").read_text())["emh_test"]["means"]) == ["EMH"]

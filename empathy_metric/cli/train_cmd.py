@@ -47,6 +47,10 @@ def training_options(command):
                      help="Show each EMH pair this many times an epoch (EMH is 6x smaller than ESConv)."),
         click.option("--rationale-weight", type=float, default=0.0, show_default=True,
                      help="encoder: weight of the auxiliary EPITOME rationale-tagging loss (0 = off)."),
+        click.option("--pooling", type=click.Choice(["target", "target+context"]), default="target",
+                     show_default=True,
+                     help="encoder: what the heads read: the mean of the scored turn's tokens (the paper's "
+                          "design), or that and the mean of the rest of the window."),
         click.option("--max-tokens", type=int, default=128, show_default=True, help="Window length in tokens."),
         click.option("--target-tail", type=float, default=0.0, show_default=True,
                      help="Share of the window budget kept from the end of a scored turn too long to fit "
@@ -67,21 +71,22 @@ def training_options(command):
 
 
 def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
-                        turns_before, turns_after, seed, device, no_instructions, max_steps,
-                        rationale_weight=0.0, target_tail=0.0, data_sets=("esconv", "emh")):
+                        turns_before, turns_after, seed, device, no_instructions, max_steps, data_sets=(),
+                        rationale_weight=0.0, target_tail=0.0, pooling="target"):
+    """(make() -> a fresh recipe, window settings, log) from the `training_options` values."""
+    from ..errors import UsageError
     from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
     from ..training.experiment import tasks_of
     from ..training.loop import TrainConfig
     from ..windows import WindowSettings
     config = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
                          emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps,
-                         rationale_weight=rationale_weight)
+                         rationale_weight=rationale_weight, pooling=pooling)
     if not 0.0 <= target_tail < 1.0:
-        from ..errors import UsageError
         raise UsageError(f"--target-tail {target_tail}: give a share in [0, 1)")
     settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
                               target_tail=target_tail)
-
+    data_sets = data_sets or ("esconv", "emh")
     tasks = tasks_of(list(DEFAULT_TASKS), data_sets)
     perceived = list(PERCEIVED_DIMENSIONS) if "esconv" in data_sets else []   # the survey is ESConv's
 
@@ -89,11 +94,11 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
         if arch == "encoder":
             from ..training.encoder_recipe import EncoderRecipe
             return EncoderRecipe(base_model or _default_encoder(), tasks, perceived, config, settings, log)
-        from ..errors import UsageError
         if not base_model:
             raise UsageError("--arch seq2seq needs --base-model (a local T5-family checkpoint)")
-        if rationale_weight:
-            raise UsageError("--rationale-weight is for --arch encoder (the seq2seq recipe has no token head)")
+        for flag, used in (("--rationale-weight", rationale_weight), ("--pooling", pooling != "target")):
+            if used:
+                raise UsageError(f"{flag} is for --arch encoder (the seq2seq recipe has no pooled heads)")
         from ..seq2seq.recipe import Seq2SeqRecipe
         return Seq2SeqRecipe(base_model, tasks, perceived, config, settings,
                              instructions=not no_instructions, log=log)
@@ -107,17 +112,12 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                    "split held no EMH pair).")
 @training_options
 @reports_errors
-def train(out_dir, valid_split_seed, arch, base_model, data_dir, data_sets, loss, epochs, batch_size, lr,
-          head_lr, emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after, seed, device,
-          no_calibration, no_instructions, max_steps):
+def train(out_dir, valid_split_seed, data_dir, data_sets, no_calibration, **options):
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
     data_sets = data_sets or ("esconv", "emh")
-    make, settings, log = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
-                                              emh_repeat, max_tokens, turns_before, turns_after, seed, device,
-                                              no_instructions, max_steps, rationale_weight, target_tail,
-                                              data_sets)
+    make, settings, log = make_recipe_factory(data_sets=data_sets, **options)
     run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets), out_dir,
                    calibrate=not no_calibration, log=log,
                    split_info={"valid_seed": valid_split_seed, "data_sets": list(data_sets)})
@@ -173,9 +173,7 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
                    "folders (a model soup, cross-validated). Repeat for each run.")
 @training_options
 @reports_errors
-def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_dir, data_sets, loss, epochs,
-       batch_size, lr, head_lr, emh_repeat, rationale_weight, max_tokens, target_tail, turns_before, turns_after,
-       seed, device, no_calibration, no_instructions, max_steps):
+def cv(folds, out_json, only_folds, save_dir, soup_dirs, data_dir, data_sets, no_calibration, **options):
     """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
     from ..errors import UsageError
     from ..training.experiment import cross_validate, cv_windows
@@ -195,10 +193,7 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, arch, base_model, data_
         def make(fold):
             return EncoderRecipe.averaged([str(Path(d) / f"fold-{fold}") for d in soup_dirs], log)
     else:
-        factory, settings, _ = make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
-                                                     emh_repeat, max_tokens, turns_before, turns_after, seed,
-                                                     device, no_instructions, max_steps, rationale_weight,
-                                                     target_tail, data_sets)
+        factory, settings, _ = make_recipe_factory(data_sets=data_sets, **options)
 
         def make(fold):
             return factory()

@@ -36,7 +36,7 @@ class EncoderRecipe:
         seed_everything(config.seed)          # head initialisation is part of the run: seed it too
         rationale_tasks = len(RATIONALE_TASKS) if config.rationale_weight else 0
         self.model = build_model(encoder_path, {t.name: len(t.labels) for t in tasks}, len(perceived),
-                                 rationale_tasks)
+                                 rationale_tasks, config.pooling)
 
     def fit(self, train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict:
         return fit(self.model, self.tasks, encode_examples(train, self.encoder),
@@ -56,7 +56,8 @@ class EncoderRecipe:
 
     def save(self, out_dir: Path, extra_config: dict) -> None:
         config = {"arch": self.arch, "tasks": [t.to_dict() for t in self.tasks], "perceived": self.perceived,
-                  "window": self.settings.to_dict(), "base_model": str(self.encoder_path),
+                  "window": self.settings.to_dict(), "pooling": self.model.pooling,
+                  "base_model": str(self.encoder_path),
                   "train_config": self.config.to_dict(), **extra_config}
         self.model.to("cpu")
         save_checkpoint(self.model, out_dir, config)

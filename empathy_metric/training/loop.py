@@ -31,6 +31,7 @@ class TrainConfig:
     emh_repeat: int = 2             # EMH pairs are few: show them this many times an epoch
     perceived_weight: float = 1.0
     rationale_weight: float = 0.0   # > 0: EPITOME rationale tagging as an auxiliary loss (rationales.py)
+    pooling: str = "target"         # encoder: "target" or "target+context" (model.py)
     device: str = "auto"
     max_steps: int | None = None    # for smoke tests
 

@@ -1,5 +1,9 @@
 """The paper's encoder classifier, multi-head: encode the window, mean-pool the scored turn's
-tokens, one linear head per task (+ one sigmoid head for the perceived dimensions)."""
+tokens, one linear head per task (+ one sigmoid head for the perceived dimensions).
+
+Pooling "target+context" also mean-pools the rest of the window (the turns around the scored one)
+and gives the heads both vectors: whether a reply interprets or explores what the other party said
+(EPITOME's mechanisms) is a relation between the two, which EPITOME models with two encoders."""
 from __future__ import annotations
 
 import json
@@ -10,18 +14,23 @@ from torch import nn
 
 HEADS_FILE = "heads.safetensors"
 CONFIG_FILE = "empathy_config.json"
+POOLINGS = ("target", "target+context")
 
 
 class MultiHeadEncoder(nn.Module):
     def __init__(self, encoder: nn.Module, task_sizes: dict[str, int], perceived_dims: int,
-                 dropout: float = 0.1, rationale_tasks: int = 0):
+                 dropout: float = 0.1, rationale_tasks: int = 0, pooling: str = "target"):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling {pooling!r}: expected one of {POOLINGS}")
         self.encoder = encoder
         hidden = encoder.config.hidden_size
+        self.pooling = pooling
+        features = hidden * (2 if pooling == "target+context" else 1)
         self.task_names = list(task_sizes)
         self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in task_sizes.items()})
-        self.perceived = nn.Linear(hidden, perceived_dims) if perceived_dims else None
+        self.heads = nn.ModuleDict({name: nn.Linear(features, n) for name, n in task_sizes.items()})
+        self.perceived = nn.Linear(features, perceived_dims) if perceived_dims else None
         # Training only (rationales.py): token logits per EMH mechanism; never saved or exported.
         self.rationale = nn.Linear(hidden, rationale_tasks) if rationale_tasks else None
 
@@ -30,20 +39,22 @@ class MultiHeadEncoder(nn.Module):
         return names + (["perceived"] if self.perceived is not None else [])
 
     def forward(self, input_ids, attention_mask, target_mask):
-        return self._heads(self._hidden(input_ids, attention_mask), target_mask)
+        return self._heads(self._hidden(input_ids, attention_mask), attention_mask, target_mask)
 
     def forward_with_rationale(self, input_ids, attention_mask, target_mask):
         """(the outputs of forward, rationale token logits [batch, length, mechanisms])."""
         hidden = self._hidden(input_ids, attention_mask)
-        return self._heads(hidden, target_mask), self.rationale(self.dropout(hidden))
+        return self._heads(hidden, attention_mask, target_mask), self.rationale(self.dropout(hidden))
 
     def _hidden(self, input_ids, attention_mask):
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                             token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
 
-    def _heads(self, hidden, target_mask):
-        weights = target_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    def _heads(self, hidden, attention_mask, target_mask):
+        pooled = _masked_mean(hidden, target_mask)
+        if self.pooling == "target+context":     # [CLS], [SEP] and tags count as context: never empty
+            context = attention_mask.to(target_mask.dtype) - target_mask
+            pooled = torch.cat([pooled, _masked_mean(hidden, context)], dim=-1)
         pooled = self.dropout(pooled)
         outputs = [self.heads[name](pooled) for name in self.task_names]
         if self.perceived is not None:
@@ -51,11 +62,16 @@ class MultiHeadEncoder(nn.Module):
         return tuple(outputs)
 
 
+def _masked_mean(hidden, mask):
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
 def build_model(encoder_path: str, task_sizes: dict[str, int], perceived_dims: int,
-                rationale_tasks: int = 0) -> MultiHeadEncoder:
+                rationale_tasks: int = 0, pooling: str = "target") -> MultiHeadEncoder:
     from transformers import AutoModel
     encoder = AutoModel.from_pretrained(encoder_path, local_files_only=True)
-    return MultiHeadEncoder(encoder, task_sizes, perceived_dims, rationale_tasks=rationale_tasks)
+    return MultiHeadEncoder(encoder, task_sizes, perceived_dims, rationale_tasks=rationale_tasks, pooling=pooling)
 
 
 def save_checkpoint(model: MultiHeadEncoder, out_dir: Path, config: dict) -> None:
@@ -79,7 +95,8 @@ def load_checkpoint(ckpt_dir: Path) -> tuple[MultiHeadEncoder, dict]:
     from safetensors.torch import load_file
     config = checkpoint_config(ckpt_dir)
     task_sizes = {t["name"]: len(t["labels"]) for t in config["tasks"]}
-    model = build_model(str(ckpt_dir / "encoder"), task_sizes, len(config.get("perceived", [])))
+    model = build_model(str(ckpt_dir / "encoder"), task_sizes, len(config.get("perceived", [])),
+                        pooling=config.get("pooling", "target"))
     state = load_file(str(ckpt_dir / HEADS_FILE))
     model.heads.load_state_dict({k[len("heads."):]: v for k, v in state.items() if k.startswith("heads.")})
     if model.perceived is not None:

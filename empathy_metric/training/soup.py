@@ -18,12 +18,13 @@ from ..errors import UsageError
 from ..windows import WindowSettings
 from .model import MultiHeadEncoder, load_checkpoint
 
-SHARED_SETTINGS = ("tasks", "perceived", "window")
+SHARED_SETTINGS = ("tasks", "perceived", "window", "pooling")
 
 
 def _shared(config: dict) -> dict:
-    # Windows compare as settings: a config written before a setting existed holds its default.
-    return {**{k: config.get(k) for k in SHARED_SETTINGS}, "window": WindowSettings.from_dict(config["window"])}
+    # Compared as settings: a config written before a setting existed holds its default.
+    return {**{k: config.get(k) for k in SHARED_SETTINGS}, "window": WindowSettings.from_dict(config["window"]),
+            "pooling": config.get("pooling", "target")}
 
 
 def remove_calibration(model: MultiHeadEncoder, bias: dict[str, list[float]]) -> None:
