@@ -20,8 +20,7 @@ import numpy as np
 
 from empathy_metric.training.calibration import fit_bias
 from empathy_metric.training.encoder_recipe import EncoderRecipe
-from empathy_metric.training.experiment import (DATA_SETS, GROUPS, cv_fold_splits, cv_windows,
-                                                evaluate_outputs)
+from empathy_metric.training.experiment import cv_fold_splits, cv_windows, evaluate_outputs, sources_of
 from empathy_metric.training.metrics import task_report
 
 TAUS = np.arange(0.0, 2.01, 0.25)
@@ -55,9 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     saved = {int(p.name.split("-")[1]): p for p in Path(args.folds_dir).glob("fold-*")}
     first = EncoderRecipe.averaged([str(saved[min(saved)])], log=lambda *a: None)
-    task_names = {t.name for t in first.tasks}
-    sources = [s for s, group in DATA_SETS.items() if task_names & set(GROUPS[group])]
-    labelled = cv_windows(args.data, first.settings, sources)
+    labelled = cv_windows(args.data, first.settings, sources_of(t.name for t in first.tasks))
     results: dict[str, list[dict]] = {}
     for fold, train, valid, test in cv_fold_splits(labelled, args.k, args.seed):
         if fold not in saved:

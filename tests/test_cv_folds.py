@@ -102,3 +102,13 @@ def test_train_on_one_data_set_reports_only_its_tests(setup):
     assert "esconv_valid" in report and "emh_test" not in report
     assert list(report["esconv_valid"]["tasks"]) == ["esconv_strategy"]
     assert "perceived" in report["esconv_valid"]
+
+
+def test_average_of_one_data_set_models_reports_that_data_set(setup):
+    tmp, base, data = setup
+    for seed in (1, 2):
+        _invoke(["train", "-o", tmp / f"emh-{seed}", "--data-set", "emh", "--seed", seed, "--base-model", base,
+                 "--data", data, "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
+    _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-soup", "--data", data])
+    report = json.loads((tmp / "emh-soup" / "eval.json").read_text())
+    assert "emh_test" in report and "esconv_valid" not in report

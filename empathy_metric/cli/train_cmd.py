@@ -139,15 +139,16 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
     calibrate it on the validation split and report it like `train` does."""
     from ..errors import UsageError
     from ..training.encoder_recipe import EncoderRecipe
-    from ..training.experiment import default_splits, run_experiment, validation_score
+    from ..training.experiment import default_splits, run_experiment, sources_of, validation_score
     from ..training.model import checkpoint_config
     from ..windows import WindowSettings
     _check_data(data_dir)
     if len(checkpoints) < 2:
         raise UsageError("averaging needs at least two checkpoints")
     chosen, history = list(checkpoints), {"averaged_from": list(checkpoints)}
-    splits = default_splits(data_dir, WindowSettings.from_dict(checkpoint_config(checkpoints[0])["window"]),
-                            valid_split_seed)
+    config = checkpoint_config(checkpoints[0])
+    splits = default_splits(data_dir, WindowSettings.from_dict(config["window"]), valid_split_seed,
+                            sources_of(t["name"] for t in config["tasks"]))
     if greedy:
         from ..training.soup import greedy_soup
 

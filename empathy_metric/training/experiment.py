@@ -62,6 +62,12 @@ def default_splits(data_dir: str, settings: WindowSettings, valid_seed: int = VA
     return DataSplits(train, valid, tests)
 
 
+def sources_of(task_names) -> list[str]:
+    """The data sets that label any of these tasks (what a trained model can be evaluated on)."""
+    names = set(task_names)
+    return [source for source, group in DATA_SETS.items() if names & set(GROUPS[group])]
+
+
 def tasks_of(tasks: list[Task], sources) -> list[Task]:
     """The tasks that the data sets in `sources` label (a model per data set, as in the paper)."""
     names = {name for source in sources for name in GROUPS[DATA_SETS[source]]}
