@@ -26,9 +26,15 @@ class WindowEncoder:
     def __init__(self, tokenizer, settings: WindowSettings):
         self.tokenizer = tokenizer
         self.settings = settings
-        self.cls_id = self._special_id(("[CLS]", "<s>"))
-        self.sep_id = self._special_id(("[SEP]", "</s>"))
-        self.pad_id = self._special_id(("[PAD]", "<pad>")) or 0
+        # BERT-style ([CLS] [SEP] [PAD]) or RoBERTa/MPNet-style (<s> </s> <pad>): MPNet's vocabulary
+        # holds both sets, so ask the tokenizer's own template which one wraps a sequence.
+        wrapped = tokenizer.encode("", add_special_tokens=True).ids
+        roberta_style = bool(wrapped) and tokenizer.id_to_token(wrapped[0]) == "<s>"
+        families = [("<s>", "</s>", "<pad>"), ("[CLS]", "[SEP]", "[PAD]")]
+        if not roberta_style:
+            families.reverse()
+        self.cls_id, self.sep_id, self.pad_id = (self._special_id(c) for c in zip(*families))
+        self.pad_id = self.pad_id or 0
         tags = tokenizer.encode_batch([settings.agent_tag, settings.other_tag],
                                       add_special_tokens=False)
         self.agent_tag_ids, self.other_tag_ids = tags[0].ids, tags[1].ids

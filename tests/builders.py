@@ -39,6 +39,36 @@ def fixed_wordpiece(texts: list[str], path: Path) -> Path:
     return path
 
 
+def mpnet_style_tokenizer(path: Path) -> Path:
+    """fixed_wordpiece with MPNet's layout: BERT's specials stay in the vocabulary, but `<s> $A </s>`
+    wraps a sequence and `<pad>` pads (all-mpnet-base-v2's tokenizer.json is built this way)."""
+    from tokenizers import Tokenizer, processors
+    fixed_wordpiece(CORPUS, path)
+    tokenizer = Tokenizer.from_file(str(path))
+    extra = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tokenizer.add_special_tokens(extra)
+    ids = {t: tokenizer.token_to_id(t) for t in extra}
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])])
+    tokenizer.save(str(path))
+    return path
+
+
+def build_mpnet_with_tokenizer(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer MPNet (no token type embeddings, RoBERTa-style specials) as a local base model."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import MPNetConfig, MPNetModel
+    tokenizer_path = mpnet_style_tokenizer(folder / "tokenizer.json")
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    torch.manual_seed(seed)
+    config = MPNetConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=260,
+                         pad_token_id=tokenizer.token_to_id("<pad>"))
+    MPNetModel(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 def build_tokenizer(path: Path) -> Path:
     """The tiny encoder tests' tokenizer: the words of CORPUS (fixed_wordpiece)."""
     return fixed_wordpiece(CORPUS, path)

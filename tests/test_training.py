@@ -136,3 +136,26 @@ def test_context_pooled_emh_model_trains_exports_and_evaluates(tmp_path):
                                  "-o", str(tmp_path / "e.json")])
     assert result.exit_code == 0, result.output
     assert list(json.loads((tmp_path / "e.json").read_text())["emh_test"]["means"]) == ["EMH"]
+
+
+def test_an_mpnet_style_base_model_gets_its_own_special_tokens_and_trains(tmp_path):
+    from tokenizers import Tokenizer
+
+    from builders import build_mpnet_with_tokenizer, build_tokenizer
+    from empathy_metric.encoding import WindowEncoder
+    base = build_mpnet_with_tokenizer(tmp_path / "mpnet")
+    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+    encoder = WindowEncoder(tokenizer, WindowSettings())
+    assert [tokenizer.id_to_token(i) for i in (encoder.cls_id, encoder.sep_id, encoder.pad_id)] == \
+        ["<s>", "</s>", "<pad>"]                    # though [CLS], [SEP] and [PAD] are in its vocabulary
+    bert = Tokenizer.from_file(str(build_tokenizer(tmp_path / "bert" / "tokenizer.json")))
+    bert_encoder = WindowEncoder(bert, WindowSettings())
+    assert [bert.id_to_token(i) for i in (bert_encoder.cls_id, bert_encoder.sep_id, bert_encoder.pad_id)] == \
+        ["[CLS]", "[SEP]", "[PAD]"]
+
+    data = build_data_dir(tmp_path / "data", dialogues=6)
+    result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "ckpt"), "--base-model", str(base),
+                                      "--data", str(data), "--data-set", "emh", "--epochs", "1",
+                                      "--max-tokens", "64", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "emh_test" in json.loads((tmp_path / "ckpt" / "eval.json").read_text())

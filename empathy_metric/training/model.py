@@ -6,6 +6,7 @@ and gives the heads both vectors: whether a reply interprets or explores what th
 (EPITOME's mechanisms) is a relation between the two, which EPITOME models with two encoders."""
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -24,6 +25,7 @@ class MultiHeadEncoder(nn.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling {pooling!r}: expected one of {POOLINGS}")
         self.encoder = encoder
+        self._has_token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
         hidden = encoder.config.hidden_size
         self.pooling = pooling
         features = hidden * (2 if pooling == "target+context" else 1)
@@ -47,8 +49,10 @@ class MultiHeadEncoder(nn.Module):
         return self._heads(hidden, attention_mask, target_mask), self.rationale(self.dropout(hidden))
 
     def _hidden(self, input_ids, attention_mask):
-        return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                            token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+        # Explicit zero token types where the encoder has them (BERT): the exported graph then needs no
+        # such input. MPNet and other RoBERTa-style encoders take none.
+        types = {"token_type_ids": torch.zeros_like(input_ids)} if self._has_token_types else {}
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask, **types).last_hidden_state
 
     def _heads(self, hidden, attention_mask, target_mask):
         pooled = _masked_mean(hidden, target_mask)
