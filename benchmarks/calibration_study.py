@@ -4,9 +4,11 @@ Takes the fold checkpoints that `empathy-score cv --save-folds DIR` keeps, remov
 and scores each fold's test part under several rules, all fitted on that fold's validation part only:
 
   none          argmax of the trained logits;
-  search        per-class offsets by coordinate search on validation macro-F1 (what `train`/`cv` ship);
+  search        per-class offsets by coordinate search on validation macro-F1 (`--calibration search`,
+                the default until 2026-11-27);
   prior-tau     logit adjustment (Menon et al. 2021): offsets -tau * log(training prior), one tau per
-                task chosen on validation: one number to fit instead of one per class;
+                task chosen on validation: one number to fit instead of one per class
+                (`--calibration prior`, the default now);
   prior-1       the same with tau = 1, nothing fitted.
 
     .venv/bin/python benchmarks/calibration_study.py runs/emh-only/t128 [--data ../shared/data]
@@ -18,31 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from empathy_metric.training.calibration import fit_bias
+from empathy_metric.training.calibration import fit_bias, fit_prior_bias, label_counts
 from empathy_metric.training.encoder_recipe import EncoderRecipe
 from empathy_metric.training.experiment import cv_fold_splits, cv_windows, evaluate_outputs, sources_of
-from empathy_metric.training.metrics import task_report
-
-TAUS = np.arange(0.0, 2.01, 0.25)
-
-
-def log_priors(task, train) -> np.ndarray:
-    counts = np.array([sum(1 for x in train if x.labels.get(task.name) == k) for k in range(len(task.labels))])
-    return np.log((counts + 1) / (counts + 1).sum())
-
-
-def prior_offsets(tasks, train, logits, gold, taus) -> dict:
-    """Per task, the tau (of `taus`) with the best validation macro-F1 (ties: the smallest tau)."""
-    offsets = {}
-    for task in tasks:
-        rows = [i for i, g in enumerate(gold) if task.name in g]
-        if not rows:
-            continue
-        z, truth, prior = logits[task.name][rows], np.array([gold[i][task.name] for i in rows]), log_priors(task, train)
-        scores = [task_report(task, truth, (z - tau * prior).argmax(-1))["mean"]["f1"] for tau in taus]
-        tau = taus[int(np.argmax(scores))]
-        offsets[task.name] = list(-(tau * prior - tau * prior[0]))     # class 0 stays the reference
-    return offsets
 
 
 def main() -> None:
@@ -64,9 +44,10 @@ def main() -> None:
         v, t = (recipe.predict([x.window for x in part]) for part in (valid, test))
         v_logits = {x.name: v[f"logits.{x.name}"] for x in tasks}
         gold = [x.labels for x in valid]
+        counts = label_counts(tasks, [x.labels for x in train])
         rules = {"none": {}, "search": fit_bias(tasks, v_logits, gold),
-                 "prior-tau": prior_offsets(tasks, train, v_logits, gold, TAUS),
-                 "prior-1": prior_offsets(tasks, train, v_logits, gold, np.array([1.0]))}
+                 "prior-tau": fit_prior_bias(tasks, counts, v_logits, gold),
+                 "prior-1": fit_prior_bias(tasks, counts, v_logits, gold, taus=[1.0])}
         for name, bias in rules.items():
             report = evaluate_outputs(tasks, t, test, bias)
             results.setdefault(name, []).append(report)

@@ -86,6 +86,7 @@ def test_one_data_set_keeps_its_folds_and_only_its_heads(setup):
     for a, b in zip(both["folds"], emh["folds"]):
         assert set(b["tasks"]) == {"emh_emotional_reactions", "emh_interpretations", "emh_explorations"}
         assert "perceived" not in b
+        assert list(b["uncalibrated"]) == ["EMH"]      # each fold also reports its uncalibrated means
         for task in b["tasks"]:      # the same pairs are tested in each fold with or without ESConv
             assert b["tasks"][task]["mean"]["n"] == a["tasks"][task]["mean"]["n"]
     config = json.loads((tmp / "emh" / "fold-0" / "empathy_config.json").read_text())
@@ -100,6 +101,7 @@ def test_train_on_one_data_set_reports_only_its_tests(setup):
              "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
     report = json.loads((tmp / "esconv-only" / "eval.json").read_text())
     assert "esconv_valid" in report and "emh_test" not in report
+    assert report["calibration"] == "prior"
     assert list(report["esconv_valid"]["tasks"]) == ["esconv_strategy"]
     assert "perceived" in report["esconv_valid"]
 
@@ -109,6 +111,11 @@ def test_average_of_one_data_set_models_reports_that_data_set(setup):
     for seed in (1, 2):
         _invoke(["train", "-o", tmp / f"emh-{seed}", "--data-set", "emh", "--seed", seed, "--base-model", base,
                  "--data", data, "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
-    _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-soup", "--data", data])
+    _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-soup", "--data", data,
+             "--calibration", "search"])
     report = json.loads((tmp / "emh-soup" / "eval.json").read_text())
     assert "emh_test" in report and "esconv_valid" not in report
+    assert report["calibration"] == "search"
+    _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-raw", "--data", data, "--no-calibration"])
+    config = json.loads((tmp / "emh-raw" / "empathy_config.json").read_text())
+    assert config["calibration"] == "none" and config["calibration_bias"] == {}

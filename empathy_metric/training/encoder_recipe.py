@@ -8,6 +8,7 @@ from ..encoding import WindowEncoder
 from ..schemas import Task
 from ..windows import Window, WindowSettings
 from .data import Example, LabelledWindow, encode_examples
+from .distillation import soft_labels
 from .loop import TrainConfig, fit, pick_device, predict, seed_everything
 from .model import build_model, save_checkpoint
 from .rationales import RATIONALE_TASKS
@@ -25,9 +26,11 @@ class EncoderRecipe:
     arch = "encoder"
 
     def __init__(self, encoder_path: str, tasks: list[Task], perceived: list[str], config: TrainConfig,
-                 settings: WindowSettings, log=print, tokenizer_path: str | None = None, model=None):
+                 settings: WindowSettings, log=print, tokenizer_path: str | None = None, model=None,
+                 teachers: list[str] = ()):
         self.encoder_path, self.tasks, self.perceived = encoder_path, list(tasks), list(perceived)
         self.config, self.settings, self.log = config, settings, log
+        self.teachers = list(teachers)        # checkpoints whose soft labels it learns (distillation.py)
         self.tokenizer_path = Path(tokenizer_path or Path(encoder_path) / "tokenizer.json")
         self.encoder = WindowEncoder(load_tokenizer(self.tokenizer_path), settings)
         if model is not None:                 # an already trained model (checkpoint averaging)
@@ -39,8 +42,14 @@ class EncoderRecipe:
                                  rationale_tasks, config.pooling)
 
     def fit(self, train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict:
-        return fit(self.model, self.tasks, encode_examples(train, self.encoder),
-                   encode_examples(valid, self.encoder), self.config, score_fn, self.log)
+        examples = encode_examples(train, self.encoder)
+        if self.teachers and self.config.distill_weight:
+            soft = soft_labels(self.teachers, [x.window for x in train], self.config.distill_temperature, self.log)
+            for row, example in enumerate(examples):
+                example.soft = {task: probs[row] for task, probs in soft.items()}
+        history = fit(self.model, self.tasks, examples, encode_examples(valid, self.encoder), self.config,
+                      score_fn, self.log)
+        return {**history, "teachers": self.teachers} if self.teachers else history
 
     def predict(self, windows: list[Window]) -> dict:
         examples = [Example(e, {}, None, "", "") for e in self.encoder.encode(windows)]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..schemas import PERCEIVED_DIMENSIONS, Task
 from ..windows import WindowSettings
-from .calibration import apply_bias, fit_bias
+from .calibration import apply_bias, fit_offsets
 from .data import LabelledWindow, emh_windows, esconv_windows, holdout_split, kfold_splits
 from .evaluation import classification_report, grouped_means, perceived_dialogue_report
 from .metrics import format_table
@@ -120,28 +120,28 @@ def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWi
     return result
 
 
-def run_experiment(recipe, splits: DataSplits, out_dir: str, calibrate: bool = True, log=print,
+def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = "prior", log=print,
                    split_info: dict | None = None, history: dict | None = None) -> dict:
     """Train on splits.train, early-stop and calibrate on splits.valid, report on splits.tests, save.
-    With `history` given, the recipe is already trained (an averaged model): no training step."""
+    With `history` given, the recipe is already trained (an averaged model): no training step.
+    `calibration` is a rule of calibration.RULES."""
     started = time.time()
     log(f"windows: train {len(splits.train)}, validation {len(splits.valid)}, "
         + ", ".join(f"{k} {len(v)}" for k, v in splits.tests.items()))
     if history is None:
         history = recipe.fit(splits.train, splits.valid, validation_score(recipe.tasks))
-    valid_outputs = recipe.predict([x.window for x in splits.valid])
-    bias = fit_bias(recipe.tasks, {t.name: valid_outputs[f"logits.{t.name}"] for t in recipe.tasks},
-                    [x.labels for x in splits.valid]) if calibrate else {}
+    bias = _calibration_offsets(recipe, calibration, splits.train, splits.valid)
     if bias:
-        log(f"calibration offsets (validation split): {json.dumps(bias)}")
-    report: dict = {"calibrated": bool(bias), "uncalibrated": {}}
+        log(f"calibration offsets ({calibration}, validation split): {json.dumps(bias)}")
+    report: dict = {"calibrated": bool(bias), "calibration": calibration, "uncalibrated": {}}
     for name, labelled in {**splits.tests, "validation": splits.valid}.items():
         outputs = recipe.predict([x.window for x in labelled])
         report[name] = evaluate_outputs(recipe.tasks, outputs, labelled, bias)
         report["uncalibrated"][name] = evaluate_outputs(recipe.tasks, outputs, labelled)["means"]
     recipe.set_calibration(bias)
     out = Path(out_dir)
-    recipe.save(out, {"training": history, "calibration_bias": bias, "seconds": time.time() - started,
+    recipe.save(out, {"training": history, "calibration_bias": bias, "calibration": calibration,
+                      "seconds": time.time() - started,
                       "splits": {"emh_test_fraction": EMH_TEST_FRACTION, "valid_fraction": VALID_FRACTION,
                                  "seed": SPLIT_SEED, **(split_info or {})}})
     (out / "eval.json").write_text(json.dumps(report, indent=2))
@@ -150,8 +150,16 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibrate: bool = T
     return report
 
 
+def _calibration_offsets(recipe, rule: str, train: list[LabelledWindow], valid: list[LabelledWindow]) -> dict:
+    if rule == "none" or not valid:
+        return {}
+    outputs = recipe.predict([x.window for x in valid])
+    return fit_offsets(rule, recipe.tasks, [x.labels for x in train],
+                       {t.name: outputs[f"logits.{t.name}"] for t in recipe.tasks}, [x.labels for x in valid])
+
+
 def cross_validate(make_recipe, labelled: list[LabelledWindow], k: int = 5, seed: int = SPLIT_SEED,
-                   calibrate: bool = True, log=print, only: set[int] | None = None,
+                   calibration: str = "prior", log=print, only: set[int] | None = None,
                    save_dir: str | None = None, trained: bool = False) -> dict:
     """Dialogue-level k-fold CV (the paper's protocol). Each fold trains a fresh recipe,
     `make_recipe(fold)`, on the other folds (minus a 10% validation split for early stopping and
@@ -168,17 +176,15 @@ def cross_validate(make_recipe, labelled: list[LabelledWindow], k: int = 5, seed
         recipe = make_recipe(fold)
         log(f"fold {fold + 1}/{k}: train {len(train)}, validation {len(valid)}, test {len(test)}")
         history = {} if trained else recipe.fit(train, valid, validation_score(recipe.tasks))
-        bias = {}
-        if calibrate:
-            v = recipe.predict([x.window for x in valid])
-            bias = fit_bias(recipe.tasks, {t.name: v[f"logits.{t.name}"] for t in recipe.tasks},
-                            [x.labels for x in valid])
+        bias = _calibration_offsets(recipe, calibration, train, valid)
         outputs = recipe.predict([x.window for x in test])
-        folds.append({"fold": fold, **evaluate_outputs(recipe.tasks, outputs, test, bias)})
+        folds.append({"fold": fold, **evaluate_outputs(recipe.tasks, outputs, test, bias),
+                      "uncalibrated": evaluate_outputs(recipe.tasks, outputs, test)["means"]})
         if save_dir:
             recipe.set_calibration(bias)
             recipe.save(Path(save_dir) / f"fold-{fold}",
-                        {"training": history, "calibration_bias": bias, "seconds": time.time() - started,
+                        {"training": history, "calibration_bias": bias, "calibration": calibration,
+                         "seconds": time.time() - started,
                          "splits": {"cv_k": k, "cv_seed": seed, "cv_fold": fold}})
         log(f"fold {fold + 1}/{k} done in {time.time() - started:.0f} s: " + ", ".join(
             f"{g} {m['f1'] * 100:.1f}" for g, m in folds[-1]["means"].items()))

@@ -14,6 +14,7 @@ import torch
 from ..encoding import EncodedWindow, pad_batch
 from ..schemas import Task
 from .data import Example
+from .distillation import distillation_loss
 from .losses import TaskLoss
 
 
@@ -32,6 +33,8 @@ class TrainConfig:
     perceived_weight: float = 1.0
     rationale_weight: float = 0.0   # > 0: EPITOME rationale tagging as an auxiliary loss (rationales.py)
     pooling: str = "target"         # encoder: "target" or "target+context" (model.py)
+    distill_weight: float = 0.0     # > 0: (1 - w) * label loss + w * distillation loss (distillation.py)
+    distill_temperature: float = 2.0
     device: str = "auto"
     max_steps: int | None = None    # for smoke tests
 
@@ -180,11 +183,16 @@ def rationale_loss(token_logits, target_mask, batch: list[Example]):
 
 def _batch_loss(outputs, batch: list[Example], tasks: list[Task], losses, config, device):
     total = torch.zeros((), device=device)
+    distill = config.distill_weight
     for task, logits in zip(tasks, outputs):
         rows = [i for i, e in enumerate(batch) if task.name in e.labels]
         if rows:
             target = torch.tensor([batch[i].labels[task.name] for i in rows], device=device)
-            total = total + losses[task.name](logits[rows], target)
+            total = total + (1.0 - distill) * losses[task.name](logits[rows], target)
+        taught = [i for i, e in enumerate(batch) if e.soft and task.name in e.soft]
+        if distill and taught:
+            probs = torch.from_numpy(np.stack([batch[i].soft[task.name] for i in taught])).to(device)
+            total = total + distill * distillation_loss(logits[taught], probs, config.distill_temperature)
     if len(outputs) > len(tasks):
         scores = outputs[len(tasks)]
         target = torch.from_numpy(np.stack([e.perceived for e in batch])).to(device)
