@@ -107,7 +107,8 @@ if [ "$mode" = train ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site $G/train/wheels/*.whl || exit 1
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $R/gpu.txt
   python3 -c 'import torch, transformers; print("torch", torch.__version__, torch.cuda.get_device_name(0), "transformers", transformers.__version__)' | tee -a $R/gpu.txt
-  common=(--base-model $G/train/minilm --data $G/train/data --device cuda)
+  # --calibration search: the rule the shipped recipe and its CV numbers were made with
+  common=(--base-model $G/train/minilm --data $G/train/data --device cuda --calibration search)
   # 12 training processes share the GPU (MiniLM steps are launch-bound) and 16 cores
   export OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
   start() { local name=$1; shift; date +%s > $R/$name.started
@@ -136,7 +137,7 @@ for run in a b; do ls $R/cv-$run-*.json > /dev/null 2>&1 && cli cv-merge $R/cv-$
 for i in 1 2 3 4 5; do
   [ -d $G/cv-a/fold-$((i-1)) ] && [ -d $G/cv-b/fold-$((i-1)) ] && \
     (OMP_NUM_THREADS=2 cli cv -o $R/cv-ab-$i.json --fold $i --average-from $G/cv-a --average-from $G/cv-b \
-       --data $G/train/data --device cuda > $R/cv-ab-$i.log 2>&1 &)
+       --data $G/train/data --device cuda --calibration search > $R/cv-ab-$i.log 2>&1 &)
 done
 sleep 2; while pgrep -f "average-from" > /dev/null; do sleep 2; done
 ls $R/cv-ab-*.json > /dev/null 2>&1 && cli cv-merge $R/cv-ab-*.json -o $R/cv-ab.json | tee $R/cv-ab.txt
