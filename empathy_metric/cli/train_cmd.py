@@ -53,6 +53,7 @@ def training_options(command):
         click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
                      help="Folder with esconv/ and emh/ as in ../shared/data."),
         click.option("--data-set", "data_sets", type=click.Choice(["esconv", "emh"]), multiple=True,
+                     callback=lambda _ctx, _param, value: value or ("esconv", "emh"),
                      help="Train on this data set only, with its heads only (repeatable; default: both, "
                           "one multi-task model). Splits and folds stay those of the two-set runs."),
         click.option("--loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True),
@@ -93,9 +94,9 @@ def training_options(command):
 
 
 def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
-                        turns_before, turns_after, seed, device, no_instructions, max_steps, data_sets=(),
-                        rationale_weight=0.0, target_tail=0.0, pooling="target", teachers=(), distill_weight=0.5,
-                        distill_temperature=2.0):
+                        turns_before, turns_after, seed, device, no_instructions, max_steps,
+                        data_sets=("esconv", "emh"), rationale_weight=0.0, target_tail=0.0, pooling="target",
+                        teachers=(), distill_weight=0.5, distill_temperature=2.0):
     """(make(teachers) -> a fresh recipe, window settings, log) from the `training_options` values;
     `teachers` is the list of checkpoints the recipe distils from (the --teacher values for train,
     their fold-<i> folders for cv)."""
@@ -113,7 +114,6 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
         raise UsageError(f"--target-tail {target_tail}: give a share in [0, 1)")
     settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
                               target_tail=target_tail)
-    data_sets = data_sets or ("esconv", "emh")
     tasks = tasks_of(list(DEFAULT_TASKS), data_sets)
     perceived = list(PERCEIVED_DIMENSIONS) if "esconv" in data_sets else []   # the survey is ESConv's
 
@@ -146,7 +146,6 @@ def train(out_dir, valid_split_seed, data_dir, data_sets, calibration, **options
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
-    data_sets = data_sets or ("esconv", "emh")
     make, settings, log = make_recipe_factory(data_sets=data_sets, **options)
     run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets), out_dir,
                    calibration=calibration, log=log,
@@ -214,7 +213,6 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, data_dir, data_sets, ca
     if bad:
         raise UsageError(f"--fold {bad[0]}: folds are numbered 1..{folds}")
     only = {f - 1 for f in only_folds} or None
-    data_sets = data_sets or ("esconv", "emh")
     if soup_dirs:
         from ..training.encoder_recipe import EncoderRecipe
         from ..training.model import checkpoint_config
