@@ -71,18 +71,24 @@ def test_training_overfits_twenty_examples(tmp_path):
     assert (logits.argmax(-1) == gold).all()
 
 
-def test_train_export_eval_through_the_cli(tmp_path):
+def _train_and_export(tmp_path, *train_args):
+    """Train a tiny model through the CLI, then export it (int8 + fp32): (runner, data, ckpt, bundle)."""
     base = build_encoder_with_tokenizer(tmp_path / "base")
     data = build_data_dir(tmp_path / "data", dialogues=8)
     runner = CliRunner()
     ckpt, bundle = tmp_path / "ckpt", tmp_path / "bundle"
     result = runner.invoke(cli, ["train", "-o", str(ckpt), "--base-model", str(base), "--data", str(data),
-                                 "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
+                                 *train_args, "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    report = json.loads((ckpt / "eval.json").read_text())
-    assert {"esconv_valid", "emh_test", "validation"} <= set(report)
     result = runner.invoke(cli, ["export", str(ckpt), "-o", str(bundle), "--precision", "int8", "--also", "fp32"])
     assert result.exit_code == 0, result.output
+    return runner, data, ckpt, bundle
+
+
+def test_train_export_eval_through_the_cli(tmp_path):
+    runner, data, ckpt, bundle = _train_and_export(tmp_path)
+    report = json.loads((ckpt / "eval.json").read_text())
+    assert {"esconv_valid", "emh_test", "validation"} <= set(report)
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["export_validation"]["fp32"]["min_argmax_agreement"] == 1.0
     assert manifest["export_validation"]["fp32"]["logits.esconv_strategy"]["max_abs_diff"] < 1e-4
@@ -117,17 +123,8 @@ def test_context_pooling_gives_the_heads_both_means(tmp_path):
 
 
 def test_context_pooled_emh_model_trains_exports_and_evaluates(tmp_path):
-    base = build_encoder_with_tokenizer(tmp_path / "base")
-    data = build_data_dir(tmp_path / "data", dialogues=8)
-    runner = CliRunner()
-    ckpt, bundle = tmp_path / "ckpt", tmp_path / "bundle"
-    result = runner.invoke(cli, ["train", "-o", str(ckpt), "--base-model", str(base), "--data", str(data),
-                                 "--data-set", "emh", "--pooling", "target+context", "--epochs", "1",
-                                 "--max-tokens", "64", "--device", "cpu"])
-    assert result.exit_code == 0, result.output
+    runner, data, ckpt, bundle = _train_and_export(tmp_path, "--data-set", "emh", "--pooling", "target+context")
     assert json.loads((ckpt / "empathy_config.json").read_text())["pooling"] == "target+context"
-    result = runner.invoke(cli, ["export", str(ckpt), "-o", str(bundle), "--precision", "int8", "--also", "fp32"])
-    assert result.exit_code == 0, result.output
     validation = json.loads((bundle / "manifest.json").read_text())["export_validation"]
     assert validation["fp32"]["min_argmax_agreement"] == 1.0
     assert "logits.emh_interpretations" in validation["fp32"]
