@@ -87,3 +87,15 @@ def test_cv_students_learn_from_their_own_folds_teachers(tmp_path):
         config = json.loads((tmp_path / "s" / f"fold-{fold}" / "empathy_config.json").read_text())
         assert config["training"]["teachers"] == [str(tmp_path / "t" / f"fold-{fold}")]
         assert config["train_config"]["distill_weight"] == 0.5
+
+
+def test_a_teacher_trained_on_a_gpu_teaches_on_the_students_device(tmp_path):
+    data = build_data_dir(tmp_path / "data", dialogues=3)
+    windows = [x.window for x in esconv_windows(str(data / "esconv" / "train.json"), WindowSettings())][:4]
+    teacher = build_checkpoint(tmp_path / "teacher", seed=3)
+    config_file = teacher / "empathy_config.json"
+    config = json.loads(config_file.read_text())
+    config.setdefault("train_config", {})["device"] = "cuda"      # as written by `train --device cuda`
+    config_file.write_text(json.dumps(config))
+    soft = soft_labels([str(teacher)], windows, temperature=1.0, device="cpu", log=lambda m: None)
+    assert all(np.allclose(p.sum(-1), 1.0, atol=1e-5) for p in soft.values())

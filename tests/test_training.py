@@ -156,3 +156,14 @@ def test_an_mpnet_style_base_model_gets_its_own_special_tokens_and_trains(tmp_pa
                                       "--max-tokens", "64", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "emh_test" in json.loads((tmp_path / "ckpt" / "eval.json").read_text())
+
+
+def test_a_base_model_saved_in_fp16_is_trained_in_fp32(tmp_path):
+    from transformers import AutoModel
+
+    from empathy_metric.training.model import build_model
+    base = build_encoder_with_tokenizer(tmp_path / "base")
+    AutoModel.from_pretrained(base).half().save_pretrained(base, safe_serialization=True)
+    assert AutoModel.from_pretrained(base, dtype="auto").dtype == torch.float16
+    model = build_model(str(base), {"emh_explorations": 3}, perceived_dims=0)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}

@@ -13,13 +13,16 @@ import torch
 import torch.nn.functional as F
 
 
-def soft_labels(teacher_dirs: list[str], windows: list, temperature: float, log=print) -> dict[str, np.ndarray]:
-    """{task: [n, classes]} mean over teachers of softmax(logits / temperature), rows aligned with `windows`."""
+def soft_labels(teacher_dirs: list[str], windows: list, temperature: float, device: str = "auto",
+                log=print) -> dict[str, np.ndarray]:
+    """{task: [n, classes]} mean over teachers of softmax(logits / temperature), rows aligned with `windows`;
+    the teachers run on `device` (the student's), not on the one they were trained on."""
     from .encoder_recipe import EncoderRecipe
     sums: dict[str, np.ndarray] = {}
     for path in teacher_dirs:
         log(f"teacher {path}: soft labels for {len(windows)} windows")
         teacher = EncoderRecipe.averaged([path], log)
+        teacher.config.device = device
         outputs = teacher.predict(windows)
         for task in teacher.tasks:
             z = torch.from_numpy(outputs[f"logits.{task.name}"]) / temperature

@@ -44,7 +44,8 @@ class EncoderRecipe:
     def fit(self, train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict:
         examples = encode_examples(train, self.encoder)
         if self.teachers and self.config.distill_weight:
-            soft = soft_labels(self.teachers, [x.window for x in train], self.config.distill_temperature, self.log)
+            soft = soft_labels(self.teachers, [x.window for x in train], self.config.distill_temperature,
+                               self.config.device, self.log)
             for row, example in enumerate(examples):
                 example.soft = {task: probs[row] for task, probs in soft.items()}
         history = fit(self.model, self.tasks, examples, encode_examples(valid, self.encoder), self.config,

@@ -74,7 +74,9 @@ def _masked_mean(hidden, mask):
 def build_model(encoder_path: str, task_sizes: dict[str, int], perceived_dims: int,
                 rationale_tasks: int = 0, pooling: str = "target") -> MultiHeadEncoder:
     from transformers import AutoModel
-    encoder = AutoModel.from_pretrained(encoder_path, local_files_only=True)
+    # fp32 master weights whatever dtype the checkpoint was saved in: transformers 5 keeps a saved
+    # fp16 dtype (4.x cast to fp32), and plain fp16 training diverges
+    encoder = AutoModel.from_pretrained(encoder_path, local_files_only=True).float()
     return MultiHeadEncoder(encoder, task_sizes, perceived_dims, rationale_tasks=rationale_tasks, pooling=pooling)
 
 
