@@ -12,8 +12,9 @@ Rules, each fitted on a validation split only, then scored on held-out data:
 
 Two modes:
 
-  calibration_study.py folds DIR        fold checkpoints kept by `cv --save-folds DIR`: each fold's
-                                        validation and test parts, as `cv` splits them
+  calibration_study.py folds DIR...     fold checkpoints kept by `cv --save-folds DIR`: each fold's
+                                        validation and test parts, as `cv` splits them; `--ensemble`
+                                        adds the mean probabilities of the DIRs' fold checkpoints
   calibration_study.py heldout CKPT...  checkpoints of `train` (default splits): ESConv valid.json and
                                         the held-out EMH pairs; `A+B` names the soup of A and B, and
                                         `--ensemble` adds the mean of all CKPTs' probabilities
@@ -53,26 +54,33 @@ def summary(report: dict) -> str:
     return means + (f"  ({emh})" if emh else "")
 
 
-def study_folds(folds_dir: str, data: str, k: int, seed: int) -> None:
-    saved = {int(p.name.split("-")[1]): p for p in Path(folds_dir).glob("fold-*")}
-    first = EncoderRecipe.averaged([str(saved[min(saved)])], log=quiet)
+def study_folds(folds_dirs: list[str], data: str, k: int, seed: int, ensemble: bool) -> None:
+    """Each DIR's fold checkpoints (and with `ensemble` their mean probabilities) on the folds all DIRs kept."""
+    saved = [{int(p.name.split("-")[1]): p for p in Path(d).glob("fold-*")} for d in folds_dirs]
+    kept = set.intersection(*(set(s) for s in saved))
+    first = EncoderRecipe.averaged([str(saved[0][min(kept)])], log=quiet)
     labelled = cv_windows(data, first.settings, sources_of(t.name for t in first.tasks))
-    results: dict[str, list[dict]] = {}
+    results: dict[tuple[str, str], list[dict]] = {}
     for fold, train, valid, test in cv_fold_splits(labelled, k, seed):
-        if fold not in saved:
+        if fold not in kept:
             continue
-        recipe = EncoderRecipe.averaged([str(saved[fold])], log=quiet)
-        v, t = (recipe.predict([x.window for x in part]) for part in (valid, test))
-        for name, bias in rules(recipe.tasks, train, valid, v).items():
-            report = evaluate_outputs(recipe.tasks, t, test, bias)
-            results.setdefault(name, []).append(report)
-            print(f"fold {fold + 1} {name:10s} {summary(report)}", flush=True)
-    print(f"\nmean over folds {sorted(f + 1 for f in saved)}, macro-F1 (test parts):")
-    for name, reports in results.items():
+        outputs = {}
+        for name, fold_dirs in zip(folds_dirs, saved):
+            recipe = EncoderRecipe.averaged([str(fold_dirs[fold])], log=quiet)
+            outputs[name] = [recipe.predict([x.window for x in part]) for part in (valid, test)]
+        if ensemble:
+            outputs["ensemble"] = [mean_probabilities([o[i] for o in outputs.values()]) for i in (0, 1)]
+        for name, (v, t) in outputs.items():
+            for rule, bias in rules(first.tasks, train, valid, v).items():
+                report = evaluate_outputs(first.tasks, t, test, bias)
+                results.setdefault((name, rule), []).append(report)
+                print(f"fold {fold + 1} {name} {rule:10s} {summary(report)}", flush=True)
+    print(f"\nmean over folds {sorted(f + 1 for f in kept)}, macro-F1 (test parts):")
+    for (name, rule), reports in results.items():
         mean = {"means": {g: {"f1": np.mean([r["means"][g]["f1"] for r in reports])} for g in reports[0]["means"]},
                 "tasks": {n: {"mean": {"f1": np.mean([r["tasks"][n]["mean"]["f1"] for r in reports])}}
                           for n in reports[0]["tasks"]}}
-        print(f"{name:10s} {summary(mean)}")
+        print(f"{name} {rule:10s} {summary(mean)}")
 
 
 def mean_probabilities(outputs: list[dict]) -> dict:
@@ -103,14 +111,14 @@ def study_heldout(checkpoints: list[str], data: str, ensemble: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["folds", "heldout"])
-    parser.add_argument("paths", nargs="+", help="folds: one --save-folds DIR; heldout: checkpoints")
+    parser.add_argument("paths", nargs="+", help="folds: --save-folds DIRs; heldout: checkpoints")
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--ensemble", action="store_true")
     args = parser.parse_args()
     if args.mode == "folds":
-        study_folds(args.paths[0], args.data, args.k, args.seed)
+        study_folds(args.paths, args.data, args.k, args.seed, args.ensemble)
     else:
         study_heldout(args.paths, args.data, args.ensemble)
 

@@ -83,7 +83,7 @@ print(f"transformers=={transformers.__version__} tokenizers=={tokenizers.__versi
 
 py=${PYTHON:-.venv/bin/python}
 if [ "$mode" = prepare-distill ]; then
-  teacher=$(realpath "${2:?usage: gpu_session.sh prepare-distill TEACHER_BASE}"); py=$(realpath "$py")
+  teacher=$(realpath "${2:?usage: gpu_session.sh prepare-distill TEACHER_BASE}"); py=$(realpath -s "$py")   # -s: keep the venv symlink
   cd "$(git rev-parse --show-toplevel)"
   pack_train
   "$py" - "$teacher" $W/train/teacher-base <<'EOF'
