@@ -151,10 +151,6 @@ setup_train() {  # setup_train PART SUM: unpack, install the pinned wheels, reco
   python3 -c 'import torch, transformers; print("torch", torch.__version__, torch.cuda.get_device_name(0), "transformers", transformers.__version__)' | tee -a $R/gpu.txt
   return 0   # the lines above only record the machine
 }
-start() {  # start NAME CLI-ARGS...: one training process in the background, its log in $R/NAME.log
-  local name=$1; shift; date +%s > $R/$name.started
-  setsid nohup python3 -m empathy_metric.cli.main "$@" > $R/$name.log 2>&1 < /dev/null &
-}
 wait_training() {  # wait_training SECONDS: until no cv/train process is left, or stop them at the deadline
   local deadline=$(( $(date +%s) + $1 ))
   while pgrep -f "empathy_metric.cli.main (cv|train)" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 3; done
@@ -165,8 +161,12 @@ merge_cv() {  # merge_cv RUN...: join the per-fold reports $R/cv-RUN-<i>.json in
     ls $R/cv-$run-*.json > /dev/null 2>&1 && cli cv-merge $R/cv-$run-*.json -o $R/cv-$run.json | tee $R/cv-$run.txt
   done
 }
-# 6 to 12 training processes share the GPU (MiniLM steps are launch-bound) and 16 cores
-export OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
+start() {  # start NAME CLI-ARGS...: one training process in the background, its log in $R/NAME.log
+  # 6 to 12 training processes share the GPU (MiniLM steps are launch-bound) and 16 cores
+  local name=$1; shift; date +%s > $R/$name.started
+  OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1 setsid nohup python3 -m empathy_metric.cli.main "$@" \
+    > $R/$name.log 2>&1 < /dev/null &
+}
 
 if [ "$mode" = distill ]; then
   setup_train distill "${2:?sum}" || exit 1
