@@ -37,7 +37,7 @@ def evaluate(model, data_dir, heldout, out_json, device, threads, n_resamples, c
     if heldout:
         tests = {Path(p).name: esconv_windows(p, bundle.window) for p in heldout}
     else:
-        tests = default_splits(data_dir, bundle.window).tests
+        tests = default_splits(data_dir, bundle.window, log=lambda m: click.echo(m, err=True)).tests
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
     report = {"model": bundle.signature(), "bootstrap": bootstrap.to_dict() if bootstrap else None}
     rows, intervals = {}, []

@@ -147,7 +147,7 @@ def train(out_dir, valid_split_seed, data_dir, data_sets, calibration, **options
     from ..training.experiment import default_splits, run_experiment
     _check_data(data_dir)
     make, settings, log = make_recipe_factory(data_sets=data_sets, **options)
-    run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets), out_dir,
+    run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets, log), out_dir,
                    calibration=calibration, log=log,
                    split_info={"valid_seed": valid_split_seed, "data_sets": list(data_sets)})
 
@@ -227,7 +227,7 @@ def cv(folds, out_json, only_folds, save_dir, soup_dirs, data_dir, data_sets, ca
 
         def make(fold):       # a fold's teacher never saw that fold's test part
             return factory([str(Path(d) / f"fold-{fold}") for d in options["teachers"]])
-    report = cross_validate(make, cv_windows(data_dir, settings, data_sets), folds,
+    report = cross_validate(make, cv_windows(data_dir, settings, data_sets, log), folds,
                             calibration=calibration, log=log, only=only, save_dir=save_dir,
                             trained=bool(soup_dirs))
     if soup_dirs:

@@ -75,21 +75,27 @@ def esconv_windows(path: str, settings: WindowSettings, task: Task = ESCONV_STRA
     return found
 
 
-def emh_windows(folder: str, settings: WindowSettings) -> list[LabelledWindow]:
-    """The three EPITOME files share (sp_id, rp_id) pairs: one window per pair, three labels."""
+def emh_windows(folder: str, settings: WindowSettings, log=None) -> list[LabelledWindow]:
+    """The three EPITOME files share (sp_id, rp_id) pairs: one window per pair, three labels.
+    A few pairs are annotated twice in one file: see `resolve_annotations`; `log` gets the counts."""
     options = ReaderOptions(format="emh", agent_roles=AGENT_ROLES)
     pairs: dict[str, Dialogue] = {}
-    levels: dict[str, dict[str, int]] = {}
-    rationales: dict[str, dict[str, str]] = {}
+    annotations: dict[str, dict[str, list[tuple[int, str]]]] = {}     # task -> pair -> [(level, spans)]
     for task, file_name in EMH_FILES.items():
         for dialogue in read_dialogues(str(Path(folder) / file_name), options):
             pairs.setdefault(dialogue.dialogue_id, dialogue)
             level = dialogue.turns[-1].gold.get("level") if dialogue.turns else None
             if level is not None and str(level).strip() in ("0", "1", "2"):
-                levels.setdefault(dialogue.dialogue_id, {})[task] = int(level)
                 spans = dialogue.turns[-1].gold.get("rationales")
-                if isinstance(spans, str) and spans.strip():
-                    rationales.setdefault(dialogue.dialogue_id, {})[task] = spans
+                annotations.setdefault(task, {}).setdefault(dialogue.dialogue_id, []).append(
+                    (int(level), spans if isinstance(spans, str) else ""))
+    levels: dict[str, dict[str, int]] = {}
+    rationales: dict[str, dict[str, str]] = {}
+    for task, by_pair in annotations.items():
+        repeated, conflicting = resolve_annotations(task, by_pair, levels, rationales)
+        if repeated and log:
+            log(f"EMH {task}: {repeated} pairs annotated more than once; {conflicting} of them with "
+                f"different levels, left unlabelled for this task")
     nan = np.full(len(PERCEIVED_DIMENSIONS), np.nan, dtype=np.float32)
     found = []
     for dialogue_id in sorted(pairs):
@@ -99,6 +105,25 @@ def emh_windows(folder: str, settings: WindowSettings) -> list[LabelledWindow]:
             found.append(LabelledWindow(windows[-1], levels.get(dialogue_id, {}), nan, seeker_post, "emh",
                                         rationales.get(dialogue_id, {})))
     return found
+
+
+def resolve_annotations(task: str, by_pair: dict[str, list[tuple[int, str]]],
+                        levels: dict[str, dict[str, int]], rationales: dict[str, dict[str, str]]) -> tuple[int, int]:
+    """One label per pair and task into `levels` / `rationales`. Rows repeating a pair are merged when
+    they give the same level (their rationale spans joined); when the levels differ the gold label is
+    ambiguous, so the pair gets none for this task rather than whichever row came last.
+    Returns (pairs annotated more than once, of which with different levels)."""
+    repeated = conflicting = 0
+    for pair, rows in by_pair.items():
+        repeated += len(rows) > 1
+        if len({level for level, _ in rows}) > 1:
+            conflicting += 1
+            continue
+        levels.setdefault(pair, {})[task] = rows[0][0]
+        spans = list(dict.fromkeys(s for _, joined in rows for s in joined.split("|") if s.strip()))
+        if spans:
+            rationales.setdefault(pair, {})[task] = "|".join(spans)
+    return repeated, conflicting
 
 
 def encode_examples(labelled: list[LabelledWindow], encoder: WindowEncoder) -> list[Example]:
@@ -120,8 +145,8 @@ def esconv_examples(path: str, encoder: WindowEncoder, task: Task = ESCONV_STRAT
     return encode_examples(esconv_windows(path, encoder.settings, task), encoder)
 
 
-def emh_examples(folder: str, encoder: WindowEncoder) -> list[Example]:
-    return encode_examples(emh_windows(folder, encoder.settings), encoder)
+def emh_examples(folder: str, encoder: WindowEncoder, log=None) -> list[Example]:
+    return encode_examples(emh_windows(folder, encoder.settings, log), encoder)
 
 
 def group_fraction(group: str, seed: int) -> float:

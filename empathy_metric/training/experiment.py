@@ -46,12 +46,12 @@ class DataSplits:
 
 
 def default_splits(data_dir: str, settings: WindowSettings, valid_seed: int = VALID_SPLIT_SEED,
-                   sources=tuple(DATA_SETS)) -> DataSplits:
+                   sources=tuple(DATA_SETS), log=None) -> DataSplits:
     """The default splits of the data sets in `sources`. Splits hash groups, so a data set keeps the
     same train/validation/test windows whether or not the other one is loaded too."""
     data = Path(data_dir)
     esconv = esconv_windows(str(data / "esconv" / "train.json"), settings) if "esconv" in sources else []
-    emh, emh_test = holdout_split(emh_windows(str(data / "emh"), settings), EMH_TEST_FRACTION, SPLIT_SEED) \
+    emh, emh_test = holdout_split(emh_windows(str(data / "emh"), settings, log), EMH_TEST_FRACTION, SPLIT_SEED) \
         if "emh" in sources else ([], [])
     train, valid = holdout_split(esconv + emh, VALID_FRACTION, valid_seed)
     tests = {}
@@ -74,7 +74,7 @@ def tasks_of(tasks: list[Task], sources) -> list[Task]:
     return [t for t in tasks if t.name in names]
 
 
-def cv_windows(data_dir: str, settings: WindowSettings, sources=tuple(DATA_SETS)) -> list[LabelledWindow]:
+def cv_windows(data_dir: str, settings: WindowSettings, sources=tuple(DATA_SETS), log=None) -> list[LabelledWindow]:
     """What cross-validation splits: ESConv train+valid and all EMH pairs (of the data sets in `sources`).
     Folds hash dialogue ids, so each data set's folds are the same with or without the other."""
     data = Path(data_dir)
@@ -83,7 +83,7 @@ def cv_windows(data_dir: str, settings: WindowSettings, sources=tuple(DATA_SETS)
         found += (esconv_windows(str(data / "esconv" / "train.json"), settings)
                   + esconv_windows(str(data / "esconv" / "valid.json"), settings))
     if "emh" in sources:
-        found += emh_windows(str(data / "emh"), settings)
+        found += emh_windows(str(data / "emh"), settings, log)
     return found
 
 
