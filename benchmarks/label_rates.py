@@ -22,9 +22,10 @@ def main(bundle_path: str | None, data_dir: str) -> None:
     outputs = load_backend(bundle, "cpu").predict([x.window for x in test]).outputs
     print(f"{len(test)} held-out EMH pairs; rates of none / weak / strong (%)")
     for task in EMH_TASKS:
-        logits = np.asarray(outputs[f"logits.{task}"])
+        labelled = [i for i, x in enumerate(test) if task in x.labels]     # pairs whose annotators agree
+        logits = np.asarray(outputs[f"logits.{task}"])[labelled]
         bias = np.asarray(bundle.manifest.get("calibration_bias", {}).get(task, [0.0] * logits.shape[1]))
-        gold = np.array([x.labels[task] for x in test])
+        gold = np.array([test[i].labels[task] for i in labelled])
 
         def rates(labels):
             return " / ".join(f"{100 * r:4.1f}" for r in np.bincount(labels, minlength=logits.shape[1]) / len(labels))
