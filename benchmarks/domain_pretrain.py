@@ -21,17 +21,17 @@ import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling, \
     get_linear_schedule_with_warmup
 
-from empathy_metric.training.data import group_fraction
+from empathy_metric.training.data import test_fold
 from empathy_metric.training.experiment import SPLIT_SEED, cv_windows
 from empathy_metric.windows import WindowSettings
 
 
 def training_texts(data_dir: str, k: int, excluded_folds: set[int], emh_repeat: int) -> list[str]:
-    """Every distinct turn text of the windows whose dialogue is in no excluded test fold (the fold
-    rule of `kfold_splits`); EMH (Reddit) texts repeated, ESConv has 6x more turns."""
+    """Every distinct turn text of the windows whose dialogue is in no excluded test fold (as `cv`
+    splits them); EMH (Reddit) texts repeated, ESConv has 6x more turns."""
     texts: dict[str, str] = {}
     for lw in cv_windows(data_dir, WindowSettings()):
-        if min(int(group_fraction(lw.group, SPLIT_SEED) * k), k - 1) + 1 in excluded_folds:
+        if test_fold(lw.group, k, SPLIT_SEED) + 1 in excluded_folds:
             continue
         for text in [lw.window.target, *(turn.text for turn in lw.window.before + lw.window.after)]:
             if text.strip():
@@ -107,7 +107,7 @@ def main() -> None:
         schedule.step()
         optimizer.zero_grad()
         running.append(loss.item())
-        if step % 100 == 0 or step == 10:
+        if step % 100 == 0:
             print(f"step {step}/{args.steps}: MLM loss {sum(running) / len(running):.3f} "
                   f"({(time.time() - started) / step:.2f} s/step)", flush=True)
             running = []

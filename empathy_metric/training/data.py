@@ -145,8 +145,8 @@ def esconv_examples(path: str, encoder: WindowEncoder, task: Task = ESCONV_STRAT
     return encode_examples(esconv_windows(path, encoder.settings, task), encoder)
 
 
-def emh_examples(folder: str, encoder: WindowEncoder, log=None) -> list[Example]:
-    return encode_examples(emh_windows(folder, encoder.settings, log), encoder)
+def emh_examples(folder: str, encoder: WindowEncoder) -> list[Example]:
+    return encode_examples(emh_windows(folder, encoder.settings), encoder)
 
 
 def group_fraction(group: str, seed: int) -> float:
@@ -162,9 +162,14 @@ def holdout_split(examples: list, fraction: float, seed: int):
     return kept, held
 
 
+def test_fold(group: str, k: int, seed: int) -> int:
+    """The 0-based fold whose test part holds this group."""
+    return min(int(group_fraction(group, seed) * k), k - 1)
+
+
 def kfold_splits(examples: list, k: int, seed: int):
     """k (train, test) pairs; every group lands in exactly one test fold."""
-    fold_of = [min(int(group_fraction(e.group, seed) * k), k - 1) for e in examples]
+    fold_of = [test_fold(e.group, k, seed) for e in examples]
     for fold in range(k):
         yield ([e for e, f in zip(examples, fold_of) if f != fold],
                [e for e, f in zip(examples, fold_of) if f == fold])
