@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 from .schemas import Task
 
 HIGHER, LOWER, NONE = "higher", "lower", "none"
-# What the shipped model's perceived dimensions were trained on (ESConv's seeker survey, 0..1).
+# What the project's perceived dimensions mean (0..1); a bundle may describe its own in its manifest.
 PERCEIVED_MEANINGS = {
-    "empathy": "empathy (seeker survey: the supporter understood my feelings)",
+    "empathy": "empathy (expected third-party perceived-empathy rating of the turn / 5)",
+    "helpfulness": "helpfulness (expected seeker view of the reply: fits and helps; weakly supervised)",
     "relevance": "relevance (seeker survey: the conversation stayed on my problem)",
     "improvement": "improvement (seeker's emotion intensity, before minus after the chat)",
 }

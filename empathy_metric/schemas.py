@@ -81,7 +81,9 @@ def customer_service_task(intent: str) -> Task:
                 description=f"Whether the agent's turn carries the customer-service intent '{intent}'.")
 
 
-# Perceived empathy: per-turn scores in 0..1 learned from ESConv's seeker survey (see model card).
-PERCEIVED_DIMENSIONS = ("empathy", "relevance", "improvement")
+# Perceived empathy, per turn, 0..1 (see the model card): `empathy` is the expected third-party
+# perceived-empathy rating / 5 (WASSA 2023); `helpfulness` how helpful the seeker is expected to find
+# the reply (weakly supervised by ESConv's seeker survey; validated on the seeker's per-turn ratings).
+PERCEIVED_DIMENSIONS = ("empathy", "helpfulness")
 
 DEFAULT_TASKS = (ESCONV_STRATEGY, EMH_EMOTIONAL_REACTIONS, EMH_INTERPRETATIONS, EMH_EXPLORATIONS)

@@ -158,4 +158,34 @@ def build_data_dir(folder: Path, dialogues: int = 12) -> Path:
                 rationale = "" if i % 3 == 0 else " ".join(responses[i % 3].split()[:3]) + "|"
                 writer.writerow([f"s{i}", f"r{i}", "i feel so sad and alone .", responses[i % 3], i % 3,
                                  rationale])
+    build_wassa(folder / "wassa23", max(2, dialogues // 2))
+    build_feedback(folder / "esconv")
     return folder
+
+
+def build_feedback(esconv: Path) -> None:
+    """valid_feedback.jsonl for valid.json: a 1..5 rating on every second seeker turn."""
+    lines = []
+    for number, line in enumerate((esconv / "valid.json").read_text().splitlines(), start=1):
+        seeker = [i for i, t in enumerate(json.loads(line)["dialog"]) if t["speaker"] == "usr"]
+        ratings = [{"turn_index": i, "feedback": 1 + (number + k) % 5} for k, i in enumerate(seeker[2::2])]
+        lines.append(json.dumps({"line": number, "situation": "", "feedback": ratings}))
+    (esconv / "valid_feedback.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def build_wassa(folder: Path, conversations: int) -> None:
+    """WASSA 2023 CONV files: `PREVIOUS<s>TARGET</s>NEXT` lines and `polarity intensity empathy` labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = ["i read the article about the flood .", "that is so sad , i feel for those families .",
+             "yes , it is terrible what they went through .", "ok ."]
+    for split, count in (("train", conversations), ("dev", max(2, conversations // 2))):
+        lines, labels = [], []
+        for c in range(count):
+            turns = [f"{t} ({c})" for t in texts]
+            for i, turn in enumerate(turns):
+                before = turns[i - 1] if i else ""
+                after = turns[i + 1] if i + 1 < len(turns) else ""
+                lines.append(f"{before}<s>{turn}</s>{after}")
+                labels.append(f"1.0 2.0 {(1 + i + c) % 4 + 0.5:.4f}")
+        (folder / f"{split}_context_w1.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (folder / f"{split}_context_labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from conftest import SAMPLE
+from empathy_metric.schemas import PERCEIVED_DIMENSIONS
 
 TASKS = ("esconv_strategy", "emh_emotional_reactions", "emh_interpretations", "emh_explorations")
 RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated"}
@@ -83,7 +84,7 @@ def test_sample_log_scores_every_agent_turn(score_cli, tmp_path):
         for task in TASKS:
             assert r["labels"][task] == max(r["probs"][task], key=r["probs"][task].get)
             assert abs(sum(r["probs"][task].values()) - 1) < 1e-5
-        assert set(r["perceived"]) == {"empathy", "relevance", "improvement"}
+        assert set(r["perceived"]) == set(PERCEIVED_DIMENSIONS)
         assert all(0 <= v <= 1 for v in r["perceived"].values())
 
 

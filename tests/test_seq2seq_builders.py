@@ -77,7 +77,7 @@ def labelled_windows(n_esconv: int = 10, n_emh: int = 10):
     from empathy_metric.training.data import LabelledWindow
     from empathy_metric.windows import WindowSettings, dialogue_windows
     settings = WindowSettings(max_tokens=64)
-    nan = np.full(3, np.nan, dtype=np.float32)
+    nan = np.full(2, np.nan, dtype=np.float32)   # PERCEIVED_DIMENSIONS
     found = []
     for i in range(n_esconv + n_emh):
         reply = f"{CORPUS[i % 12]} {CORPUS[(i * 5 + 3) % 12]}"
@@ -123,4 +123,7 @@ def write_data_folder(folder: Path, n_train: int = 16, n_valid: int = 4, n_emh: 
             for k in range(n_emh):
                 writer.writerow([f"sp{k // 2}", f"rp{k}", SEEKER_LINES[k % 5], CORPUS[(k * 7) % 12],
                                  (k + offset) % 3, ""])
+    from builders import build_feedback, build_wassa
+    build_wassa(folder / "wassa23", 4)
+    build_feedback(folder / "esconv")
     return folder

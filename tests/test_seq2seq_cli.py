@@ -142,7 +142,7 @@ def test_zero_shot_scores_through_the_cli(t5_folder, tmp_path, one_torch_thread)
     result = invoke(["score", SAMPLE, "--zero-shot", t5_folder, "-o", out, "-o", tmp_path / "zero.json", "-q"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert records and all(len(r["labels"]) == 4 and len(r["perceived"]) == 3 for r in records)
+    assert records and all(len(r["labels"]) == 4 and len(r["perceived"]) == 2 for r in records)
     summary = json.loads((tmp_path / "zero.json").read_text())
     assert "zero-shot" in json.dumps(summary)
     both = invoke(["score", SAMPLE, "--zero-shot", t5_folder, "-m", "x"])

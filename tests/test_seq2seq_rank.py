@@ -44,7 +44,7 @@ def test_every_schema_task_has_a_four_part_instruction():
     library = load_instructions()
     tasks = list(DEFAULT_TASKS) + [customer_service_task(i) for i in CUSTOMER_SERVICE_INTENTS]
     prompts = build_prompts(tasks, list(PERCEIVED_DIMENSIONS))
-    assert len(prompts) == 8 + 3 + 16 + 3          # ESConv asked as 8 yes/no prompts, as in the paper
+    assert len(prompts) == 8 + 3 + 16 + len(PERCEIVED_DIMENSIONS)   # ESConv as 8 yes/no prompts, as in the paper
     for p in prompts:
         entry = library["prompts"][p.name]
         assert all(entry[part].strip() for part in ("task", "definition", "domain", "options"))
@@ -54,7 +54,7 @@ def test_every_schema_task_has_a_four_part_instruction():
     assert kinds["esconv_strategy:Others"] == ("label", ("no", "yes"))
     assert kinds["emh_explorations"] == ("task", ("none", "weak", "strong"))
     assert kinds["cs_express_apology"] == ("task", ("no", "yes"))
-    assert kinds["perceived:relevance"] == ("perceived", ("no", "yes"))
+    assert kinds["perceived:helpfulness"] == ("perceived", ("no", "yes"))
     bare = build_prompts(tasks, list(PERCEIVED_DIMENSIONS), instructions=False)
     assert [p.before for p in bare][:2] == ["esconv question:", "esconv restatement:"]
     assert all(p.after == "" for p in bare)
@@ -115,9 +115,9 @@ def test_perceived_prompts_learn_soft_targets(t5_folder):
     """P(yes) of a perceived prompt is trained against the 0..1 survey target (soft BCE)."""
     labelled, _ = labelled_windows(4, 0)
     for x, target in zip(labelled, (0.1, 0.9, 0.25, 0.75)):
-        x.perceived[:] = [target, np.nan, np.nan]
+        x.perceived[:] = [target, np.nan]
         x.labels.clear()
-    recipe = make_recipe(t5_folder, perceived=("empathy", "relevance", "improvement"), lr=1e-2, batch_size=4,
+    recipe = make_recipe(t5_folder, perceived=("empathy", "helpfulness"), lr=1e-2, batch_size=4,
                          epochs=80, patience=80)
     recipe.fit(labelled, [], lambda outputs, rows: 0.0)
     perceived = recipe.predict([x.window for x in labelled])["perceived"]

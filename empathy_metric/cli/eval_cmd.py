@@ -31,6 +31,7 @@ def evaluate(model, data_dir, heldout, out_json, device, threads, n_resamples, c
     from ..training.data import esconv_windows
     from ..training.evaluation import grouped_f1_intervals
     from ..training.experiment import GROUPS, default_splits, evaluate_outputs
+    from ..statistics import BootstrapSettings
     from ..training.metrics import format_table
     bundle = load_bundle(model)
     backend = load_backend(bundle, device, threads)
@@ -58,9 +59,11 @@ def evaluate(model, data_dir, heldout, out_json, device, threads, n_resamples, c
     for name, group, f1, ci in intervals:
         click.echo(f"{name}: {group} mean macro-F1 {100 * f1:.1f}, {100 * ci['confidence']:.0f}% CI "
                    f"{100 * ci['low']:.1f}-{100 * ci['high']:.1f} ({ci['n_dialogues']} dialogues resampled)")
-    for name in tests:
-        for dim, r in report[name].get("perceived", {}).items():
-            click.echo(f"{name}: perceived.{dim}: Spearman {r.get('spearman', float('nan')):.3f}, "
-                       f"ROC-AUC {r.get('roc_auc', float('nan')):.3f} (n={r['n_dialogues']} dialogues)")
+    if bundle.perceived and not heldout:
+        from ..training.perceived_validity import format_validity, validity_report
+        report["perceived_validity"] = validity_report(
+            lambda windows: backend.predict(windows).outputs["perceived"], data_dir, bundle.window,
+            bundle.perceived, bootstrap or BootstrapSettings())
+        click.echo(format_validity(report["perceived_validity"]))
     if out_json:
         Path(out_json).write_text(json.dumps(report, indent=2))

@@ -52,8 +52,8 @@ def training_options(command):
                                           "can load offline also works for seq2seq)."),
         click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
                      help="Folder with esconv/ and emh/ as in ../shared/data."),
-        click.option("--data-set", "data_sets", type=click.Choice(["esconv", "emh"]), multiple=True,
-                     callback=lambda _ctx, _param, value: value or ("esconv", "emh"),
+        click.option("--data-set", "data_sets", type=click.Choice(["esconv", "emh", "wassa"]), multiple=True,
+                     callback=lambda _ctx, _param, value: value or ("esconv", "emh", "wassa"),
                      help="Train on this data set only, with its heads only (repeatable; default: both, "
                           "one multi-task model). Splits and folds stay those of the two-set runs."),
         click.option("--loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True),
@@ -76,6 +76,9 @@ def training_options(command):
         click.option("--distill-weight", type=float, default=0.5, show_default=True,
                      help="With --teacher: (1 - w) * label loss + w * distillation loss."),
         click.option("--distill-temperature", type=float, default=2.0, show_default=True),
+        click.option("--contrast-weight", type=float, default=0.0, show_default=True,
+                     help="encoder: weight of the perceived head's ranking losses against worse and "
+                          "padded replies (0 = off)."),
         click.option("--max-tokens", type=int, default=128, show_default=True, help="Window length in tokens."),
         click.option("--target-tail", type=float, default=0.0, show_default=True,
                      help="Share of the window budget kept from the end of a scored turn too long to fit "
@@ -96,7 +99,7 @@ def training_options(command):
 def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
                         turns_before, turns_after, seed, device, no_instructions, max_steps,
                         data_sets=("esconv", "emh"), rationale_weight=0.0, target_tail=0.0, pooling="target",
-                        teachers=(), distill_weight=0.5, distill_temperature=2.0):
+                        teachers=(), distill_weight=0.5, distill_temperature=2.0, contrast_weight=0.0):
     """(make(teachers) -> a fresh recipe, window settings, log) from the `training_options` values;
     `teachers` is the list of checkpoints the recipe distils from (the --teacher values for train,
     their fold-<i> folders for cv)."""
@@ -109,13 +112,14 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
                          emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps,
                          rationale_weight=rationale_weight, pooling=pooling,
                          distill_weight=distill_weight if teachers else 0.0,
-                         distill_temperature=distill_temperature)
+                         distill_temperature=distill_temperature, contrast_weight=contrast_weight)
     if not 0.0 <= target_tail < 1.0:
         raise UsageError(f"--target-tail {target_tail}: give a share in [0, 1)")
     settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
                               target_tail=target_tail)
     tasks = tasks_of(list(DEFAULT_TASKS), data_sets)
-    perceived = list(PERCEIVED_DIMENSIONS) if "esconv" in data_sets else []   # the survey is ESConv's
+    # perceived targets come from the ESConv survey and WASSA's turn ratings
+    perceived = list(PERCEIVED_DIMENSIONS) if {"esconv", "wassa"} & set(data_sets) else []
 
     def make(teacher_dirs=tuple(teachers)):
         if arch == "encoder":
@@ -145,7 +149,7 @@ def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr,
 def train(out_dir, valid_split_seed, data_dir, data_sets, calibration, **options):
     """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
     from ..training.experiment import default_splits, run_experiment
-    _check_data(data_dir)
+    _check_data(data_dir, data_sets)
     make, settings, log = make_recipe_factory(data_sets=data_sets, **options)
     run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets, log), out_dir,
                    calibration=calibration, log=log,
@@ -260,10 +264,14 @@ def _write_cv_report(report: dict, out_json: str) -> None:
     click.echo(format_table({f"{report['k']}-fold CV{done}: {g}": m for g, m in report["means"].items()}))
 
 
-def _check_data(data_dir: str) -> None:
+DATA_FILES = {"esconv": ("esconv/train.json", "esconv/valid.json"), "emh": ("emh",),
+              "wassa": ("wassa23/train_context_w1.txt", "wassa23/dev_context_w1.txt")}
+
+
+def _check_data(data_dir: str, data_sets=tuple(DATA_FILES)) -> None:
     from ..errors import UsageError
     data = Path(data_dir)
-    missing = [p for p in ("esconv/train.json", "esconv/valid.json", "emh") if not (data / p).exists()]
+    missing = [p for s in data_sets for p in DATA_FILES[s] if not (data / p).exists()]
     if missing:
         raise UsageError(f"--data {data_dir}: missing {', '.join(missing)} (expected the layout of "
-                         "../shared/data: esconv/train.json, esconv/valid.json, emh/*.csv)")
+                         "../shared/data: esconv/train.json, esconv/valid.json, emh/*.csv, wassa23/)")

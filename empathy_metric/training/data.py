@@ -31,24 +31,27 @@ class Example:
     labels: dict[str, int]          # task -> class index (tasks without a label are absent)
     perceived: np.ndarray           # float32 [dims], NaN where unknown
     group: str                      # dialogue id: folds never split a group
-    source: str                     # "esconv" | "emh"
+    source: str                     # "esconv" | "emh" | "wassa"
     rationale: np.ndarray | None = None   # [target tokens, EMH tasks] token labels (rationales.py)
     soft: dict[str, np.ndarray] | None = None   # task -> a teacher's class probabilities (distillation.py)
+    contrast: list[EncodedWindow] | None = None  # the same context with worse replies (contrast.py)
+    padded: EncodedWindow | None = None          # the reply with an irrelevant sentence appended
+
+
+def survey_score(dialogue: Dialogue, key: str) -> float:
+    """One item of the ESConv seeker's post-chat survey (1..5), NaN when absent."""
+    survey = (dialogue.meta.get("survey_score") or {}).get("seeker") or {}
+    try:
+        return float(survey[key])
+    except (KeyError, TypeError, ValueError):
+        return float("nan")
 
 
 def perceived_targets(dialogue: Dialogue) -> np.ndarray:
-    """ESConv seeker survey -> 0..1 targets: empathy, relevance, improvement of emotion intensity."""
-    survey = (dialogue.meta.get("survey_score") or {}).get("seeker") or {}
-
-    def score(key):
-        try:
-            return float(survey[key])
-        except (KeyError, TypeError, ValueError):
-            return float("nan")
-
-    empathy, relevance = (score("empathy") - 1) / 4, (score("relevance") - 1) / 4
-    improvement = (score("initial_emotion_intensity") - score("final_emotion_intensity") + 4) / 8
-    values = {"empathy": empathy, "relevance": relevance, "improvement": improvement}
+    """ESConv supporter turns: `helpfulness` learns, as weak supervision, the mean of the seeker's
+    survey empathy and relevance scaled to 0..1; `empathy` (a third-party turn rating) is unknown."""
+    helpfulness = ((survey_score(dialogue, "empathy") + survey_score(dialogue, "relevance")) / 2 - 1) / 4
+    values = {"empathy": float("nan"), "helpfulness": helpfulness}
     return np.array([values[d] for d in PERCEIVED_DIMENSIONS], dtype=np.float32)
 
 
@@ -68,11 +71,19 @@ def esconv_windows(path: str, settings: WindowSettings, task: Task = ESCONV_STRA
     found = []
     for dialogue in read_dialogues(path, options):
         targets = perceived_targets(dialogue)
+        group = esconv_group(path, dialogue)
         for window in dialogue_windows(dialogue, settings, AGENT_ROLES):
             strategy = window.gold.get("strategy")
             labels = {task.name: task.labels.index(strategy)} if strategy in task.labels else {}
-            found.append(LabelledWindow(window, labels, targets, dialogue.dialogue_id, "esconv"))
+            found.append(LabelledWindow(window, labels, targets, group, "esconv"))
     return found
+
+
+def esconv_group(path: str, dialogue: Dialogue) -> str:
+    """ESConv dialogues have no id: the reader names them FILE:LINE. Splits hash the file's *name* and
+    line, so they do not depend on how the data folder's path is spelled."""
+    line = dialogue.source.rsplit(":", 1)[-1]
+    return f"{Path(path).name}:{line}"
 
 
 def emh_windows(folder: str, settings: WindowSettings, log=None) -> list[LabelledWindow]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..encoding import WindowEncoder
 from ..schemas import Task
 from ..windows import Window, WindowSettings
+from .contrast import attach_contrasts
 from .data import Example, LabelledWindow, encode_examples
 from .distillation import soft_labels
 from .loop import TrainConfig, fit, pick_device, predict, seed_everything
@@ -43,6 +44,10 @@ class EncoderRecipe:
 
     def fit(self, train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict:
         examples = encode_examples(train, self.encoder)
+        if self.config.contrast_weight and self.perceived:
+            column = self.perceived.index("empathy") if "empathy" in self.perceived else None
+            n = attach_contrasts(examples, train, self.encoder, self.config.seed, column)
+            self.log(f"contrastive perceived supervision: {n} training turns with worse and padded replies")
         if self.teachers and self.config.distill_weight:
             soft = soft_labels(self.teachers, [x.window for x in train], self.config.distill_temperature,
                                self.config.device, self.log)

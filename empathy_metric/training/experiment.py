@@ -10,7 +10,8 @@ dialogue-level k-fold cross-validation. A *recipe* is one architecture (encoder 
 Splits (all by dialogue; seeded hashes, independent of file order):
 - ESConv train.json: 90% training, 10% validation (early stopping, calibration);
 - EMH pairs: 15% held out for reporting (grouped by seeker post), the rest split 90/10 like ESConv;
-- ESConv valid.json: reporting only.
+- ESConv valid.json: reporting only;
+- WASSA 2023 train file: 90% training, 10% validation (by conversation); its dev file: reporting only.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .calibration import apply_bias, fit_offsets
 from .data import LabelledWindow, emh_windows, esconv_windows, holdout_split, kfold_splits
 from .evaluation import classification_report, grouped_means, perceived_dialogue_report
 from .metrics import format_table
+from .wassa import wassa_windows
 
 EMH_TEST_FRACTION, VALID_FRACTION, SPLIT_SEED = 0.15, 0.10, 2026
 # The validation split must use its own seed: with SPLIT_SEED, every EMH pair kept for training has
@@ -34,8 +36,9 @@ EMH_TEST_FRACTION, VALID_FRACTION, SPLIT_SEED = 0.15, 0.10, 2026
 # trained that way; `--valid-split-seed 2026` reproduces it).
 VALID_SPLIT_SEED = 2027
 GROUPS = {"ESConv": ["esconv_strategy"],
-          "EMH": ["emh_emotional_reactions", "emh_interpretations", "emh_explorations"]}
-DATA_SETS = {"esconv": "ESConv", "emh": "EMH"}      # LabelledWindow.source -> its group of tasks
+          "EMH": ["emh_emotional_reactions", "emh_interpretations", "emh_explorations"],
+          "WASSA": []}                              # WASSA labels perceived empathy only
+DATA_SETS = {"esconv": "ESConv", "emh": "EMH", "wassa": "WASSA"}   # LabelledWindow.source -> its group
 
 
 @dataclass
@@ -53,12 +56,16 @@ def default_splits(data_dir: str, settings: WindowSettings, valid_seed: int = VA
     esconv = esconv_windows(str(data / "esconv" / "train.json"), settings) if "esconv" in sources else []
     emh, emh_test = holdout_split(emh_windows(str(data / "emh"), settings, log), EMH_TEST_FRACTION, SPLIT_SEED) \
         if "emh" in sources else ([], [])
-    train, valid = holdout_split(esconv + emh, VALID_FRACTION, valid_seed)
+    wassa = wassa_windows(data / "wassa23", "train", settings, list(PERCEIVED_DIMENSIONS)) \
+        if "wassa" in sources else []
+    train, valid = holdout_split(esconv + emh + wassa, VALID_FRACTION, valid_seed)
     tests = {}
     if "esconv" in sources:
         tests["esconv_valid"] = esconv_windows(str(data / "esconv" / "valid.json"), settings)
     if "emh" in sources:
         tests["emh_test"] = emh_test
+    if "wassa" in sources:
+        tests["wassa_dev"] = wassa_windows(data / "wassa23", "dev", settings, list(PERCEIVED_DIMENSIONS))
     return DataSplits(train, valid, tests)
 
 
@@ -95,13 +102,29 @@ def cv_fold_splits(labelled: list[LabelledWindow], k: int = 5, seed: int = SPLIT
 
 
 def validation_score(tasks: list[Task]):
-    """Early-stopping score: mean over data sets of the mean macro-F1 over labels."""
+    """Early-stopping score: mean over data sets of the mean macro-F1 over labels, and of the Pearson r
+    of each rated perceived dimension with its turn-level ratings (WASSA empathy)."""
     def score(outputs: dict, labelled: list) -> float:
         logits = {t.name: outputs[f"logits.{t.name}"] for t in tasks}
         reports = classification_report(tasks, logits, [x.labels for x in labelled])
-        means = grouped_means(reports, GROUPS)
-        return float(np.mean([m["f1"] for m in means.values()])) if means else 0.0
+        values = [m["f1"] for m in grouped_means(reports, GROUPS).values()]
+        values += [r for r in turn_correlations(outputs, labelled).values()]
+        return float(np.mean(values)) if values else 0.0
     return score
+
+
+def turn_correlations(outputs: dict, labelled: list, source: str = "wassa") -> dict[str, float]:
+    """Pearson r of each perceived dimension with its turn-level ratings, on `source`'s windows."""
+    rows = [i for i, x in enumerate(labelled) if x.source == source]
+    if "perceived" not in outputs or not rows:
+        return {}
+    found = {}
+    for k, dim in enumerate(PERCEIVED_DIMENSIONS[:outputs["perceived"].shape[1]]):
+        truth = np.array([labelled[i].perceived[k] for i in rows], dtype=np.float64)
+        known = ~np.isnan(truth)
+        if known.sum() > 2:
+            found[dim] = float(np.corrcoef(outputs["perceived"][rows][known, k], truth[known])[0, 1])
+    return found
 
 
 def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWindow],
@@ -111,8 +134,11 @@ def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWi
         logits = apply_bias(logits, bias)
     reports = classification_report(tasks, logits, [x.labels for x in labelled])
     result = {"tasks": reports, "means": grouped_means(reports, GROUPS)}
+    correlations = turn_correlations(outputs, labelled)
+    if correlations:
+        result["perceived_turn_pearson"] = correlations
     if "perceived" in outputs:
-        rows = [i for i, x in enumerate(labelled) if not np.isnan(x.perceived).all()]
+        rows = [i for i, x in enumerate(labelled) if x.source == "esconv" and not np.isnan(x.perceived).all()]
         if rows:
             result["perceived"] = perceived_dialogue_report(
                 list(PERCEIVED_DIMENSIONS), outputs["perceived"][rows], [labelled[i].group for i in rows],
@@ -147,6 +173,9 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
     (out / "eval.json").write_text(json.dumps(report, indent=2))
     log(format_table({f"{test}: {group}": means
                       for test in splits.tests for group, means in report[test]["means"].items()}))
+    for test in splits.tests:
+        for dim, r in report[test].get("perceived_turn_pearson", {}).items():
+            log(f"{test}: perceived.{dim} turn-level Pearson r {r:.3f}")
     return report
 
 

@@ -13,6 +13,7 @@ import torch
 
 from ..encoding import EncodedWindow, pad_batch
 from ..schemas import Task
+from .contrast import contrast_loss
 from .data import Example
 from .distillation import distillation_loss
 from .losses import TaskLoss
@@ -35,6 +36,10 @@ class TrainConfig:
     pooling: str = "target"         # encoder: "target" or "target+context" (model.py)
     distill_weight: float = 0.0     # > 0: (1 - w) * label loss + w * distillation loss (distillation.py)
     distill_temperature: float = 2.0
+    contrast_weight: float = 0.0    # > 0: ranking losses on the perceived head (contrast.py)
+    contrast_margin: float = 0.1    # the real reply's score must beat a worse one's by this much
+    contrast_share: float = 0.5     # chance that an eligible example adds one worse reply to its batch
+    padding_share: float = 0.25     # chance that it adds its padded copy
     device: str = "auto"
     max_steps: int | None = None    # for smoke tests
 
@@ -130,7 +135,14 @@ def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], co
                 loss = _batch_loss(outputs, batch, tasks, losses, config, device) + \
                     config.rationale_weight * rationale_loss(token_logits, inputs["target_mask"], batch)
             else:
-                loss = _batch_loss(model(**inputs), batch, tasks, losses, config, device)
+                outputs = model(**inputs)
+                loss = _batch_loss(outputs, batch, tasks, losses, config, device)
+            if config.contrast_weight and model.perceived is not None:
+                def perceived_of(encoded):
+                    return model(**to_tensors(encoded, device))[-1]
+                loss = loss + config.contrast_weight * contrast_loss(
+                    perceived_of, batch, outputs[-1], config.contrast_margin, config.contrast_share,
+                    config.padding_share, rng)
             optimizer_step(model, loss, optimizer, scheduler)
             step += 1
             running += loss.item()

@@ -1,0 +1,76 @@
+"""The held-out perturbation suite: every agent reply of a set of conversations is made worse in one
+way (a release that regressed) or padded with an irrelevant sentence, the conversations are scored
+again, and the change of each dialogue's mean perceived score is reported with a bootstrap CI over
+dialogues. A metric fit to gate releases moves down for off-topic, canned and curt replies, stays
+put for a no-op, and barely moves for padding.
+
+Canned replies and filler sentences come from the "eval" lists of perturbations.py, which training
+never sees.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import numpy as np
+
+from ..dialogue import Dialogue
+from ..statistics import BootstrapSettings, mean_intervals
+from ..windows import WindowSettings, dialogue_windows
+from .perturbations import canned, off_topic, padded
+
+KINDS = ("no_op", "off_topic", "canned", "curt", "padded")
+CURT_MAX_WORDS = 3       # a curt release keeps at most this many words of each reply
+
+
+def perturbed(dialogue: Dialogue, kind: str, agent_roles: frozenset[str], pool: list[tuple[str, str]],
+              rng: random.Random) -> Dialogue:
+    """The dialogue with each agent turn's text replaced as `kind` says (context turns unchanged)."""
+    def text_of(text: str) -> str:
+        if kind == "no_op":
+            return text
+        if kind == "off_topic":
+            return off_topic(pool, dialogue.dialogue_id, rng)
+        if kind == "canned":
+            return canned(rng, "eval")
+        if kind == "curt":
+            return " ".join(text.split()[:CURT_MAX_WORDS])
+        if kind == "padded":
+            return padded(text, rng, "eval")
+        raise ValueError(f"unknown perturbation {kind!r}")
+    turns = [replace(t, text=text_of(t.text)) if t.role.lower() in agent_roles else t for t in dialogue.turns]
+    return replace(dialogue, turns=turns)
+
+
+def dialogue_means(predict, dialogues: list[Dialogue], settings: WindowSettings,
+                   agent_roles: frozenset[str]) -> np.ndarray:
+    """[dialogues, perceived dims]: each dialogue's mean perceived score (`predict(windows)` -> scores)."""
+    per_dialogue = [dialogue_windows(d, settings, agent_roles) for d in dialogues]
+    scores = predict([w for ws in per_dialogue for w in ws])
+    means, start = [], 0
+    for windows in per_dialogue:
+        means.append(scores[start:start + len(windows)].mean(axis=0))
+        start += len(windows)
+    return np.array(means)
+
+
+def run_suite(predict, dialogues: list[Dialogue], settings: WindowSettings, agent_roles: frozenset[str],
+              dims: list[str], bootstrap: BootstrapSettings, seed: int = 0) -> dict:
+    """{kind: {dim: {mean_change, ci, between_dialogue_sd, change_in_sd}}} for every perturbation."""
+    dialogues = [d for d in dialogues if dialogue_windows(d, settings, agent_roles)]
+    pool = [(d.dialogue_id, t.text) for d in dialogues for t in d.turns
+            if t.role.lower() in agent_roles and t.text.strip()]
+    base = dialogue_means(predict, dialogues, settings, agent_roles)
+    spread = base.std(axis=0, ddof=1)
+    report = {"n_dialogues": len(dialogues), "base_mean": dict(zip(dims, base.mean(axis=0).tolist())),
+              "between_dialogue_sd": dict(zip(dims, spread.tolist())), "changes": {}}
+    for kind in KINDS:
+        rng = random.Random(f"{seed}:{kind}")
+        changed = dialogue_means(predict, [perturbed(d, kind, agent_roles, pool, rng) for d in dialogues],
+                                 settings, agent_roles)
+        intervals = mean_intervals(changed - base, bootstrap)
+        report["changes"][kind] = {
+            dim: {"mean_change": float(intervals.mean[k]), "ci": [float(intervals.low[k]), float(intervals.high[k])],
+                  "change_in_sd": float(intervals.mean[k] / spread[k]) if spread[k] > 0 else float("nan")}
+            for k, dim in enumerate(dims)}
+    return report
