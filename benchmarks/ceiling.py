@@ -25,12 +25,12 @@ import numpy as np
 # stage -> (module, class or None, function) that the run calls it through
 STAGES = {
     "read + parse records": ("empathy_metric.scoring_run", None, "read_path_list"),
-    "windows": ("empathy_metric.scorer", None, "dialogue_windows"),
-    "tokenise + assemble windows": ("empathy_metric.encoding", "WindowEncoder", "encode"),
-    "pad batches": ("empathy_metric.encoding", None, "pad_batch"),
-    "decode (labels, probs)": ("empathy_metric.scorer", None, "decode"),
-    "dialogue metrics": ("empathy_metric.scorer", None, "dialogue_metrics"),
-    "write JSONL": ("empathy_metric.writers", "JsonlTurnWriter", "write_dialogue"),
+    "windows": ("empathy_metric.api", None, "dialogue_windows"),
+    "tokenise + assemble windows": ("empathy_metric.pipeline.encoding", "WindowEncoder", "encode"),
+    "pad batches": ("empathy_metric.pipeline.encoding", None, "pad_batch"),
+    "decode (labels, probs)": ("empathy_metric.api", None, "decode"),
+    "dialogue metrics": ("empathy_metric.api", None, "dialogue_metrics"),
+    "write JSONL": ("empathy_metric.io.writers", "JsonlTurnWriter", "write_dialogue"),
     "summary (bootstrap)": ("empathy_metric.scoring_run", None, "corpus_table"),
 }
 
@@ -76,7 +76,7 @@ class NoInference:
         return getattr(self.backend, name)
 
     def predict(self, windows):
-        from empathy_metric.backends import RawOutputs
+        from empathy_metric.runtime import RawOutputs
         truncated = np.zeros(len(windows), dtype=bool)
         for _ in self.backend._batches(windows, truncated):      # tokenise, assemble, sort, pad
             pass
@@ -91,9 +91,9 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, help="first N dialogues (lines) of a JSONL input")
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args(argv)
-    from empathy_metric.readers import ReaderOptions
-    from empathy_metric.scorer import Scorer
-    from empathy_metric.statistics import BootstrapSettings
+    from empathy_metric.io.readers import ReaderOptions
+    from empathy_metric.api import Scorer
+    from empathy_metric.reporting.statistics import BootstrapSettings
     spent: dict[str, float] = {}
     time_stages(spent)
     from empathy_metric.scoring_run import run_scoring

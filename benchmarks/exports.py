@@ -28,7 +28,7 @@ def checkpoint_stamp(checkpoint: Path) -> dict:
 
 def export_variant(name: str, checkpoint: Path, windows, work_dir: Path, log=print) -> Path:
     from empathy_metric.export.bundle_builder import export_encoder_bundle
-    from empathy_metric.windows import WindowSettings
+    from empathy_metric.pipeline.windows import WindowSettings
     out = work_dir / name
     stamp = checkpoint_stamp(checkpoint)
     stamp_path = work_dir / f"{name}.{STAMP}"
@@ -41,7 +41,7 @@ def export_variant(name: str, checkpoint: Path, windows, work_dir: Path, log=pri
         f"(validated on {len(windows)} windows)")
     smooth_windows = None
     if smooth:
-        from empathy_metric.cli.export_cmd import validation_windows
+        from empathy_metric.export.commands import validation_windows
         settings = WindowSettings.from_dict(json.loads((checkpoint / "empathy_config.json").read_text())["window"])
         smooth_windows = validation_windows(str(SMOOTH_ON), settings, SMOOTH_WINDOWS)
     export_encoder_bundle(str(checkpoint), str(out), f"bench-{name}", windows, precision=precision,
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from worker import read_windows
-    from empathy_metric.windows import WindowSettings
+    from empathy_metric.pipeline.windows import WindowSettings
     parser = argparse.ArgumentParser(description="export benchmark variants")
     parser.add_argument("--checkpoint", required=True, type=Path)
     parser.add_argument("--input", required=True, help="dialogues whose first windows validate each export")

@@ -24,17 +24,17 @@ CHUNK = 512          # windows per backend call, as the scorer does (scorer.WIND
 
 def read_windows(path: str, settings):
     from empathy_metric.dialogue import DEFAULT_AGENT_ROLES
-    from empathy_metric.readers import ReaderOptions, read_dialogues
-    from empathy_metric.windows import windows_of
+    from empathy_metric.io.readers import ReaderOptions, read_dialogues
+    from empathy_metric.pipeline.windows import windows_of
     return windows_of(read_dialogues(path, ReaderOptions()), settings, DEFAULT_AGENT_ROLES)
 
 
 def run_torch(args) -> tuple[dict, list, dict]:
     import torch
-    from empathy_metric.backends.onnx_encoder import load_tokenizer
-    from empathy_metric.encoding import WindowEncoder, pad_batch
+    from empathy_metric.runtime.onnx_encoder import load_tokenizer
+    from empathy_metric.pipeline.encoding import WindowEncoder, pad_batch
     from empathy_metric.training.model import load_checkpoint
-    from empathy_metric.windows import WindowSettings
+    from empathy_metric.pipeline.windows import WindowSettings
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     model, config = load_checkpoint(Path(args.checkpoint))
@@ -82,7 +82,7 @@ def run_torch(args) -> tuple[dict, list, dict]:
 
 
 def run_ort(args) -> tuple[dict, list, dict]:
-    from empathy_metric.backends import load_backend
+    from empathy_metric.runtime import load_backend
     from empathy_metric.bundle import load_bundle
     started = time.perf_counter()
     bundle = load_bundle(args.bundle)

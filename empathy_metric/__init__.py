@@ -10,8 +10,8 @@ __all__ = ["Scorer", "ScoreResult", "EVALUATE_MODULE", "__version__"]
 
 def __getattr__(name):
     if name in ("Scorer", "ScoreResult"):
-        from . import scorer
-        return getattr(scorer, name)
+        from . import api
+        return getattr(api, name)
     if name == "EVALUATE_MODULE":
         from .evaluate_path import evaluate_module_path
         return evaluate_module_path()

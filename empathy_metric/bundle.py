@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import ModelError
 from .schemas import Task
-from .windows import WindowSettings
+from .pipeline.windows import WindowSettings
 
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1

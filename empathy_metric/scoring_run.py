@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .accounting import Counts
-from .gating import GateEvaluation, GatePlan, estimates_from_table
-from .junit import write_junit
-from .readers import ReaderOptions, ReadStats, read_path_list
-from .resume import begin_run, run_identity
-from .statistics import BootstrapSettings
-from .summary import DialogueRow, build_summary, corpus_table
-from .writers import CsvTurnWriter, JsonlTurnWriter, output_kind, write_json
+from .pipeline.accounting import Counts
+from .reporting.gating import GateEvaluation, GatePlan, estimates_from_table
+from .reporting.junit import write_junit
+from .io.readers import ReaderOptions, ReadStats, read_path_list
+from .io.resume import begin_run, run_identity
+from .reporting.statistics import BootstrapSettings
+from .reporting.summary import DialogueRow, build_summary, corpus_table
+from .io.writers import CsvTurnWriter, JsonlTurnWriter, output_kind, write_json
 
 
 @dataclass

@@ -18,8 +18,8 @@ def tiny_checkpoint(tmp_path_factory):
 def _export(checkpoint, out, precision):
     from empathy_metric.dialogue import DEFAULT_AGENT_ROLES
     from empathy_metric.export.bundle_builder import export_encoder_bundle
-    from empathy_metric.readers import ReaderOptions, read_dialogues
-    from empathy_metric.windows import WindowSettings, windows_of
+    from empathy_metric.io.readers import ReaderOptions, read_dialogues
+    from empathy_metric.pipeline.windows import WindowSettings, windows_of
     dialogues = list(read_dialogues(str(SAMPLE), ReaderOptions()))
     windows = windows_of(dialogues, WindowSettings(max_tokens=96), DEFAULT_AGENT_ROLES)
     export_encoder_bundle(str(checkpoint), str(out), "tiny-test", windows, precision=precision)

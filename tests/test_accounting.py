@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from empathy_metric.accounting import Counts
+from empathy_metric.pipeline.accounting import Counts
 from empathy_metric.errors import AccountingError
 
 LONG = " ".join(["i am sorry to hear that it sounds really hard"] * 30)      # beyond the 96-token window

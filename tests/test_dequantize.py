@@ -7,17 +7,17 @@ import pytest
 from onnx import numpy_helper
 
 from conftest import SAMPLE
-from empathy_metric.backends.cuda_graph import cuda_graph
-from empathy_metric.backends.onnx_encoder import load_tokenizer
+from empathy_metric.runtime.cuda_graph import cuda_graph
+from empathy_metric.runtime.onnx_encoder import load_tokenizer
 from empathy_metric.bundle import load_bundle
 from empathy_metric.dialogue import DEFAULT_AGENT_ROLES
-from empathy_metric.encoding import WindowEncoder
+from empathy_metric.pipeline.encoding import WindowEncoder
 from empathy_metric.export import encoder_graph
 from empathy_metric.export.bundle_builder import _torch_outputs
-from empathy_metric.export.dequantize import dequantize_graph
-from empathy_metric.readers import ReaderOptions, read_dialogues
+from empathy_metric.runtime.dequantize import dequantize_graph
+from empathy_metric.io.readers import ReaderOptions, read_dialogues
 from empathy_metric.training.model import load_checkpoint
-from empathy_metric.windows import windows_of
+from empathy_metric.pipeline.windows import windows_of
 
 INT8_OPS = {"DynamicQuantizeLinear", "MatMulInteger", "QAttention", "QEmbedLayerNormalization"}
 

@@ -17,7 +17,7 @@ from empathy_metric.training.distillation import distillation_loss, soft_labels
 from empathy_metric.training.encoder_recipe import EncoderRecipe
 from empathy_metric.training.experiment import validation_score
 from empathy_metric.training.loop import TrainConfig
-from empathy_metric.windows import WindowSettings
+from empathy_metric.pipeline.windows import WindowSettings
 
 
 def test_distillation_loss_is_t_squared_kl():

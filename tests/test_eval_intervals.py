@@ -2,7 +2,7 @@
 import numpy as np
 
 from empathy_metric.schemas import Task
-from empathy_metric.statistics import BootstrapSettings
+from empathy_metric.reporting.statistics import BootstrapSettings
 from empathy_metric.training.evaluation import grouped_f1_intervals
 
 LEVELS = Task(name="level", labels=["none", "weak", "strong"], ordinal=True)

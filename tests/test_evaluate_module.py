@@ -22,7 +22,7 @@ CONTEXTS = [["i feel so sad and alone ."],
 SCRIPT = r"""
 import json, os, sys
 import empathy_metric, evaluate
-from empathy_metric.scorer import Scorer
+from empathy_metric.api import Scorer
 
 bundle, predictions, contexts = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 metric = evaluate.load(empathy_metric.EVALUATE_MODULE, model=bundle, batch_size=3, keep_in_memory=True)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from empathy_metric.errors import InputError
-from empathy_metric.readers import ReaderOptions, ReadStats, read_dialogues
+from empathy_metric.io.readers import ReaderOptions, ReadStats, read_dialogues
 
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                       HealthCheck.too_slow])
@@ -233,8 +233,8 @@ def scorer(tiny_bundle):
 @given(records=st.lists(CHAT | CHAT | RECORD, max_size=4))
 def test_whole_chain_on_fuzzed_records(scorer, tmp_path, records):
     """Fuzzed records through reader, windows, tokenizer, ONNX Runtime and the JSONL writer."""
-    from empathy_metric.accounting import Counts
-    from empathy_metric.writers import JsonlTurnWriter
+    from empathy_metric.pipeline.accounting import Counts
+    from empathy_metric.io.writers import JsonlTurnWriter
     path = tmp_path / "chain.jsonl"
     path.write_bytes(jsonl_bytes(records, b"\n", False, 0))
     counts, stats = Counts(), ReadStats()

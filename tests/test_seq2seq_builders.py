@@ -16,7 +16,7 @@ def instruction_texts() -> list[str]:
     without 'weak' and 'strong', which must stay multi-token verbalisers."""
     import re
 
-    from empathy_metric.seq2seq.prompts import load_instructions
+    from empathy_metric.runtime.seq2seq.prompts import load_instructions
     library = load_instructions()
     texts = [v for entry in library["prompts"].values() for k, v in entry.items() if isinstance(v, str)]
     texts += list(library["domains"].values()) + [f["before"] for f in library["format"].values()]
@@ -75,7 +75,7 @@ def labelled_windows(n_esconv: int = 10, n_emh: int = 10):
     from empathy_metric.dialogue import Dialogue, Turn
     from empathy_metric.schemas import ESCONV_STRATEGY
     from empathy_metric.training.data import LabelledWindow
-    from empathy_metric.windows import WindowSettings, dialogue_windows
+    from empathy_metric.pipeline.windows import WindowSettings, dialogue_windows
     settings = WindowSettings(max_tokens=64)
     nan = np.full(2, np.nan, dtype=np.float32)   # PERCEIVED_DIMENSIONS
     found = []

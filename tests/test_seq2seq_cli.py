@@ -56,8 +56,8 @@ def trained(t5_folder, data_folder, tmp_path_factory, one_torch_thread):
 
 def sample_windows(bundle):
     from empathy_metric.dialogue import DEFAULT_AGENT_ROLES
-    from empathy_metric.readers import ReaderOptions, read_dialogues
-    from empathy_metric.windows import windows_of
+    from empathy_metric.io.readers import ReaderOptions, read_dialogues
+    from empathy_metric.pipeline.windows import windows_of
     return windows_of(read_dialogues(str(SAMPLE), ReaderOptions()), bundle.window, DEFAULT_AGENT_ROLES)
 
 
@@ -86,7 +86,7 @@ def test_export_records_parity_with_torch(trained):
 
 
 def test_onnx_matches_torch_and_ignores_batching(trained, one_torch_thread):
-    from empathy_metric.backends import load_backend
+    from empathy_metric.runtime import load_backend
     from empathy_metric.bundle import load_bundle
     checkpoint, bundle_dir = trained
     onnx_bundle, torch_bundle = load_bundle(bundle_dir), load_bundle(checkpoint)   # a checkpoint is a bundle
@@ -126,7 +126,7 @@ def test_score_and_eval_commands_use_the_bundle(trained, data_folder, tmp_path):
 
 def test_onnx_scoring_imports_neither_torch_nor_transformers(trained):
     _, bundle_dir = trained
-    code = ("import sys, json; from empathy_metric.scorer import Scorer; "
+    code = ("import sys, json; from empathy_metric.api import Scorer; "
             "records = [json.loads(l) for l in open(sys.argv[2])]; "
             "result = Scorer.from_pretrained(sys.argv[1]).score(records); "
             "print(len(result.utterances), 'torch' in sys.modules, 'transformers' in sys.modules)")
@@ -151,7 +151,7 @@ def test_zero_shot_scores_through_the_cli(t5_folder, tmp_path, one_torch_thread)
 
 def test_zero_shot_answers_the_customer_service_schema(t5_folder, one_torch_thread):
     from empathy_metric.schemas import CUSTOMER_SERVICE_INTENTS, customer_service_task
-    from empathy_metric.seq2seq.zero_shot import zero_shot_scorer
+    from empathy_metric.training.seq2seq.zero_shot import zero_shot_scorer
     tasks = [customer_service_task(i) for i in CUSTOMER_SERVICE_INTENTS]
     scorer = zero_shot_scorer(t5_folder, tasks=tasks, perceived=[])
     records = [json.loads(line) for line in SAMPLE.read_text().splitlines()]
@@ -184,7 +184,7 @@ def test_graphs_with_external_weights_are_renamed_for_the_bundle(tmp_path):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from empathy_metric.seq2seq.export import copy_graph
+    from empathy_metric.export.seq2seq import copy_graph
     weight = numpy_helper.from_array(np.arange(64, dtype=np.float32).reshape(8, 8), "weight")
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "weight"], ["y"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],

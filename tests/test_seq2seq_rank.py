@@ -29,9 +29,9 @@ def bert_folder(tmp_path_factory):
 
 def make_recipe(base, instructions=True, perceived=(), **train):
     from empathy_metric.schemas import DEFAULT_TASKS
-    from empathy_metric.seq2seq.recipe import Seq2SeqRecipe
+    from empathy_metric.training.seq2seq.recipe import Seq2SeqRecipe
     from empathy_metric.training.loop import TrainConfig
-    from empathy_metric.windows import WindowSettings
+    from empathy_metric.pipeline.windows import WindowSettings
     config = TrainConfig(device="cpu", **train)
     return Seq2SeqRecipe(str(base), list(DEFAULT_TASKS), list(perceived), config, WindowSettings(max_tokens=64),
                          instructions=instructions, log=lambda message: None)
@@ -40,7 +40,7 @@ def make_recipe(base, instructions=True, perceived=(), **train):
 def test_every_schema_task_has_a_four_part_instruction():
     from empathy_metric.schemas import (CUSTOMER_SERVICE_INTENTS, DEFAULT_TASKS, PERCEIVED_DIMENSIONS,
                                         customer_service_task)
-    from empathy_metric.seq2seq.prompts import build_prompts, load_instructions
+    from empathy_metric.runtime.seq2seq.prompts import build_prompts, load_instructions
     library = load_instructions()
     tasks = list(DEFAULT_TASKS) + [customer_service_task(i) for i in CUSTOMER_SERVICE_INTENTS]
     prompts = build_prompts(tasks, list(PERCEIVED_DIMENSIONS))
@@ -63,7 +63,7 @@ def test_every_schema_task_has_a_four_part_instruction():
 def test_a_task_without_instructions_is_a_clear_error():
     from empathy_metric.errors import ModelError
     from empathy_metric.schemas import Task
-    from empathy_metric.seq2seq.prompts import build_prompts
+    from empathy_metric.runtime.seq2seq.prompts import build_prompts
     with pytest.raises(ModelError, match="no seq2seq instruction for task 'made_up'"):
         build_prompts([Task("made_up", ("a", "b"))], [])
 
@@ -72,8 +72,8 @@ def test_a_task_without_instructions_is_a_clear_error():
 def test_one_step_scores_equal_the_full_teacher_forced_log_likelihood(family, t5_folder, bert_folder):
     import torch
 
-    from empathy_metric.encoding import pad_batch
-    from empathy_metric.seq2seq.torch_scoring import pair_scores
+    from empathy_metric.pipeline.encoding import pad_batch
+    from empathy_metric.training.seq2seq.torch_scoring import pair_scores
     recipe = make_recipe(t5_folder if family == "t5" else bert_folder, perceived=("empathy",))
     windows = [x.window for x in labelled_windows(2, 1)[0]]
     encoded = recipe.pairs.encode(windows)

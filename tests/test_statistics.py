@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from empathy_metric.statistics import BootstrapSettings, mean_intervals
-from empathy_metric.summary import DialogueRow, corpus_table
+from empathy_metric.reporting.statistics import BootstrapSettings, mean_intervals
+from empathy_metric.reporting.summary import DialogueRow, corpus_table
 
 
 def _values(n=60, seed=3):

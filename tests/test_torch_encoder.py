@@ -14,7 +14,7 @@ def _records(path):
 
 @pytest.fixture(scope="module")
 def torch_bundle(tiny_checkpoint, tmp_path_factory):
-    from empathy_metric.backends.torch_encoder import write_checkpoint_manifest
+    from empathy_metric.training.torch_encoder import write_checkpoint_manifest
     folder = tmp_path_factory.mktemp("torchbundle") / "ckpt"
     shutil.copytree(tiny_checkpoint, folder)
     write_checkpoint_manifest(folder, "tiny-torch")
@@ -48,7 +48,7 @@ def test_cuda_without_provider_or_torch_weights_is_a_clear_model_error(score_cli
 
 @pytest.mark.skipif(not _no_cuda_anywhere(), reason="this machine has CUDA")
 def test_cuda_falls_back_to_the_bundles_torch_weights(score_cli, tmp_path, tiny_bundle, tiny_checkpoint):
-    from empathy_metric.backends.torch_encoder import checkpoint_files
+    from empathy_metric.training.torch_encoder import checkpoint_files
     from empathy_metric.bundle import write_manifest
     bundle = tmp_path / "with-torch"
     shutil.copytree(tiny_bundle, bundle)

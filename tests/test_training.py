@@ -15,7 +15,7 @@ from empathy_metric.training.encoder_recipe import EncoderRecipe
 from empathy_metric.training.experiment import validation_score
 from empathy_metric.training.losses import focal_loss, ldam_loss, ldam_margins
 from empathy_metric.training.loop import TrainConfig
-from empathy_metric.windows import WindowSettings
+from empathy_metric.pipeline.windows import WindowSettings
 
 
 def test_focal_loss_matches_hand_computation():
@@ -139,7 +139,7 @@ def test_an_mpnet_style_base_model_gets_its_own_special_tokens_and_trains(tmp_pa
     from tokenizers import Tokenizer
 
     from builders import build_mpnet_with_tokenizer, build_tokenizer
-    from empathy_metric.encoding import WindowEncoder
+    from empathy_metric.pipeline.encoding import WindowEncoder
     base = build_mpnet_with_tokenizer(tmp_path / "mpnet")
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
     encoder = WindowEncoder(tokenizer, WindowSettings())

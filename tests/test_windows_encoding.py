@@ -7,15 +7,15 @@ from hypothesis import strategies as st
 
 from builders import build_tokenizer
 from empathy_metric.dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn
-from empathy_metric.encoding import WindowEncoder, length_sorted_batches
-from empathy_metric.windows import ContextTurn, Window, WindowSettings, dialogue_windows
+from empathy_metric.pipeline.encoding import WindowEncoder, length_sorted_batches
+from empathy_metric.pipeline.windows import ContextTurn, Window, WindowSettings, dialogue_windows
 
 LETTERS = "abcdefghijklmnoprstuvwxy"   # one known WordPiece token each (no q, z) in the test tokenizer
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from empathy_metric.backends.onnx_encoder import load_tokenizer
+    from empathy_metric.runtime.onnx_encoder import load_tokenizer
     return load_tokenizer(build_tokenizer(tmp_path_factory.mktemp("tok") / "tokenizer.json"))
 
 
@@ -175,7 +175,7 @@ def test_encoder_reuses_token_ids_of_repeated_texts(tokenizer):
 @given(lengths=st.lists(st.integers(1, 60), min_size=1, max_size=40), budget=st.integers(1, 400),
        max_rows=st.integers(1, 9), min_rows=st.sampled_from([1, 2]))
 def test_length_sorted_batches_cover_every_window_once(lengths, budget, max_rows, min_rows):
-    from empathy_metric.encoding import EncodedWindow
+    from empathy_metric.pipeline.encoding import EncodedWindow
     encoded = [EncodedWindow(np.arange(n, dtype=np.int64) + 5, np.ones(n, dtype=np.float32), False)
                for n in lengths]
     seen = []

@@ -16,7 +16,7 @@ SUITE = "empathy-score compare"
 
 def _output_kinds(outputs) -> list[tuple[str, str]]:
     from ..errors import UsageError
-    from ..writers import output_kind
+    from ..io.writers import output_kind
     kinds = [(path, output_kind(path)) for path in outputs]
     for path, kind in kinds:
         if kind not in ("json", "junit"):
@@ -25,7 +25,7 @@ def _output_kinds(outputs) -> list[tuple[str, str]]:
 
 
 def _rows(path: str, side_kind: str, scorer_of, options, tasks, dims):
-    from ..comparison import read_saved_rows
+    from ..reporting.comparison import read_saved_rows
     from ..scoring_run import run_scoring
     if side_kind == "scores":
         return read_saved_rows(path, tasks, dims)
@@ -78,13 +78,13 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
     `score`) or a per-turn .jsonl saved by `empathy-score score -o turns.jsonl`. Dialogues are paired
     by id; deltas are candidate - baseline with a paired bootstrap CI.
     """
-    from ..aggregation import metric_names
+    from ..pipeline.aggregation import metric_names
     from ..bundle import load_bundle
-    from ..comparison import delta_table, is_saved_scores, pair, tasks_of_saved
-    from ..gating import drop_gates, estimates_from_table
-    from ..junit import write_junit
-    from ..metric_catalog import directions as metric_directions
-    from ..writers import write_json
+    from ..reporting.comparison import delta_table, is_saved_scores, pair, tasks_of_saved
+    from ..reporting.gating import drop_gates, estimates_from_table
+    from ..reporting.junit import write_junit
+    from ..reporting.metric_catalog import directions as metric_directions
+    from ..io.writers import write_json
 
     kinds = _output_kinds(outputs)
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
@@ -95,7 +95,7 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
     def scorer_of():
         nonlocal scorer
         if scorer is None:
-            from ..scorer import Scorer
+            from ..api import Scorer
             scorer = Scorer.from_pretrained(model, device=device, threads=threads,
                                             max_batch_tokens=max_batch_tokens, max_batch_size=batch_size,
                                             agent_roles=options.agent_roles,

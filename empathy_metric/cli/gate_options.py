@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from ..gating import GATE_ON, Gate, GateEvaluation, GatePlan, check_metric_names
-from ..statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, BootstrapSettings
+from ..reporting.gating import GATE_ON, Gate, GateEvaluation, GatePlan, check_metric_names
+from ..reporting.statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, BootstrapSettings
 
 
 def bootstrap_options(command):

@@ -33,7 +33,7 @@ def metrics(model, as_json):
     direction: higher = higher is better, lower = lower is better, none = descriptive.
     A corpus value is the mean over dialogues of the per-dialogue value.
     """
-    from ..metric_catalog import catalog
+    from ..reporting.metric_catalog import catalog
     tasks, dims, name = _tasks_and_dims(model)
     infos = catalog(tasks, dims)
     if as_json:

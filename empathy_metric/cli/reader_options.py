@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..dialogue import DEFAULT_AGENT_ROLES
-from ..readers.options import FORMATS, ReaderOptions
+from ..io.readers.options import FORMATS, ReaderOptions
 
 
 def input_options(command):

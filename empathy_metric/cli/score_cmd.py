@@ -45,9 +45,9 @@ def score(inputs, model, zero_shot, outputs, fmt, turns_key, role_key, text_key,
           no_future_context, device, threads, max_batch_tokens, batch_size, quiet, resume, n_resamples,
           confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
     """Score dialogue logs (JSONL, JSON, EMH CSV; '-' for stdin)."""
-    from ..aggregation import metric_names
-    from ..scorer import Scorer
-    from ..gating import threshold_gates
+    from ..pipeline.aggregation import metric_names
+    from ..api import Scorer
+    from ..reporting.gating import threshold_gates
     from ..scoring_run import run_scoring
     gates = threshold_gates(fail_under, fail_over)        # a malformed gate fails before any work
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
@@ -56,7 +56,7 @@ def score(inputs, model, zero_shot, outputs, fmt, turns_key, role_key, text_key,
         from ..errors import UsageError
         raise UsageError("give either -m/--model or --zero-shot, not both")
     if zero_shot:
-        from ..seq2seq.zero_shot import zero_shot_scorer
+        from ..training.seq2seq.zero_shot import zero_shot_scorer
         scorer = zero_shot_scorer(zero_shot, device=device, threads=threads, max_batch_tokens=max_batch_tokens,
                                   max_batch_size=batch_size, agent_roles=options.agent_roles,
                                   future_context=not no_future_context)

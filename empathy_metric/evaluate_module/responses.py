@@ -9,14 +9,14 @@ unit, so a CI resamples responses).
 """
 from __future__ import annotations
 
-from ..aggregation import dialogue_metrics
-from ..decoding import UtteranceScore, decode
+from ..pipeline.aggregation import dialogue_metrics
+from ..pipeline.decoding import UtteranceScore, decode
 from ..dialogue import Dialogue, Turn
 from ..errors import InputError
-from ..scorer import WINDOWS_PER_CHUNK
-from ..statistics import DEFAULT_CONFIDENCE, BootstrapSettings
-from ..summary import DialogueRow, corpus_table
-from ..windows import dialogue_windows
+from ..api import WINDOWS_PER_CHUNK
+from ..reporting.statistics import DEFAULT_CONFIDENCE, BootstrapSettings
+from ..reporting.summary import DialogueRow, corpus_table
+from ..pipeline.windows import dialogue_windows
 
 USER, AGENT = "user", "assistant"
 
@@ -101,7 +101,7 @@ class ResponseScoring:
     def scorer(self, model: str | None = None, batch_size: int | None = None):
         key = (model or self.model, batch_size or self.batch_size)
         if key not in self._scorers:
-            from ..scorer import Scorer
+            from ..api import Scorer
             self._scorers[key] = Scorer.from_pretrained(key[0], device=self.device, threads=self.threads,
                                                         max_batch_size=key[1])
         return self._scorers[key]

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..bundle import write_manifest
-from ..encoding import WindowEncoder
-from ..windows import Window, WindowSettings
+from ..pipeline.encoding import WindowEncoder
+from ..pipeline.windows import Window, WindowSettings
 from . import encoder_graph, smoothing
 
 PRECISIONS = ("fp32", "int8", "fp16")
@@ -47,7 +47,7 @@ def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: lis
     """Export, validate against torch on `windows`, and write the bundle. Returns the manifest.
     With `smooth_windows`, the int8 graph is quantised after activation smoothing calibrated on them
     (smoothing.py)."""
-    from ..backends.onnx_encoder import load_tokenizer
+    from ..runtime.onnx_encoder import load_tokenizer
     from ..training.model import load_checkpoint
     ckpt = Path(checkpoint)
     model, config = load_checkpoint(ckpt)

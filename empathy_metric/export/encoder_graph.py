@@ -73,7 +73,7 @@ def quantise_int8(src: Path, dst: Path, exclude: list[str]) -> None:
 def graph_feeds(encoded, batch_size: int = 1) -> list[dict]:
     """Feeds for a graph's inputs from encoded windows; one window per feed by default (as int8 runs,
     and as calibration statistics want: no padding)."""
-    from ..encoding import pad_batch
+    from ..pipeline.encoding import pad_batch
     feeds = []
     for start in range(0, len(encoded), batch_size):
         b = pad_batch(encoded, np.arange(start, min(start + batch_size, len(encoded))), 0)
@@ -83,7 +83,7 @@ def graph_feeds(encoded, batch_size: int = 1) -> list[dict]:
 
 
 def run_graph(path: Path, batches: list[dict], threads: int | None = None) -> dict[str, np.ndarray]:
-    from ..backends.ort_session import make_session
+    from ..runtime.ort_session import make_session
     session = make_session(path, "cpu", threads)
     names = [o.name for o in session.get_outputs()]
     chunks: dict[str, list] = {n: [] for n in names}

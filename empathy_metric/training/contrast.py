@@ -13,7 +13,7 @@ import random
 
 import torch
 
-from ..encoding import WindowEncoder
+from ..pipeline.encoding import WindowEncoder
 from .data import Example, LabelledWindow
 from .perturbations import WORSE_KINDS, padded, with_target, worse_reply
 

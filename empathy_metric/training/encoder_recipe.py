@@ -4,9 +4,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..encoding import WindowEncoder
+from ..pipeline.encoding import WindowEncoder
 from ..schemas import Task
-from ..windows import Window, WindowSettings
+from ..pipeline.windows import Window, WindowSettings
 from .contrast import attach_contrasts
 from .data import Example, LabelledWindow, encode_examples
 from .distillation import soft_labels

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..schemas import PERCEIVED_DIMENSIONS, Task
-from ..windows import WindowSettings
+from ..pipeline.windows import WindowSettings
 from .calibration import apply_bias, fit_offsets
 from .data import LabelledWindow, emh_windows, esconv_windows, holdout_split, kfold_splits
 from .evaluation import classification_report, grouped_means, perceived_dialogue_report

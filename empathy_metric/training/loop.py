@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..encoding import EncodedWindow, pad_batch
+from ..pipeline.encoding import EncodedWindow, pad_batch
 from ..schemas import Task
 from .contrast import contrast_loss
 from .data import Example

@@ -22,7 +22,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from ..dialogue import Dialogue
-from ..windows import dialogue_windows
+from ..pipeline.windows import dialogue_windows
 from .data import AGENT_ROLES, esconv_group, survey_score
 
 FEEDBACK_FILE = "valid_feedback.jsonl"
@@ -186,7 +186,7 @@ def validity_report(predict, data_dir: str | Path, settings, dims: list[str], bo
     """Every perceived validity figure of a model on the held-out human judgements in `data_dir`
     (WASSA dev, ESConv valid.json with its seeker feedback and survey), and the perturbation suites.
     `predict(windows)` returns the perceived scores [n, len(dims)]."""
-    from ..readers import ReaderOptions, read_dialogues
+    from ..io.readers import ReaderOptions, read_dialogues
     from .perturbation_suite import run_suite
     from ..errors import UsageError
     from .wassa import SPEAKERS, wassa_dialogues, wassa_windows

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from ..windows import Window
+from ..pipeline.windows import Window
 
 CANNED = {
     "train": ("OK.", "I see.", "Please describe your issue.", "Thank you for your message.",

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from ..errors import UsageError
-from ..windows import WindowSettings
+from ..pipeline.windows import WindowSettings
 from .model import MultiHeadEncoder, load_checkpoint
 
 SHARED_SETTINGS = ("tasks", "perceived", "window", "pooling")

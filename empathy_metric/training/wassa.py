@@ -14,7 +14,7 @@ import numpy as np
 
 from ..dialogue import Dialogue, Turn
 from ..errors import InputError
-from ..windows import WindowSettings, dialogue_windows
+from ..pipeline.windows import WindowSettings, dialogue_windows
 from .data import LabelledWindow
 
 EMPATHY_SCALE = 5.0      # ratings are 0..5; targets and scores are rating / 5

@@ -15,7 +15,7 @@ import atheris
 
 with atheris.instrument_imports():
     from empathy_metric.errors import InputError
-    from empathy_metric.readers import ReaderOptions, ReadStats, read_dialogues
+    from empathy_metric.io.readers import ReaderOptions, ReadStats, read_dialogues
 
 FOLDER = tempfile.mkdtemp(prefix="fuzz-readers-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
 PATHS = {suffix: os.path.join(FOLDER, "input" + suffix) for suffix in (".jsonl", ".csv")}

@@ -10,7 +10,7 @@ import datasets
 import evaluate
 
 from empathy_metric.evaluate_module.responses import ResponseScoring, context_list, evaluation_result
-from empathy_metric.statistics import DEFAULT_CONFIDENCE
+from empathy_metric.reporting.statistics import DEFAULT_CONFIDENCE
 
 _CITATION = """\
 @inproceedings{xu-jiang-2024-multi,

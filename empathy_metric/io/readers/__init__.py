@@ -1,0 +1,245 @@
+"""Readers: stream dialogues one at a time from JSONL, JSON arrays, EMH/EPITOME CSV, or stdin.
+
+Every record either becomes a Dialogue, raises an InputError naming FILE:LINE and the field, or,
+with `on_error="skip"`, is counted in `ReadStats.records_skipped` and left out.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from ...dialogue import Dialogue, Turn
+from ...errors import InputError
+from .options import FORMATS, ReaderOptions
+from .records import record_to_dialogue
+
+__all__ = ["FORMATS", "ReaderOptions", "ReadStats", "read_dialogues", "iter_records"]
+
+EMH_COLUMNS = ("seeker_post", "response_post")
+
+
+@dataclass
+class ReadStats:
+    records_read: int = 0
+    records_skipped: dict[str, int] = field(default_factory=dict)   # reason -> count
+    errors: list[str] = field(default_factory=list)                 # first messages of skipped records
+
+    def skip(self, reason: str, message: str) -> None:
+        self.records_skipped[reason] = self.records_skipped.get(reason, 0) + 1
+        if len(self.errors) < 20:
+            self.errors.append(message)
+
+
+def _open_binary(path: str) -> tuple[BinaryIO, str]:
+    if path == "-":
+        return sys.stdin.buffer, "<stdin>"
+    try:
+        return open(path, "rb"), path
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", source=path) from exc
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _decode(raw: bytes, name: str, line: int) -> str:
+    try:
+        return raw.decode("utf-8-sig" if line == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        # 1-based, like JSON columns
+        raise InputError(f"not valid UTF-8 (byte {exc.start + 1})", source=name, line=line) from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _parse_json(text: str, name: str, line: int | None):
+    """json.loads, with every way it can fail turned into an InputError. NaN, Infinity and numbers
+    too big for a float are refused: echoed into the output (gold labels) they would make it
+    invalid JSON."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        at = f"column {exc.colno}" if line is not None else f"line {exc.lineno} column {exc.colno}"
+        raise InputError(f"not valid JSON ({exc.msg} at {at})", source=name, line=line) from None
+    except RecursionError:
+        raise InputError("not valid JSON (nested too deeply)", source=name, line=line) from None
+    except ValueError as exc:        # e.g. an integer of more than 4300 digits, NaN
+        raise InputError(f"not valid JSON ({exc})", source=name, line=line) from None
+
+
+def iter_records(path: str) -> Iterator[tuple[str, int, object | InputError]]:
+    """Yield (source name, line, parsed JSON or the InputError it raised) for a JSONL/JSON file.
+
+    A file whose first non-blank line starts with '[' is one whole JSON array (e.g. the original
+    ESConv.json). Decided on the first line, not by peeking bytes: stdin pipes and test streams
+    may have nothing or only whitespace to peek at yet."""
+    stream, name = _open_binary(path)
+    try:
+        head: list[bytes] = []
+        for raw in stream:
+            head.append(raw)
+            if raw.strip().removeprefix(BOM).strip():
+                break
+        if head and head[-1].strip().removeprefix(BOM).lstrip().startswith(b"["):
+            yield from _json_array(b"".join(head) + stream.read(), name)
+            return
+        for line, raw in enumerate(itertools.chain(head, stream), start=1):
+            if not (raw.removeprefix(BOM) if line == 1 else raw).strip():
+                continue
+            try:
+                # Without its line ending, so that an error's column is on this line.
+                yield name, line, _parse_json(_decode(raw, name, line).rstrip("\r\n"), name, line)
+            except InputError as exc:
+                yield name, line, exc
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _json_array(data: bytes, name: str):
+    """A whole-file JSON array. 'Line' is the 1-based record number."""
+    records = _parse_json(_decode(data, name, 1), name, None)
+    if not isinstance(records, list):
+        raise InputError("expected one JSON array or one JSON object per line", source=name)
+    for number, record in enumerate(records, start=1):
+        yield name, number, record
+
+
+def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = None
+                   ) -> Iterator[Dialogue]:
+    stats = stats if stats is not None else ReadStats()
+    if options.format not in FORMATS:
+        raise InputError(f"unknown format '{options.format}' (choose from {', '.join(FORMATS)})")
+    if options.format == "emh" or (options.format == "auto" and str(path).lower().endswith(".csv")):
+        yield from _read_emh_csv(path, options, stats)
+        return
+    for name, line, record in iter_records(path):
+        stats.records_read += 1
+        try:
+            if isinstance(record, InputError):
+                raise record
+            yield record_to_dialogue(record, options, f"{name}:{line}")
+        except InputError as exc:
+            if exc.source is None:
+                exc = InputError(exc.reason, source=name, line=line, field=exc.field)
+            if options.on_error != "skip":
+                raise exc from None
+            stats.skip("malformed_record", str(exc))
+
+
+class _DecodedLines:
+    """Lines of a binary stream as text for the csv module, which may pull several lines for one
+    record (quoted newlines). Remembers where the current record started and which lines were not
+    UTF-8 (decoded with replacement meanwhile), so that a bad line spoils only its own record."""
+
+    def __init__(self, stream: BinaryIO):
+        self.lines = enumerate(stream, start=1)
+        self.line, self.first, self.bad = 0, None, {}
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        self.line, raw = next(self.lines)
+        if self.first is None and raw.strip():
+            self.first = self.line
+        try:
+            return raw.decode("utf-8-sig" if self.line == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            self.bad[self.line] = exc.start + 1          # 1-based, like JSON columns
+            return raw.decode("utf-8", "replace")
+
+    def next_record(self) -> None:
+        self.first = None
+        self.bad.clear()
+
+    def undecodable(self, name: str) -> InputError | None:
+        """The error for the first non-UTF-8 line of the record just read, if any."""
+        bad = sorted(self.bad.items())
+        self.bad.clear()
+        if not bad:
+            return None
+        line, byte = bad[0]
+        return InputError(f"not valid UTF-8 (byte {byte})", source=name, line=line)
+
+
+def _read_emh_csv(path: str, options: ReaderOptions, stats: ReadStats) -> Iterator[Dialogue]:
+    """EMH/EPITOME pairs: seeker_post then response_post, a two-turn dialogue each row.
+    The dialogue's FILE:LINE is the line where its row starts."""
+    stream, name = _open_binary(path)
+    lines = _DecodedLines(stream)
+    try:
+        reader = csv.DictReader(lines)
+        try:
+            fieldnames = reader.fieldnames or []
+        except csv.Error as exc:
+            raise InputError(f"not valid CSV ({exc})", source=name, line=1) from None
+        header_error = lines.undecodable(name)
+        if header_error:
+            raise header_error
+        missing = [c for c in EMH_COLUMNS if c not in fieldnames]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)} "
+                             f"(EMH/EPITOME CSV needs seeker_post, response_post)", source=name, line=1)
+        while True:
+            lines.next_record()
+            try:
+                row = next(reader)
+                error = lines.undecodable(name)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                error = InputError(f"not valid CSV ({exc})", source=name, line=lines.line)
+            stats.records_read += 1
+            line = lines.first or lines.line
+            if error is None and any(row.get(c) is None for c in EMH_COLUMNS):
+                error = InputError("row has too few columns", source=name, line=line)
+            if error is not None:
+                if options.on_error != "skip":
+                    raise error
+                stats.skip("malformed_record", str(error))
+                continue
+            yield _emh_dialogue(row, options, f"{name}:{line}")
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _emh_dialogue(row: dict, options: ReaderOptions, source: str) -> Dialogue:
+    if options.id_key and row.get(options.id_key):
+        dialogue_id = row[options.id_key]
+    elif row.get("sp_id") and row.get("rp_id"):
+        dialogue_id = f"{row['sp_id']}_{row['rp_id']}"
+    else:
+        dialogue_id = source
+    gold = {k: row[k] for k in ("level", "rationales") if row.get(k) not in (None, "")}
+    turns, skipped = [], {}
+    for index, (role, key) in enumerate((("seeker", "seeker_post"), ("supporter", "response_post"))):
+        text = (row.get(key) or "").strip()
+        if text:
+            turns.append(Turn(role=role, text=text, index=index, gold=gold if role == "supporter" else {}))
+        else:
+            skipped["empty_text"] = skipped.get("empty_text", 0) + 1
+    return Dialogue(dialogue_id=dialogue_id, turns=turns, source=source, skipped=skipped, turns_read=2)
+
+
+def read_path_list(paths: list[str], options: ReaderOptions, stats: ReadStats) -> Iterator[Dialogue]:
+    for path in paths:
+        if path != "-" and Path(path).is_dir():
+            raise InputError("is a folder, expected a file (JSONL, JSON or CSV)", source=path)
+        yield from read_dialogues(path, options, stats)

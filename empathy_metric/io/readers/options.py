@@ -1,0 +1,23 @@
+"""What the user told us about the input's layout (CLI flags map one to one onto these fields)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...dialogue import DEFAULT_AGENT_ROLES
+
+FORMATS = ("auto", "openai", "sharegpt", "esconv", "generic", "emh")
+TURNS_KEYS = {"openai": "messages", "sharegpt": "conversations", "esconv": "dialog", "generic": "turns"}
+ROLE_KEYS = ("role", "from", "speaker", "author")
+TEXT_KEYS = ("content", "text", "value", "utterance")
+ID_KEYS = ("id", "dialogue_id", "dialog_id", "conversation_id", "conv_id")
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    format: str = "auto"
+    turns_key: str | None = None
+    role_key: str | None = None
+    text_key: str | None = None
+    id_key: str | None = None
+    agent_roles: frozenset[str] = field(default_factory=lambda: DEFAULT_AGENT_ROLES)
+    on_error: str = "raise"        # or "skip": bad records are skipped and counted

@@ -1,0 +1,162 @@
+"""`--resume`: continue an interrupted run from its per-turn JSONL output, with no duplicate and no
+missing record.
+
+Per-turn output is written a whole dialogue at a time, in input order (writers.py). At the start of
+every run, `<output>.run.json` records what makes the output: model signature, settings, reader
+options and inputs. On resume:
+1. that sidecar must match the new run, else the resume is refused (UsageError);
+2. a cut last line is dropped, and so are all lines of the last dialogue in the file: a kill may
+   have cut it between two of its lines, and scoring it again is cheap;
+3. every dialogue still in the file is read back instead of scored (Scorer.iter_scores), so the
+   summary and any other output cover all dialogues; new records are appended.
+Records are read back by byte offset, so memory holds one (offset, size) per finished dialogue.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..pipeline.aggregation import dialogue_metrics
+from ..pipeline.decoding import UtteranceScore
+from ..errors import InputError, UsageError
+from .writers import output_kind, write_json
+
+SIDECAR_SUFFIX = ".run.json"
+RECORD_KEYS = ("dialogue_id", "turn_index", "role", "labels", "probs", "perceived")
+
+
+def sidecar_path(output: str) -> str:
+    return output + SIDECAR_SUFFIX
+
+
+def run_identity(scorer, options, inputs: list[str]) -> dict:
+    """Everything that decides the per-turn records (batch sizes and threads do not: see
+    tests/test_determinism.py). JSON-normalised so that it compares equal to a stored copy."""
+    reader = {"format": options.format, "turns_key": options.turns_key, "role_key": options.role_key,
+              "text_key": options.text_key, "id_key": options.id_key}
+    identity = {"signature": scorer.bundle.signature(), "settings": scorer.settings(),
+                "reader": reader, "inputs": list(inputs)}
+    return json.loads(json.dumps(identity))
+
+
+def begin_run(outputs: list[str], identity: dict, resume: bool) -> "ResumedOutput | None":
+    """Check and prepare a resume (if asked), then write the sidecar of every .jsonl output."""
+    turn_files = [p for p in outputs if output_kind(p) == "jsonl"]
+    resumed = None
+    if resume:
+        if len(turn_files) != 1:
+            raise UsageError("--resume needs exactly one per-turn .jsonl output (-o turns.jsonl); "
+                             f"got {len(turn_files)}")
+        if Path(turn_files[0]).exists():
+            _check_identity(turn_files[0], identity)
+            resumed = ResumedOutput.prepare(turn_files[0])
+    for path in turn_files:
+        write_json(sidecar_path(path), identity)
+    return resumed
+
+
+def _check_identity(output: str, identity: dict) -> None:
+    side = sidecar_path(output)
+    try:
+        stored = json.loads(Path(side).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"cannot resume {output}: {side} is missing, so what made the output is "
+                         "unknown; run again without --resume") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot resume {output}: {side} is unreadable ({exc})") from None
+    if not isinstance(stored, dict):
+        raise UsageError(f"cannot resume {output}: {side} is not a run description")
+    differs = []
+    for key, value in identity.items():
+        old = stored.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            differs += [f"{key}.{sub}" for sub in sorted(set(value) | set(old))
+                        if value.get(sub) != old.get(sub)]
+        elif value != old:
+            differs.append(key)
+    if differs:
+        raise UsageError(f"cannot resume {output}: it was made with another model, settings or input "
+                         f"(differs: {', '.join(differs)}); run again without --resume")
+
+
+def _bad_record(path: str, line: int, what: str) -> InputError:
+    return InputError(f"{what}; this file is not intact output of empathy-score, so it cannot be "
+                      "resumed (run again without --resume)", source=path, line=line)
+
+
+@dataclass
+class ResumedOutput:
+    path: str
+    spans: dict[str, tuple[int, int]]     # dialogue id -> (byte offset, byte size) of its lines
+
+    @classmethod
+    def prepare(cls, path: str) -> "ResumedOutput":
+        """Scan the file, cut it back to its last surely-complete dialogue, index what is left."""
+        spans: dict[str, tuple[int, int]] = {}
+        current, start, offset = None, 0, 0
+        with open(path, "r+b") as handle:
+            for line, raw in enumerate(handle, start=1):
+                if not raw.endswith(b"\n"):
+                    break                                   # a cut last line
+                dialogue_id = _record_id(raw, path, line)
+                if dialogue_id != current:
+                    if current is not None:
+                        spans[current] = (start, offset - start)
+                    if dialogue_id in spans:
+                        raise _bad_record(path, line, f"dialogue '{dialogue_id}' appears twice")
+                    current, start = dialogue_id, offset
+                offset += len(raw)
+            # The last dialogue may have been cut between two of its lines: score it again.
+            handle.truncate(start if current is not None else 0)
+        return cls(path=path, spans=spans)
+
+    def __contains__(self, dialogue_id: str) -> bool:
+        return dialogue_id in self.spans
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def _records(self, dialogue_id: str) -> list[dict]:
+        offset, size = self.spans[dialogue_id]
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(size)
+        return [json.loads(raw) for raw in data.splitlines()]
+
+    def dialogue_score(self, dialogue, windows, scorer, counts):
+        """The dialogue's DialogueScore rebuilt from its saved records; counted as scored."""
+        from ..api import DialogueScore
+        records = self._records(dialogue.dialogue_id)
+        saved = [r.get("turn_index") for r in records]
+        expected = [w.turn_index for w in windows]
+        if saved != expected:
+            raise InputError(f"dialogue '{dialogue.dialogue_id}' has records for turns {saved}, but "
+                             f"the input has agent turns {expected}: the input changed since the "
+                             "interrupted run; run again without --resume", source=self.path)
+        utterances = [_utterance(r) for r in records]
+        counts.dialogues_scored += 1
+        counts.dialogues_resumed += 1
+        counts.turns_resumed += len(utterances)
+        counts.windows_truncated += sum(u.truncated for u in utterances)
+        return DialogueScore(dialogue_id=dialogue.dialogue_id, utterances=utterances,
+                             metrics=dialogue_metrics(utterances, scorer.tasks, scorer.perceived),
+                             n_turns=len(utterances), resumed_from=self.path)
+
+
+def _record_id(raw: bytes, path: str, line: int) -> str:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        raise _bad_record(path, line, "not valid JSON") from None
+    if not isinstance(record, dict) or any(k not in record for k in RECORD_KEYS) \
+            or not isinstance(record["dialogue_id"], str):
+        raise _bad_record(path, line, "not a per-turn record")
+    return record["dialogue_id"]
+
+
+def _utterance(record: dict) -> UtteranceScore:
+    return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
+                          role=record["role"], labels=record["labels"], probs=record["probs"],
+                          perceived=record["perceived"], truncated=bool(record.get("truncated")),
+                          gold=record.get("gold", {}))

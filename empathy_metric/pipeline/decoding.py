@@ -1,0 +1,58 @@
+"""Raw outputs -> label names, probabilities and perceived scores for each scored utterance."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..schemas import Task
+from .windows import Window
+
+PROB_DECIMALS = 6     # outputs are rounded so that text output is stable across runs and machines
+
+
+@dataclass
+class UtteranceScore:
+    dialogue_id: str
+    turn_index: int
+    role: str
+    labels: dict[str, str]
+    probs: dict[str, dict[str, float]]
+    perceived: dict[str, float]
+    truncated: bool = False
+    gold: dict = field(default_factory=dict)
+
+    def to_record(self) -> dict:
+        record = {"dialogue_id": self.dialogue_id, "turn_index": self.turn_index, "role": self.role,
+                  "labels": self.labels, "probs": self.probs, "perceived": self.perceived,
+                  "truncated": self.truncated}
+        if self.gold:
+            record["gold"] = self.gold
+        return record
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def decode(windows: list[Window], outputs: dict[str, np.ndarray], truncated: np.ndarray,
+           tasks: list[Task], perceived_dims: list[str]) -> list[UtteranceScore]:
+    probs = {t.name: np.round(softmax(outputs[f"logits.{t.name}"].astype(np.float64)), PROB_DECIMALS)
+             for t in tasks}
+    best = {t.name: outputs[f"logits.{t.name}"].argmax(-1) for t in tasks}
+    perceived = outputs.get("perceived")
+    if perceived is not None:
+        perceived = np.round(perceived.astype(np.float64), PROB_DECIMALS)
+    scores = []
+    for i, w in enumerate(windows):
+        scores.append(UtteranceScore(
+            dialogue_id=w.dialogue_id, turn_index=w.turn_index, role=w.role,
+            labels={t.name: t.labels[best[t.name][i]] for t in tasks},
+            probs={t.name: {label: float(p) for label, p in zip(t.labels, probs[t.name][i])}
+                   for t in tasks},
+            perceived={d: float(perceived[i, k]) for k, d in enumerate(perceived_dims)}
+            if perceived is not None else {},
+            truncated=bool(truncated[i]), gold=w.gold))
+    return scores

@@ -1,0 +1,76 @@
+"""Every metric name a model produces, with its direction (is higher better?) and what it means.
+
+Names come from `aggregation.metric_names`; this module only adds what a reader and a gate need.
+Directions:
+- `perceived.<dim>`: higher is better;
+- `<ordinal task>.mean_level` (EMH none/weak/strong): higher is better;
+- rates of an ordinal task: the first level (EMH `none`) lower is better, the last level (`strong`)
+  higher is better, middle levels (`weak`) are descriptive;
+- rates of a nominal task (ESConv strategies, customer-service intents): descriptive ("none"):
+  a good supporter uses a mix, so no single strategy's share is better when higher.
+A corpus value is the mean over dialogues of the per-dialogue value.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..schemas import Task
+
+HIGHER, LOWER, NONE = "higher", "lower", "none"
+# What the project's perceived dimensions mean (0..1); a bundle may describe its own in its manifest.
+PERCEIVED_MEANINGS = {
+    "empathy": "empathy (expected third-party perceived-empathy rating of the turn / 5)",
+    "helpfulness": "helpfulness (expected seeker view of the reply: fits and helps; weakly supervised)",
+    "relevance": "relevance (seeker survey: the conversation stayed on my problem)",
+    "improvement": "improvement (seeker's emotion intensity, before minus after the chat)",
+}
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    direction: str          # higher | lower | none (descriptive: no better side)
+    range: str              # the values a corpus mean can take
+    meaning: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rate_direction(task: Task, position: int) -> str:
+    if not task.ordinal:
+        return NONE
+    if position == 0:
+        return LOWER
+    if position == len(task.labels) - 1:
+        return HIGHER
+    return NONE
+
+
+def catalog(tasks: list[Task], perceived_dims: list[str]) -> list[MetricInfo]:
+    """One entry per metric, in the order of `aggregation.metric_names` (a test checks they agree)."""
+    from ..pipeline.aggregation import slug     # numpy-free at import: the CLI imports this module for --help
+    infos = []
+    for task in tasks:
+        for position, label in enumerate(task.labels):
+            definition = task.definitions.get(label, "")
+            infos.append(MetricInfo(
+                name=f"{task.name}.rate.{slug(label)}", direction=_rate_direction(task, position),
+                range="0..1",
+                meaning=f"share of agent turns whose {task.name} label is '{label}'"
+                        + (f" ({definition.rstrip('.')})" if definition else "")))
+        if task.ordinal:
+            levels = ", ".join(f"{k} = {label}" for k, label in enumerate(task.labels))
+            infos.append(MetricInfo(
+                name=f"{task.name}.mean_level", direction=HIGHER, range=f"0..{len(task.labels) - 1}",
+                meaning=f"mean {task.name} level of agent turns ({levels})"))
+    for dim in perceived_dims:
+        infos.append(MetricInfo(
+            name=f"perceived.{dim}", direction=HIGHER, range="0..1",
+            meaning=f"mean predicted perceived {PERCEIVED_MEANINGS.get(dim, dim)} of agent turns "
+                    "(0 = low, 1 = high)"))
+    return infos
+
+
+def directions(tasks: list[Task], perceived_dims: list[str]) -> dict[str, str]:
+    return {info.name: info.direction for info in catalog(tasks, perceived_dims)}

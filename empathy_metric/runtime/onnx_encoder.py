@@ -1,0 +1,113 @@
+"""The encoder backend on ONNX Runtime: tokenizers + onnxruntime + numpy, nothing else."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..pipeline.encoding import WindowEncoder, length_sorted_batches
+from ..errors import ModelError
+from . import RawOutputs
+
+# CUDA: windows are encoded (CPU) in spans of this many, each span's batches going to the GPU thread
+# while the next span is encoded; the scorer hands the backend this many windows per call.
+CUDA_SORT_SPAN = 4096
+CUDA_WINDOWS_PER_CHUNK = 8 * CUDA_SORT_SPAN
+from .ort_session import make_session, physical_cores, require_cuda_provider
+
+
+def load_tokenizer(path):
+    from tokenizers import Tokenizer
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:     # tokenizers raises a bare Exception on bad files
+        raise ModelError(f"{path}: not a valid tokenizer.json ({exc})") from None
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+class OnnxEncoderBackend:
+    def __init__(self, bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128):
+        self.bundle = bundle
+        self.device = device
+        if device == "cuda":
+            from .cuda_graph import cuda_graph
+            require_cuda_provider()            # before deriving a CUDA graph nothing could run
+            graph_path, single = cuda_graph(bundle)
+        else:
+            graph_path = bundle.file("model")
+            single = bundle.manifest.get("runtime", {}).get("single_row_batches", False)
+        # One window per call is too small to split across threads well: on CPU, run `threads`
+        # calls at once, each on one thread (Run is thread-safe and releases the GIL). A window's
+        # result does not depend on which thread runs it (one row, one thread, same kernels).
+        self.workers = (threads or physical_cores()) if single and device == "cpu" else 1
+        self.session = make_session(graph_path, device, 1 if self.workers > 1 else threads)
+        # CUDA: one thread drives the GPU while this one encodes and pads what comes next.
+        self.cuda = device == "cuda"
+        if self.cuda:
+            self.workers, self.windows_per_chunk = 1, CUDA_WINDOWS_PER_CHUNK
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        expected = [f"logits.{t.name}" for t in bundle.tasks]
+        missing = [n for n in expected if n not in self.output_names]
+        if missing:
+            raise ModelError(f"{graph_path}: graph lacks output(s) {', '.join(missing)}")
+        self.encoder = WindowEncoder(load_tokenizer(bundle.file("tokenizer")), bundle.window)
+        # Dynamically quantised graphs compute activation ranges over the whole batch, so a window's
+        # result would depend on its batch-mates: such graphs run one window per call.
+        self.max_batch_size = 1 if single else max_batch_size
+        self.max_batch_tokens = max_batch_tokens
+        # Multi-row graphs never run a batch of one (see length_sorted_batches): results must not
+        # depend on --batch-size or on how many windows happen to be left for the last batch.
+        self.min_rows = 1 if single else 2
+
+    def with_settings(self, settings):
+        self.encoder = WindowEncoder(self.encoder.tokenizer, settings)
+        return self
+
+    def _run(self, item):
+        offset, batch = item
+        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
+                 "target_mask": batch.target_mask}
+        if not self.cuda:
+            return offset + batch.positions, self.session.run(self.output_names, feeds)
+        # I/O binding: inputs copied to the GPU once, outputs left there and read back together.
+        from onnxruntime import OrtValue
+        binding = self.session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(value, "cuda", 0))
+        for name in self.output_names:
+            binding.bind_output(name, "cuda", 0)
+        self.session.run_with_iobinding(binding)
+        return offset + batch.positions, binding.copy_outputs_to_cpu()
+
+    def _batches(self, windows, truncated: np.ndarray):
+        """(offset, batch) pairs. On CPU the whole call is sorted by length at once; on CUDA a span
+        at a time, so the GPU can start on one span while the next is being encoded."""
+        span = CUDA_SORT_SPAN if self.cuda else max(1, len(windows))
+        for offset in range(0, len(windows), span):
+            encoded = self.encoder.encode(windows[offset:offset + span])
+            truncated[offset:offset + len(encoded)] = [e.truncated for e in encoded]
+            for batch in length_sorted_batches(encoded, self.max_batch_tokens, self.max_batch_size,
+                                               self.encoder.pad_id, self.min_rows):
+                yield offset, batch
+
+    def predict(self, windows) -> RawOutputs:
+        n = len(windows)
+        results: dict[str, np.ndarray] = {}
+        truncated = np.zeros(n, dtype=bool)
+        batches = self._batches(windows, truncated)
+        if self.workers > 1 or self.cuda:
+            pool = ThreadPoolExecutor(self.workers)
+            try:
+                runs = list(pool.map(self._run, batches))
+            finally:        # on Ctrl-C, drop the queued windows instead of scoring them first
+                pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            runs = map(self._run, batches)
+        for positions, values in runs:
+            for name, value in zip(self.output_names, values):
+                if name not in results:
+                    results[name] = np.empty((n, *value.shape[1:]), dtype=np.float32)
+                results[name][positions] = value
+        return RawOutputs(outputs=results, truncated=truncated)

@@ -1,0 +1,96 @@
+"""Which parts of the encoder can be int8 and keep labels? Quantises an optimised fp32 bundle's graph
+with ORT dynamic int8 (per-channel weights, heads fp32, as the shipped export) while keeping chosen
+MatMuls in fp32, or after SmoothQuant-style smoothing (export/smoothing.py, calibrated on ESConv
+train.json windows), then compares labels with the fp32 graph on the same ESConv valid.json windows,
+one window per call (as the int8 backend runs).
+
+Usage: python research/int8_variants.py FP32_BUNDLE [N_WINDOWS] [--only-smoothing] [--alphas=0.5,0.8]
+  FP32_BUNDLE: `empathy-score export CKPT -o DIR --precision fp32` (the optimised fp32 graph)
+Prints one JSON line per variant: label agreement per task (%), max |logit diff|, seconds.
+"""
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from empathy_metric.pipeline.encoding import WindowEncoder
+from empathy_metric.export.encoder_graph import graph_feeds, head_nodes, quantise_int8
+from empathy_metric.export.smoothing import smooth
+from empathy_metric.training.data import esconv_windows
+from empathy_metric.training.encoder_recipe import load_tokenizer
+from empathy_metric.pipeline.windows import WindowSettings
+
+ESCONV_VALID = "../shared/data/esconv/valid.json"
+ESCONV_TRAIN = "../shared/data/esconv/train.json"
+CALIBRATION_WINDOWS = 256
+SMOOTHING_ALPHAS = (0.5, 0.65, 0.8)
+
+
+def run_graph_rowwise(path: Path, encoded) -> tuple[dict, float]:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    outputs = {n: [] for n in names}
+    started = time.perf_counter()
+    for feed in graph_feeds(encoded):
+        for name, value in zip(names, session.run(names, feed)):
+            outputs[name].append(value)
+    return {n: np.concatenate(v) for n, v in outputs.items()}, time.perf_counter() - started
+
+
+def report(name: str, out: dict, reference: dict, seconds: float, fp32_seconds: float, **extra) -> None:
+    logits = [n for n in reference if n.startswith("logits.")]
+    agreement = {k[len("logits."):]: round(100 * float((out[k].argmax(-1) == reference[k].argmax(-1)).mean()), 1)
+                 for k in logits}
+    print(json.dumps({"variant": name, **extra, "agreement_pct": agreement,
+                      "max_abs_logit_diff": round(max(float(np.abs(out[k] - reference[k]).max()) for k in logits), 3),
+                      "seconds": round(seconds, 1), "speed_vs_fp32": round(fp32_seconds / seconds, 2)}), flush=True)
+
+
+def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHING_ALPHAS) -> None:
+    import onnx
+    graph_path = bundle / "model.onnx"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    settings = WindowSettings.from_dict(manifest["window"])
+    encoder = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings)
+    encoded = encoder.encode([x.window for x in esconv_windows(ESCONV_VALID, settings)[:limit]])
+    reference, fp32_seconds = run_graph_rowwise(graph_path, encoded)
+    print(json.dumps({"variant": "fp32", "windows": len(encoded), "seconds": round(fp32_seconds, 1)}), flush=True)
+    matmuls = [n.name for n in onnx.load(str(graph_path)).graph.node if n.op_type in ("MatMul", "Attention")]
+    groups = {
+        "all int8 (shipped)": [],
+        "attention fp32": [m for m in matmuls if m.startswith("Attention") or "attention/output" in m],
+        "FFN output fp32": [m for m in matmuls if "/output/dense" in m and "attention" not in m],
+        "FFN fp32": [m for m in matmuls if "intermediate" in m or ("/output/dense" in m and "attention" not in m)],
+        "last layer fp32": [m for m in matmuls if "layer.5/" in m or m == "Attention_5"],
+    }
+    heads = head_nodes(graph_path, list(reference))
+    with tempfile.TemporaryDirectory() as tmp:
+        quantised = Path(tmp) / "int8.onnx"
+        for name, kept in (dict(list(groups.items())[:1]) if only_smoothing else groups).items():
+            quantise_int8(graph_path, quantised, heads + kept)
+            out, seconds = run_graph_rowwise(quantised, encoded)
+            report(name, out, reference, seconds, fp32_seconds, fp32_matmuls=len(kept))
+        calibration = encoder.encode([x.window for x in esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]])
+        feeds = graph_feeds(calibration)
+        for alpha in alphas:
+            smoothed = Path(tmp) / "smoothed.onnx"
+            count = smooth(graph_path, smoothed, feeds, alpha, set(heads))
+            fp32_check, _ = run_graph_rowwise(smoothed, encoded[:50])
+            drift = max(float(np.abs(fp32_check[k] - reference[k][:50]).max()) for k in fp32_check)
+            quantise_int8(smoothed, quantised, heads)
+            out, seconds = run_graph_rowwise(quantised, encoded)
+            report(f"smoothed alpha {alpha}, all int8", out, reference, seconds, fp32_seconds,
+                   smoothed_nodes=count, smoothed_fp32_max_diff=round(drift, 6))
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    alphas = next((tuple(map(float, a.split("=", 1)[1].split(","))) for a in sys.argv if a.startswith("--alphas=")),
+                  SMOOTHING_ALPHAS)
+    main(Path(args[0]), int(args[1]) if len(args) > 1 else 600, "--only-smoothing" in sys.argv, alphas)
