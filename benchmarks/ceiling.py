@@ -91,8 +91,8 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, help="first N dialogues (lines) of a JSONL input")
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args(argv)
-    from empathy_metric.io.readers import ReaderOptions
     from empathy_metric.api import Scorer
+    from empathy_metric.io.readers import ReaderOptions
     from empathy_metric.reporting.statistics import BootstrapSettings
     spent: dict[str, float] = {}
     time_stages(spent)

@@ -56,6 +56,7 @@ def main(argv=None) -> None:
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from worker import read_windows
+
     from empathy_metric.pipeline.windows import WindowSettings
     parser = argparse.ArgumentParser(description="export benchmark variants")
     parser.add_argument("--checkpoint", required=True, type=Path)

@@ -94,12 +94,14 @@ def stream(input_path: Path, bundle: str, seconds: float, threads: int, work: Pa
 def summary_only(n: int) -> dict:
     """The end of a CLI run for n dialogues: rows -> corpus table with bootstrap -> summary JSON."""
     import tempfile
+
     import numpy as np
+
+    from empathy_metric.io.writers import write_json
     from empathy_metric.pipeline.aggregation import metric_names
-    from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
     from empathy_metric.reporting.statistics import BootstrapSettings
     from empathy_metric.reporting.summary import DialogueRow, build_summary, corpus_table
-    from empathy_metric.io.writers import write_json
+    from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
     names = metric_names(list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS))
     rng = np.random.default_rng(0)
     before = _status_kib(os.getpid(), "VmRSS") / 1024

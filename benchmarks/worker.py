@@ -31,10 +31,10 @@ def read_windows(path: str, settings):
 
 def run_torch(args) -> tuple[dict, list, dict]:
     import torch
-    from empathy_metric.runtime.onnx_encoder import load_tokenizer
-    from empathy_metric.pipeline.encoding import WindowEncoder, pad_batch
-    from empathy_metric.training.model import load_checkpoint
+
+    from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer, pad_batch
     from empathy_metric.pipeline.windows import WindowSettings
+    from empathy_metric.training.model import load_checkpoint
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     model, config = load_checkpoint(Path(args.checkpoint))
@@ -82,8 +82,8 @@ def run_torch(args) -> tuple[dict, list, dict]:
 
 
 def run_ort(args) -> tuple[dict, list, dict]:
-    from empathy_metric.runtime import load_backend
     from empathy_metric.bundle import load_bundle
+    from empathy_metric.runtime import load_backend
     started = time.perf_counter()
     bundle = load_bundle(args.bundle)
     backend = load_backend(bundle, args.device, args.threads, args.max_batch_tokens, args.max_batch_size)

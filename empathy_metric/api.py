@@ -1,30 +1,38 @@
-"""The Python API: `Scorer.from_pretrained(...).score(dialogues)`; the CLI, the `evaluate` metric and
-evaluation all go through `Scorer.iter_scores`, which streams one dialogue at a time."""
+"""The Python API, and the one place where the scoring stages are put together. The CLI commands,
+the `evaluate` metric and the training side's evaluation call these; none re-implements a stage.
+
+- `Scorer`: a bundle and its backend. `score(dialogues)` in memory, `iter_scores(...)` streaming one
+  dialogue at a time, `score_windows(windows)` for windows cut elsewhere.
+- `score_files`: one scoring run as `empathy-score score` does it: read -> score -> per-turn files ->
+  summary with CIs -> gates.
+- `compare_files`: two releases over the same conversations, paired by dialogue id (`compare`).
+- `score_responses`: generated responses in their context (the `evaluate` metric).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-from .pipeline.accounting import Counts
-from .pipeline.aggregation import corpus_means, dialogue_metrics
 from .bundle import Bundle, load_bundle
-from .pipeline.decoding import UtteranceScore, decode
-from .dialogue import DEFAULT_AGENT_ROLES, Dialogue
-from .errors import InputError
-from .io.readers.options import ReaderOptions
+from .dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn
+from .errors import InputError, UsageError
+from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import record_to_dialogue
+from .io.resume import begin_run, run_identity
+from .io.writers import CsvTurnWriter, JsonlTurnWriter, output_kind, write_json
+from .pipeline.accounting import Counts
+from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
+from .pipeline.decoding import UtteranceScore, decode
 from .pipeline.windows import Window, dialogue_windows
+from .reporting.gating import GateEvaluation, GatePlan, drop_gates, estimates_from_table, plan_gates
+from .reporting.junit import write_junit
+from .reporting.statistics import BootstrapSettings
+from .reporting.summary import DialogueRow, build_summary, corpus_table
+from .runtime import Backend, load_backend
 
-WINDOWS_PER_CHUNK = 512     # windows scored together; bounds memory whatever the input size
-
-
-@dataclass
-class DialogueScore:
-    dialogue_id: str
-    utterances: list[UtteranceScore]
-    metrics: dict[str, float]
-    n_turns: int
-    resumed_from: str | None = None    # --resume: the output file these records were read back from
+# A dialogue's scores known without running the model (e.g. read back from an interrupted run's
+# output), or None: known(dialogue, its windows) -> DialogueScore | None.
+KnownScores = Callable[[Dialogue, list[Window]], "DialogueScore | None"]
 
 
 @dataclass
@@ -39,16 +47,12 @@ class ScoreResult:
 
 
 class Scorer:
-    def __init__(self, bundle: Bundle, backend, agent_roles: frozenset[str] = DEFAULT_AGENT_ROLES,
+    def __init__(self, bundle: Bundle, backend: Backend, agent_roles: frozenset[str] = DEFAULT_AGENT_ROLES,
                  future_context: bool = True):
         self.bundle = bundle
-        self.backend = backend
-        # A GPU backend wants more windows per call than a CPU one (its batches are bigger).
-        self.windows_per_chunk = getattr(backend, "windows_per_chunk", WINDOWS_PER_CHUNK)
         self.agent_roles = frozenset(r.lower() for r in agent_roles)
         self.window_settings = bundle.window if future_context else bundle.window.without_future()
-        if not future_context and hasattr(backend, "with_settings"):
-            backend.with_settings(self.window_settings)
+        self.backend = backend if future_context else backend.with_settings(self.window_settings)
         self.tasks = bundle.tasks
         self.perceived = bundle.perceived
 
@@ -57,7 +61,6 @@ class Scorer:
                         max_batch_tokens: int = 16384, max_batch_size: int = 128,
                         agent_roles: Iterable[str] | None = None, future_context: bool = True,
                         verify: bool = True) -> "Scorer":
-        from .runtime import load_backend
         bundle = load_bundle(model, verify=verify)
         backend = load_backend(bundle, device, threads, max_batch_tokens, max_batch_size)
         roles = frozenset(agent_roles) if agent_roles else DEFAULT_AGENT_ROLES
@@ -85,12 +88,21 @@ class Scorer:
                 except InputError as exc:
                     raise InputError(exc.reason, source="<input>", line=number, field=exc.field) from None
 
-    def iter_scores(self, dialogues: Iterable[Dialogue], counts: Counts,
-                    on_error: str = "raise", resumed=None) -> Iterator[DialogueScore]:
+    def score_windows(self, windows: list[Window]) -> list[UtteranceScore]:
+        """Windows -> decoded scores, in their order, a backend chunk at a time (bounded memory)."""
+        scores: list[UtteranceScore] = []
+        chunk = self.backend.windows_per_chunk
+        for start in range(0, len(windows), chunk):
+            part = windows[start:start + chunk]
+            raw = self.backend.predict(part)
+            scores += decode(part, raw.outputs, raw.truncated, self.tasks, self.perceived)
+        return scores
+
+    def iter_scores(self, dialogues: Iterable[Dialogue], counts: Counts, on_error: str = "raise",
+                    known: KnownScores | None = None) -> Iterator[DialogueScore]:
         """Score dialogues in chunks of windows; yield each dialogue, in input order, when done.
-        `counts` is updated as dialogues pass (records_read is the reader's business).
-        `resumed` (resume.ResumedOutput): dialogues already in an earlier run's output are read
-        back from it instead of being scored again."""
+        `counts` is updated as dialogues pass (records_read is the reader's business). A dialogue for
+        which `known` returns scores is not run through the model again."""
         pending: list[tuple[Dialogue, list[Window]]] = []
         n_windows = 0
         seen: dict[str, str] = {}
@@ -112,14 +124,17 @@ class Scorer:
                 continue
             counts.turns_scored += len(windows)
             counts.turns_context += len(dialogue.turns) - len(windows)
-            if resumed is not None and dialogue.dialogue_id in resumed:
+            reused = known(dialogue, windows) if known is not None else None
+            if reused is not None:
                 yield from self._flush(pending, counts)       # keeps the output in input order
                 pending, n_windows = [], 0
-                yield resumed.dialogue_score(dialogue, windows, self, counts)
+                counts.dialogues_scored += 1
+                counts.windows_truncated += sum(u.truncated for u in reused.utterances)
+                yield reused
                 continue
             pending.append((dialogue, windows))
             n_windows += len(windows)
-            if n_windows >= self.windows_per_chunk:
+            if n_windows >= self.backend.windows_per_chunk:
                 yield from self._flush(pending, counts)
                 pending, n_windows = [], 0
         yield from self._flush(pending, counts)
@@ -136,14 +151,193 @@ class Scorer:
         if not pending:
             return
         windows = [w for _, ws in pending for w in ws]
-        raw = self.backend.predict(windows)
-        utterances = decode(windows, raw.outputs, raw.truncated, self.tasks, self.perceived)
-        counts.windows_truncated += int(raw.truncated.sum())
+        utterances = self.score_windows(windows)
+        counts.windows_truncated += sum(u.truncated for u in utterances)
         start = 0
         for dialogue, ws in pending:
             mine = utterances[start:start + len(ws)]
             start += len(ws)
             counts.dialogues_scored += 1
-            yield DialogueScore(dialogue_id=dialogue.dialogue_id, utterances=mine,
-                                metrics=dialogue_metrics(mine, self.tasks, self.perceived),
-                                n_turns=len(mine))
+            yield dialogue_score(dialogue.dialogue_id, mine, self.tasks, self.perceived)
+
+
+# ---- one scoring run, as `empathy-score score` does it -------------------------------------------
+
+@dataclass
+class RunResult:
+    summary: dict
+    rows: list[DialogueRow]
+    counts: Counts
+    read_stats: ReadStats = field(default_factory=ReadStats)
+    gates: GateEvaluation | None = None       # the verdicts printed and the exit code come from this
+
+
+def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, resume_path: str | None = None):
+    writers = []
+    for path in outputs:
+        kind = output_kind(path)
+        if kind == "jsonl":
+            writers.append(JsonlTurnWriter(path, append or path == resume_path))
+        elif kind == "csv":
+            writers.append(CsvTurnWriter(path, scorer.tasks, scorer.perceived, append))
+    return writers
+
+
+def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outputs: list[str],
+                on_dialogue: Callable[[int, int], None] | None = None,
+                bootstrap: BootstrapSettings | None = None, gates: GatePlan | None = None,
+                resume: bool = False) -> RunResult:
+    """Read `inputs`, score them, write per-turn `outputs` as dialogues finish (streaming: only small
+    per-dialogue metric rows are kept), then the summary (.json) and gate verdicts (.junit.xml).
+    `resume`: keep the dialogues already in the one .jsonl output and append the rest (io/resume.py)."""
+    for path in outputs:            # fail on a bad -o before any work is done
+        output_kind(path)
+    stats, counts, rows = ReadStats(), Counts(), []
+    resumed = begin_run(outputs, run_identity(scorer, options, inputs), resume)
+    known = None
+    if resumed is not None:
+        def known(dialogue, windows):
+            return resumed.known_score(dialogue, windows, scorer.tasks, scorer.perceived, counts)
+    writers = open_turn_writers(outputs, scorer, resume_path=resumed.path if resumed else None)
+    try:
+        dialogues = read_path_list(inputs, options, stats)
+        for scored in scorer.iter_scores(dialogues, counts, options.on_error, known):
+            for writer in writers:
+                if scored.reused_from != writer.path:     # resumed records are already there
+                    writer.write_dialogue(scored)
+            rows.append(DialogueRow(scored.dialogue_id, scored.n_turns, scored.metrics))
+            if on_dialogue:
+                on_dialogue(len(rows), counts.turns_scored)
+    finally:
+        for writer in writers:
+            writer.close()
+    counts.records_read = stats.records_read
+    for reason, n in stats.records_skipped.items():
+        counts.records_skipped[reason] = counts.records_skipped.get(reason, 0) + n
+    summary = build_summary(scorer.bundle.signature(), scorer.settings(), list(inputs), counts.to_dict(),
+                            corpus_table(rows, bootstrap), rows,
+                            {"skipped_record_errors": stats.errors} if stats.errors else None)
+    summary["bootstrap"] = bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0}
+    evaluation = gates.evaluate(estimates_from_table(summary["corpus"])) if gates else None
+    if evaluation is not None:
+        summary["gates"] = evaluation.to_list()
+    for path in outputs:
+        if output_kind(path) == "json":
+            write_json(path, summary)
+        elif output_kind(path) == "junit":
+            write_junit(path, evaluation, "empathy-score score")
+    return RunResult(summary=summary, rows=rows, counts=counts, read_stats=stats, gates=evaluation)
+
+
+# ---- two releases compared, as `empathy-score compare` does it ------------------------------------
+
+COMPARE_SUITE = "empathy-score compare"
+
+
+@dataclass
+class CompareResult:
+    result: dict                              # what the .json output holds
+    table: dict[str, dict]                    # per metric: direction, both means, the delta and its CI
+    pairing: object                           # reporting.comparison.Pairing
+    gates: GateEvaluation | None = None
+
+
+def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_scorer: Callable[[], Scorer],
+                  model: str | None = None, bootstrap: BootstrapSettings | None = None,
+                  max_drop: tuple[str, ...] = (), gate_on: str = "ci", min_dialogues: int = 1,
+                  outputs: tuple[str, ...] = ()) -> CompareResult:
+    """Compare two releases over the same conversations. Each side is a dialogue log (scored now by
+    the scorer `make_scorer()` builds, once) or a per-turn .jsonl saved by `score`; dialogues are
+    paired by id; deltas are candidate - baseline with a paired bootstrap CI; `max_drop` gates
+    (METRIC=DELTA) judge the deltas. Writes `outputs`: .json (the comparison), .junit.xml (gates)."""
+    from .reporting.comparison import delta_table, is_saved_scores, pair, read_saved_rows, tasks_of_saved
+    from .reporting.metric_catalog import directions as metric_directions
+    kinds = [(path, output_kind(path)) for path in outputs]
+    for path, kind in kinds:
+        if kind not in ("json", "junit"):
+            raise UsageError(f"-o {path}: compare writes .json (the comparison) or .junit.xml (gates)")
+    sides = {path: "scores" if is_saved_scores(path) else "log" for path in (baseline, candidate)}
+    scorer: Scorer | None = None
+
+    def scorer_once() -> Scorer:
+        nonlocal scorer
+        if scorer is None:
+            scorer = make_scorer()
+        return scorer
+
+    if "log" in sides.values():
+        bundle = scorer_once().bundle
+    elif model:
+        bundle = load_bundle(model)
+    else:
+        bundle = None
+    tasks, dims = (bundle.tasks, bundle.perceived) if bundle else tasks_of_saved(baseline)
+    directions = metric_directions(tasks, dims)
+    plan = plan_gates(drop_gates(max_drop, directions), gate_on, min_dialogues, bootstrap, directions,
+                      subject="delta ", unit="paired dialogues")
+
+    def rows_of(path: str) -> list[DialogueRow]:
+        if sides[path] == "scores":
+            return read_saved_rows(path, tasks, dims)
+        return score_files(scorer_once(), [path], options, []).rows
+
+    base_rows, cand_rows = rows_of(baseline), rows_of(candidate)
+    pairing = pair(base_rows, cand_rows)
+    table = delta_table(base_rows, cand_rows, pairing, metric_names(tasks, dims), directions, bootstrap)
+    evaluation = plan.evaluate(estimates_from_table(table, mean_key="delta")) if plan else None
+    result = {"signature": bundle.signature() if bundle else None,
+              "baseline": {"input": baseline, "kind": sides[baseline], "n_dialogues": len(base_rows)},
+              "candidate": {"input": candidate, "kind": sides[candidate], "n_dialogues": len(cand_rows)},
+              "pairing": pairing.to_dict(),
+              "bootstrap": bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0},
+              "metrics": table}
+    if evaluation is not None:
+        result["gates"] = evaluation.to_list()
+    for path, kind in kinds:
+        if kind == "json":
+            write_json(path, result)
+        else:
+            write_junit(path, evaluation, COMPARE_SUITE)
+    return CompareResult(result=result, table=table, pairing=pairing, gates=evaluation)
+
+
+# ---- generated responses in their context (the `evaluate` metric) ---------------------------------
+
+USER, AGENT = "user", "assistant"
+
+
+def context_list(context, index: int) -> list[str]:
+    """A context as a list of turns: one string is one (user) turn; None or "" is no context."""
+    if context is None:
+        return []
+    if isinstance(context, str):
+        return [context] if context else []
+    if isinstance(context, (list, tuple)) and all(isinstance(t, str) for t in context):
+        return list(context)
+    raise InputError(f"contexts[{index}] must be a string or a list of strings, got {type(context).__name__}",
+                     field="contexts")
+
+
+def response_dialogue(index: int, prediction: str, context: list[str]) -> Dialogue:
+    """The context turns alternate user/agent and end with the user's turn; the prediction is the
+    agent's reply."""
+    if not isinstance(prediction, str):
+        raise InputError(f"predictions[{index}] must be a string, got {type(prediction).__name__}",
+                         field="predictions")
+    n = len(context)
+    turns = [Turn(role=USER if (n - 1 - k) % 2 == 0 else AGENT, text=text, index=k)
+             for k, text in enumerate(context)]
+    turns.append(Turn(role=AGENT, text=prediction, index=n))
+    return Dialogue(dialogue_id=f"response-{index:09d}", turns=turns, turns_read=n + 1)
+
+
+def score_responses(scorer: Scorer, predictions: list[str], contexts: list) -> list[UtteranceScore]:
+    """One UtteranceScore per prediction, in input order. Only the reply is scored: context agent
+    turns are context, not results."""
+    if len(predictions) != len(contexts):
+        raise InputError(f"{len(predictions)} predictions but {len(contexts)} contexts")
+    windows = []
+    for i, (prediction, context) in enumerate(zip(predictions, contexts)):
+        dialogue = response_dialogue(i, prediction, context_list(context, i))
+        windows.append(dialogue_windows(dialogue, scorer.window_settings, scorer.agent_roles)[-1])
+    return scorer.score_windows(windows)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import ModelError
-from .schemas import Task
 from .pipeline.windows import WindowSettings
+from .schemas import Task
 
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
@@ -21,6 +21,13 @@ READABLE_SUFFIXES = (".onnx", ".json", ".md", ".txt", ".data", ".safetensors")
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "minilm-empathy-v3"
 REQUIRED_KEYS = ("schema_version", "name", "backend", "files", "sha256", "tasks", "window")
+# The files of a trained encoder checkpoint: role -> path inside the checkpoint folder. A bundle that
+# lists them all holds torch weights (a `torch-encoder` bundle, or an ONNX bundle that ships them for
+# `--device cuda` where ONNX Runtime has no CUDA provider).
+CHECKPOINT_FILES = {"checkpoint_config": "empathy_config.json",
+                    "checkpoint_heads": "heads.safetensors",
+                    "checkpoint_encoder_config": "encoder/config.json",
+                    "checkpoint_encoder_weights": "encoder/model.safetensors"}
 
 
 def sha256_of(path: Path) -> str:
@@ -66,9 +73,18 @@ class Bundle:
 
     def signature(self) -> dict:
         """What every output carries: which model, exactly (sha256 of the manifest, which pins all files)."""
-        from . import __version__
+        from .version import __version__
         return {"model": self.name, "backend": self.backend,
                 "manifest_sha256": sha256_of(self.path / MANIFEST), "empathy_metric": __version__}
+
+
+def has_torch_weights(bundle: Bundle) -> bool:
+    return all(bundle.has_file(role) for role in CHECKPOINT_FILES)
+
+
+def checkpoint_files(prefix: str = "") -> dict[str, str]:
+    """Manifest `files` entries for a checkpoint stored at `prefix` inside a bundle folder."""
+    return {role: f"{prefix}{path}" for role, path in CHECKPOINT_FILES.items()}
 
 
 def resolve_model_path(model: str | Path | None) -> Path:

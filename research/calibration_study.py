@@ -30,8 +30,7 @@ import numpy as np
 
 from empathy_metric.training.calibration import fit_bias, fit_prior_bias, label_counts
 from empathy_metric.training.encoder_recipe import EncoderRecipe
-from empathy_metric.training.experiment import (cv_fold_splits, cv_windows, default_splits, evaluate_outputs,
-                                                sources_of)
+from empathy_metric.training.experiment import cv_fold_splits, cv_windows, default_splits, evaluate_outputs, sources_of
 
 
 def quiet(*_):

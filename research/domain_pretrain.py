@@ -18,12 +18,16 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling, \
-    get_linear_schedule_with_warmup
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+    get_linear_schedule_with_warmup,
+)
 
+from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.training.data import test_fold
 from empathy_metric.training.experiment import SPLIT_SEED, cv_windows
-from empathy_metric.pipeline.windows import WindowSettings
 
 
 def training_texts(data_dir: str, k: int, excluded_folds: set[int], emh_repeat: int) -> list[str]:

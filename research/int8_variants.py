@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from empathy_metric.pipeline.encoding import WindowEncoder
 from empathy_metric.export.encoder_graph import graph_feeds, head_nodes, quantise_int8
 from empathy_metric.export.smoothing import smooth
-from empathy_metric.training.data import esconv_windows
-from empathy_metric.training.encoder_recipe import load_tokenizer
+from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer
 from empathy_metric.pipeline.windows import WindowSettings
+from empathy_metric.training.data import esconv_windows
 
 ESCONV_VALID = "../shared/data/esconv/valid.json"
 ESCONV_TRAIN = "../shared/data/esconv/train.json"

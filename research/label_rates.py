@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from empathy_metric.runtime import load_backend
 from empathy_metric.bundle import load_bundle
+from empathy_metric.runtime import load_backend
 from empathy_metric.training.data import emh_windows, holdout_split
 from empathy_metric.training.experiment import EMH_TEST_FRACTION, SPLIT_SEED
 

@@ -1,11 +1,16 @@
 """CPU cost of scoring: utterances/s (and (window, prompt) pairs/s for seq2seq) per bundle, on the
 same windows, bundles interleaved, median of 3 timed runs after a warm-up.
 Usage: python research/seq2seq_cost.py WINDOWS_FILE(ESConv JSONL) N_DIALOGUES BUNDLE...   (prints one JSON line per bundle)"""
-import itertools, json, statistics, sys, time
-from empathy_metric.runtime import load_backend
+import itertools
+import json
+import statistics
+import sys
+import time
+
 from empathy_metric.bundle import load_bundle
 from empathy_metric.io.readers import ReaderOptions, read_dialogues
 from empathy_metric.pipeline.windows import windows_of
+from empathy_metric.runtime import load_backend
 
 roles = frozenset({"sys"})
 dialogues = list(itertools.islice(read_dialogues(sys.argv[1], ReaderOptions(format="esconv", agent_roles=roles)),

@@ -91,11 +91,11 @@ def build_checkpoint(folder: Path, seed: int = 0, max_tokens: int = 96) -> Path:
 
     import torch
     from tokenizers import Tokenizer
+    from transformers import BertModel
 
+    from empathy_metric.pipeline.windows import WindowSettings
     from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
     from empathy_metric.training.model import MultiHeadEncoder, save_checkpoint
-    from empathy_metric.pipeline.windows import WindowSettings
-    from transformers import BertModel
     tokenizer_path = build_tokenizer(folder / "build" / "tokenizer.json")
     vocab = Tokenizer.from_file(str(tokenizer_path)).get_vocab_size()
     encoder_dir = build_encoder(folder / "build" / "encoder", vocab, seed)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from empathy_metric.pipeline.accounting import Counts
 from empathy_metric.errors import AccountingError
+from empathy_metric.pipeline.accounting import Counts
 
 LONG = " ".join(["i am sorry to hear that it sounds really hard"] * 30)      # beyond the 96-token window
 MESSY = [

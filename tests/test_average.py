@@ -13,8 +13,8 @@ from empathy_metric.training.soup import average_checkpoints
 
 
 def _train(runner, base, data, out, seed):
-    result = runner.invoke(cli, ["train", "-o", str(out), "--base-model", str(base), "--data", str(data),
-                                 "--epochs", "1", "--max-tokens", "64", "--device", "cpu", "--seed", str(seed)])
+    result = runner.invoke(cli, ["train", "-o", str(out), "--set", f"base_model={base}", "--data", str(data),
+                                 "--set", "epochs=1", "--set", "max_tokens=64", "--device", "cpu", "--seed", str(seed)])
     assert result.exit_code == 0, result.output
     return out
 

@@ -6,10 +6,10 @@ from click.testing import CliRunner
 
 from builders import build_data_dir, build_encoder_with_tokenizer
 from empathy_metric.cli.main import cli
-from empathy_metric.training.experiment import merge_cv_reports
 from empathy_metric.errors import UsageError
+from empathy_metric.training.experiment import merge_cv_reports
 
-TRAIN = ["--epochs", "1", "--max-tokens", "64", "--device", "cpu", "-k", "3"]
+TRAIN = ["--set", "epochs=1", "--set", "max_tokens=64", "--device", "cpu", "-k", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def _invoke(args):
 
 def test_folds_run_apart_merge_into_the_whole_cv(setup):
     tmp, base, data = setup
-    common = ["--base-model", base, "--data", data, *TRAIN]
+    common = ["--set", f"base_model={base}", "--data", data, *TRAIN]
     _invoke(["cv", "-o", tmp / "all.json", *common])
     _invoke(["cv", "-o", tmp / "f13.json", "--fold", "1", "--fold", "3", *common])
     part = _invoke(["cv", "-o", tmp / "f2.json", "--fold", "2", *common])
@@ -55,7 +55,7 @@ def test_merge_refuses_overlapping_folds_and_different_splits():
 
 def test_soup_of_saved_folds_is_cross_validated_without_training(setup):
     tmp, base, data = setup
-    common = ["--base-model", base, "--data", data, *TRAIN]
+    common = ["--set", f"base_model={base}", "--data", data, *TRAIN]
     for name, seed in (("a", 1), ("b", 2)):
         _invoke(["cv", "-o", tmp / f"{name}.json", "--save-folds", tmp / name, "--seed", seed, *common])
         assert sorted(p.name for p in (tmp / name).iterdir()) == ["fold-0", "fold-1", "fold-2"]
@@ -78,7 +78,7 @@ def test_soup_of_saved_folds_is_cross_validated_without_training(setup):
 
 def test_one_data_set_keeps_its_folds_and_only_its_heads(setup):
     tmp, base, data = setup
-    common = ["--base-model", base, "--data", data, *TRAIN]
+    common = ["--set", f"base_model={base}", "--data", data, *TRAIN]
     _invoke(["cv", "-o", tmp / "both.json", *common])
     _invoke(["cv", "-o", tmp / "emh.json", "--data-set", "emh", "--save-folds", tmp / "emh", *common])
     both, emh = (json.loads((tmp / f).read_text()) for f in ("both.json", "emh.json"))
@@ -97,8 +97,8 @@ def test_one_data_set_keeps_its_folds_and_only_its_heads(setup):
 
 def test_train_on_one_data_set_reports_only_its_tests(setup):
     tmp, base, data = setup
-    _invoke(["train", "-o", tmp / "esconv-only", "--data-set", "esconv", "--base-model", base, "--data", data,
-             "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
+    _invoke(["train", "-o", tmp / "esconv-only", "--data-set", "esconv", "--set", f"base_model={base}",
+             "--data", data, "--set", "epochs=1", "--set", "max_tokens=64", "--device", "cpu"])
     report = json.loads((tmp / "esconv-only" / "eval.json").read_text())
     assert "esconv_valid" in report and "emh_test" not in report
     assert report["calibration"] == "prior"
@@ -109,13 +109,14 @@ def test_train_on_one_data_set_reports_only_its_tests(setup):
 def test_average_of_one_data_set_models_reports_that_data_set(setup):
     tmp, base, data = setup
     for seed in (1, 2):
-        _invoke(["train", "-o", tmp / f"emh-{seed}", "--data-set", "emh", "--seed", seed, "--base-model", base,
-                 "--data", data, "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
+        _invoke(["train", "-o", tmp / f"emh-{seed}", "--data-set", "emh", "--seed", seed,
+                 "--set", f"base_model={base}", "--data", data, "--set", "epochs=1", "--set", "max_tokens=64",
+                 "--device", "cpu"])
     _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-soup", "--data", data,
              "--calibration", "search"])
     report = json.loads((tmp / "emh-soup" / "eval.json").read_text())
     assert "emh_test" in report and "esconv_valid" not in report
     assert report["calibration"] == "search"
-    _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-raw", "--data", data, "--no-calibration"])
+    _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-raw", "--data", data, "--calibration", "none"])
     config = json.loads((tmp / "emh-raw" / "empathy_config.json").read_text())
     assert config["calibration"] == "none" and config["calibration_bias"] == {}

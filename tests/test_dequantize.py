@@ -7,17 +7,15 @@ import pytest
 from onnx import numpy_helper
 
 from conftest import SAMPLE
-from empathy_metric.runtime.cuda_graph import cuda_graph
-from empathy_metric.runtime.onnx_encoder import load_tokenizer
 from empathy_metric.bundle import load_bundle
 from empathy_metric.dialogue import DEFAULT_AGENT_ROLES
-from empathy_metric.pipeline.encoding import WindowEncoder
 from empathy_metric.export import encoder_graph
-from empathy_metric.export.bundle_builder import _torch_outputs
-from empathy_metric.runtime.dequantize import dequantize_graph
 from empathy_metric.io.readers import ReaderOptions, read_dialogues
-from empathy_metric.training.model import load_checkpoint
+from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer
 from empathy_metric.pipeline.windows import windows_of
+from empathy_metric.runtime.cuda_graph import cuda_graph
+from empathy_metric.runtime.dequantize import dequantize_graph
+from empathy_metric.training.model import load_checkpoint, predict_encoded
 
 INT8_OPS = {"DynamicQuantizeLinear", "MatMulInteger", "QAttention", "QEmbedLayerNormalization"}
 
@@ -43,7 +41,9 @@ def test_dequantised_graph_is_float_and_closer_to_torch_than_int8(tiny_checkpoin
     assert shape["hidden_size"] == model.encoder.config.hidden_size
     assert shape["num_heads"] == model.encoder.config.num_attention_heads
 
-    reference = _torch_outputs(model, _feeds(bundle, 8))
+    windows = windows_of(read_dialogues(str(SAMPLE), ReaderOptions()), bundle.window, DEFAULT_AGENT_ROLES)
+    reference = predict_encoded(model, WindowEncoder(load_tokenizer(bundle.file("tokenizer")), bundle.window)
+                                .encode(windows), "cpu")
     dequantised = encoder_graph.run_graph(tmp_path / "deq.onnx", _feeds(bundle, 8))
     int8 = encoder_graph.run_graph(bundle.file("model"), _feeds(bundle, 1))
     for name, ref in reference.items():

@@ -11,13 +11,13 @@ from click.testing import CliRunner
 
 from builders import build_checkpoint, build_data_dir, build_encoder_with_tokenizer
 from empathy_metric.cli.main import cli
+from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
 from empathy_metric.training.data import esconv_windows
 from empathy_metric.training.distillation import distillation_loss, soft_labels
 from empathy_metric.training.encoder_recipe import EncoderRecipe
 from empathy_metric.training.experiment import validation_score
 from empathy_metric.training.loop import TrainConfig
-from empathy_metric.pipeline.windows import WindowSettings
 
 
 def test_distillation_loss_is_t_squared_kl():
@@ -75,13 +75,13 @@ def test_a_student_on_soft_labels_alone_takes_its_teachers_view(tmp_path):
 def test_cv_students_learn_from_their_own_folds_teachers(tmp_path):
     base = build_encoder_with_tokenizer(tmp_path / "base")
     data = build_data_dir(tmp_path / "data", dialogues=9)
-    common = ["--base-model", str(base), "--data", str(data), "--epochs", "1", "--max-tokens", "64",
+    common = ["--set", f"base_model={base}", "--data", str(data), "--set", "epochs=1", "--set", "max_tokens=64",
               "--device", "cpu", "-k", "3", "--data-set", "emh"]
     runner = CliRunner()
     result = runner.invoke(cli, ["cv", "-o", str(tmp_path / "t.json"), "--save-folds", str(tmp_path / "t"), *common])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["cv", "-o", str(tmp_path / "s.json"), "--save-folds", str(tmp_path / "s"),
-                                 "--teacher", str(tmp_path / "t"), *common])
+                                 "--set", f"teachers=['{tmp_path / 't'}']", *common])
     assert result.exit_code == 0, result.output
     for fold in range(3):
         config = json.loads((tmp_path / "s" / f"fold-{fold}" / "empathy_config.json").read_text())

@@ -2,8 +2,8 @@
 rows leave the pair unlabelled for that mechanism (never "whichever row came last"), and it is counted."""
 import csv
 
-from empathy_metric.training.data import EMH_FILES, emh_windows
 from empathy_metric.pipeline.windows import WindowSettings
+from empathy_metric.training.data import EMH_FILES, emh_windows
 
 HEADER = ["sp_id", "rp_id", "seeker_post", "response_post", "level", "rationales"]
 SEEKER, REPLY = "i feel so alone .", "i am sorry , what happened then ?"

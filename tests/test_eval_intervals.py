@@ -1,8 +1,8 @@
 """Bootstrap CIs of a data set's mean macro-F1, resampling dialogues (empathy-score eval)."""
 import numpy as np
 
-from empathy_metric.schemas import Task
 from empathy_metric.reporting.statistics import BootstrapSettings
+from empathy_metric.schemas import Task
 from empathy_metric.training.evaluation import grouped_f1_intervals
 
 LEVELS = Task(name="level", labels=["none", "weak", "strong"], ordinal=True)

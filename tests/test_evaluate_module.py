@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import empathy_metric
+from empathy_metric.api import response_dialogue
 from empathy_metric.errors import InputError
-from empathy_metric.evaluate_module.responses import response_dialogue
 
 PREDICTIONS = ["I'm so sorry , that sounds really hard .", "please send a photo of the item .",
                "what happened after that ?", ""]

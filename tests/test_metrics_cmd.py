@@ -4,9 +4,9 @@ import json
 from click.testing import CliRunner
 
 from conftest import SAMPLE
-from empathy_metric.pipeline.aggregation import metric_names
 from empathy_metric.bundle import load_bundle
 from empathy_metric.cli.main import cli
+from empathy_metric.pipeline.aggregation import metric_names
 from empathy_metric.reporting.metric_catalog import catalog
 from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS, customer_service_task
 

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from builders import build_data_dir, build_encoder_with_tokenizer
+from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
 from empathy_metric.training.data import emh_windows, encode_examples
 from empathy_metric.training.encoder_recipe import EncoderRecipe
@@ -12,7 +13,6 @@ from empathy_metric.training.experiment import validation_score
 from empathy_metric.training.loop import TrainConfig, rationale_loss, to_tensors
 from empathy_metric.training.model import HEADS_FILE
 from empathy_metric.training.rationales import RATIONALE_TASKS, token_rationale_labels
-from empathy_metric.pipeline.windows import WindowSettings
 
 
 def test_token_labels_mark_rationale_spans_by_hand():
@@ -29,8 +29,8 @@ def test_token_labels_mark_rationale_spans_by_hand():
 
 
 def test_rationale_labels_follow_a_head_and_tail_cut(tmp_path):
-    from empathy_metric.training.data import LabelledWindow
     from empathy_metric.pipeline.windows import Window
+    from empathy_metric.training.data import LabelledWindow
     base = build_encoder_with_tokenizer(tmp_path / "base")
     recipe = EncoderRecipe(str(base), list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), TrainConfig(device="cpu"),
                            WindowSettings(max_tokens=24, target_tail=0.5), log=lambda m: None)

@@ -73,9 +73,9 @@ def labelled_windows(n_esconv: int = 10, n_emh: int = 10):
     import numpy as np
 
     from empathy_metric.dialogue import Dialogue, Turn
+    from empathy_metric.pipeline.windows import WindowSettings, dialogue_windows
     from empathy_metric.schemas import ESCONV_STRATEGY
     from empathy_metric.training.data import LabelledWindow
-    from empathy_metric.pipeline.windows import WindowSettings, dialogue_windows
     settings = WindowSettings(max_tokens=64)
     nan = np.full(2, np.nan, dtype=np.float32)   # PERCEIVED_DIMENSIONS
     found = []

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from conftest import REPO, SAMPLE
 from test_seq2seq_builders import build_tiny_bert_base, build_tiny_t5, write_data_folder
 
-TRAIN_ARGS = ["--max-steps", "3", "--epochs", "1", "--batch-size", "8", "--max-tokens", "48", "--device", "cpu"]
+TRAIN_ARGS = ["--max-steps", "3", "--set", "epochs=1", "--set", "batch_size=8", "--set", "max_tokens=48",
+              "--device", "cpu"]
 
 
 def invoke(args):
@@ -46,7 +47,7 @@ def trained(t5_folder, data_folder, tmp_path_factory, one_torch_thread):
     """`empathy-score train --arch seq2seq` then `empathy-score export` of its checkpoint."""
     out = tmp_path_factory.mktemp("seq2seq")
     checkpoint, bundle = out / "checkpoint", out / "bundle"
-    result = invoke(["train", "--arch", "seq2seq", "--base-model", t5_folder, "--data", data_folder,
+    result = invoke(["train", "--set", "arch=seq2seq", "--set", f"base_model={t5_folder}", "--data", data_folder,
                      "-o", checkpoint, *TRAIN_ARGS])
     assert result.exit_code == 0, result.output
     result = invoke(["export", checkpoint, "-o", bundle, "--validate-limit", "12"])
@@ -86,8 +87,8 @@ def test_export_records_parity_with_torch(trained):
 
 
 def test_onnx_matches_torch_and_ignores_batching(trained, one_torch_thread):
-    from empathy_metric.runtime import load_backend
     from empathy_metric.bundle import load_bundle
+    from empathy_metric.runtime import load_backend
     checkpoint, bundle_dir = trained
     onnx_bundle, torch_bundle = load_bundle(bundle_dir), load_bundle(checkpoint)   # a checkpoint is a bundle
     assert torch_bundle.backend == "torch-seq2seq"
@@ -139,14 +140,14 @@ def test_onnx_scoring_imports_neither_torch_nor_transformers(trained):
 
 def test_zero_shot_scores_through_the_cli(t5_folder, tmp_path, one_torch_thread):
     out = tmp_path / "zero.jsonl"
-    result = invoke(["score", SAMPLE, "--zero-shot", t5_folder, "-o", out, "-o", tmp_path / "zero.json", "-q"])
+    result = invoke(["zero-shot", t5_folder, SAMPLE, "-o", out, "-o", tmp_path / "zero.json", "-q"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert records and all(len(r["labels"]) == 4 and len(r["perceived"]) == 2 for r in records)
     summary = json.loads((tmp_path / "zero.json").read_text())
     assert "zero-shot" in json.dumps(summary)
-    both = invoke(["score", SAMPLE, "--zero-shot", t5_folder, "-m", "x"])
-    assert both.exit_code == 2 and "not both" in both.output
+    with_model = invoke(["zero-shot", t5_folder, SAMPLE, "-m", "x"])      # the checkpoint is the model
+    assert with_model.exit_code == 2 and "No such option" in with_model.output
 
 
 def test_zero_shot_answers_the_customer_service_schema(t5_folder, one_torch_thread):
@@ -163,8 +164,8 @@ def test_zero_shot_answers_the_customer_service_schema(t5_folder, one_torch_thre
 def test_warm_started_encoder_decoder_without_instructions(data_folder, tmp_path, one_torch_thread):
     base = build_tiny_bert_base(tmp_path / "bert")
     checkpoint = tmp_path / "ed"
-    result = invoke(["train", "--arch", "seq2seq", "--base-model", base, "--data", data_folder, "-o", checkpoint,
-                     "--no-instructions", *TRAIN_ARGS])
+    result = invoke(["train", "--set", "arch=seq2seq", "--set", f"base_model={base}", "--data", data_folder,
+                     "-o", checkpoint, "--set", "instructions=false", *TRAIN_ARGS])
     assert result.exit_code == 0, result.output
     config = json.loads((checkpoint / "empathy_config.json").read_text())
     assert config["model_type"] == "encoder-decoder" and config["seq2seq"]["instructions"] is False
@@ -173,8 +174,8 @@ def test_warm_started_encoder_decoder_without_instructions(data_folder, tmp_path
     result = invoke(["score", SAMPLE, "-m", checkpoint, "-o", out, "-q"])
     assert result.exit_code == 0, result.output
     assert out.read_text().count("\n") > 0
-    cv = invoke(["cv", "--arch", "seq2seq", "--base-model", base, "--data", data_folder, "-k", "2",
-                 "-o", tmp_path / "cv.json", "--no-instructions", *TRAIN_ARGS])
+    cv = invoke(["cv", "--set", "arch=seq2seq", "--set", f"base_model={base}", "--data", data_folder, "-k", "2",
+                 "-o", tmp_path / "cv.json", "--set", "instructions=false", *TRAIN_ARGS])
     assert cv.exit_code == 0, cv.output
     assert json.loads((tmp_path / "cv.json").read_text())["k"] == 2
 

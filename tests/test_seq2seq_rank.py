@@ -28,19 +28,23 @@ def bert_folder(tmp_path_factory):
 
 
 def make_recipe(base, instructions=True, perceived=(), **train):
-    from empathy_metric.schemas import DEFAULT_TASKS
-    from empathy_metric.training.seq2seq.recipe import Seq2SeqRecipe
-    from empathy_metric.training.loop import TrainConfig
     from empathy_metric.pipeline.windows import WindowSettings
+    from empathy_metric.schemas import DEFAULT_TASKS
+    from empathy_metric.training.loop import TrainConfig
+    from empathy_metric.training.seq2seq.recipe import Seq2SeqRecipe
     config = TrainConfig(device="cpu", **train)
     return Seq2SeqRecipe(str(base), list(DEFAULT_TASKS), list(perceived), config, WindowSettings(max_tokens=64),
                          instructions=instructions, log=lambda message: None)
 
 
 def test_every_schema_task_has_a_four_part_instruction():
-    from empathy_metric.schemas import (CUSTOMER_SERVICE_INTENTS, DEFAULT_TASKS, PERCEIVED_DIMENSIONS,
-                                        customer_service_task)
     from empathy_metric.runtime.seq2seq.prompts import build_prompts, load_instructions
+    from empathy_metric.schemas import (
+        CUSTOMER_SERVICE_INTENTS,
+        DEFAULT_TASKS,
+        PERCEIVED_DIMENSIONS,
+        customer_service_task,
+    )
     library = load_instructions()
     tasks = list(DEFAULT_TASKS) + [customer_service_task(i) for i in CUSTOMER_SERVICE_INTENTS]
     prompts = build_prompts(tasks, list(PERCEIVED_DIMENSIONS))
@@ -62,8 +66,8 @@ def test_every_schema_task_has_a_four_part_instruction():
 
 def test_a_task_without_instructions_is_a_clear_error():
     from empathy_metric.errors import ModelError
-    from empathy_metric.schemas import Task
     from empathy_metric.runtime.seq2seq.prompts import build_prompts
+    from empathy_metric.schemas import Task
     with pytest.raises(ModelError, match="no seq2seq instruction for task 'made_up'"):
         build_prompts([Task("made_up", ("a", "b"))], [])
 

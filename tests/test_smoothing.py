@@ -8,11 +8,10 @@ from click.testing import CliRunner
 
 from conftest import SAMPLE
 from empathy_metric.cli.main import cli
-from empathy_metric.pipeline.encoding import WindowEncoder
 from empathy_metric.export import encoder_graph
 from empathy_metric.export.smoothing import activation_maxima, smooth, smoothable_nodes
 from empathy_metric.io.readers import ReaderOptions, read_dialogues
-from empathy_metric.training.encoder_recipe import load_tokenizer
+from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer
 from empathy_metric.pipeline.windows import WindowSettings, windows_of
 
 

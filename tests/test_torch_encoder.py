@@ -48,8 +48,7 @@ def test_cuda_without_provider_or_torch_weights_is_a_clear_model_error(score_cli
 
 @pytest.mark.skipif(not _no_cuda_anywhere(), reason="this machine has CUDA")
 def test_cuda_falls_back_to_the_bundles_torch_weights(score_cli, tmp_path, tiny_bundle, tiny_checkpoint):
-    from empathy_metric.training.torch_encoder import checkpoint_files
-    from empathy_metric.bundle import write_manifest
+    from empathy_metric.bundle import checkpoint_files, write_manifest
     bundle = tmp_path / "with-torch"
     shutil.copytree(tiny_bundle, bundle)
     shutil.copytree(tiny_checkpoint, bundle / "checkpoint")

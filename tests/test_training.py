@@ -9,13 +9,13 @@ from click.testing import CliRunner
 
 from builders import build_data_dir, build_encoder_with_tokenizer
 from empathy_metric.cli.main import cli
+from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
 from empathy_metric.training.data import esconv_windows, group_fraction, holdout_split, kfold_splits
 from empathy_metric.training.encoder_recipe import EncoderRecipe
 from empathy_metric.training.experiment import validation_score
-from empathy_metric.training.losses import focal_loss, ldam_loss, ldam_margins
 from empathy_metric.training.loop import TrainConfig
-from empathy_metric.pipeline.windows import WindowSettings
+from empathy_metric.training.losses import focal_loss, ldam_loss, ldam_margins
 
 
 def test_focal_loss_matches_hand_computation():
@@ -77,8 +77,8 @@ def _train_and_export(tmp_path, *train_args):
     data = build_data_dir(tmp_path / "data", dialogues=8)
     runner = CliRunner()
     ckpt, bundle = tmp_path / "ckpt", tmp_path / "bundle"
-    result = runner.invoke(cli, ["train", "-o", str(ckpt), "--base-model", str(base), "--data", str(data),
-                                 *train_args, "--epochs", "1", "--max-tokens", "64", "--device", "cpu"])
+    result = runner.invoke(cli, ["train", "-o", str(ckpt), "--set", f"base_model={base}", "--data", str(data),
+                                 *train_args, "--set", "epochs=1", "--set", "max_tokens=64", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["export", str(ckpt), "-o", str(bundle), "--precision", "int8", "--also", "fp32"])
     assert result.exit_code == 0, result.output
@@ -123,7 +123,7 @@ def test_context_pooling_gives_the_heads_both_means(tmp_path):
 
 
 def test_context_pooled_emh_model_trains_exports_and_evaluates(tmp_path):
-    runner, data, ckpt, bundle = _train_and_export(tmp_path, "--data-set", "emh", "--pooling", "target+context")
+    runner, data, ckpt, bundle = _train_and_export(tmp_path, "--data-set", "emh", "--set", "pooling=target+context")
     assert json.loads((ckpt / "empathy_config.json").read_text())["pooling"] == "target+context"
     validation = json.loads((bundle / "manifest.json").read_text())["export_validation"]
     assert validation["fp32"]["min_argmax_agreement"] == 1.0
@@ -151,9 +151,9 @@ def test_an_mpnet_style_base_model_gets_its_own_special_tokens_and_trains(tmp_pa
         ["[CLS]", "[SEP]", "[PAD]"]
 
     data = build_data_dir(tmp_path / "data", dialogues=6)
-    result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "ckpt"), "--base-model", str(base),
-                                      "--data", str(data), "--data-set", "emh", "--epochs", "1",
-                                      "--max-tokens", "64", "--device", "cpu"])
+    result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "ckpt"), "--set", f"base_model={base}",
+                                      "--data", str(data), "--data-set", "emh", "--set", "epochs=1",
+                                      "--set", "max_tokens=64", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "emh_test" in json.loads((tmp_path / "ckpt" / "eval.json").read_text())
 

@@ -15,7 +15,7 @@ LETTERS = "abcdefghijklmnoprstuvwxy"   # one known WordPiece token each (no q, z
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from empathy_metric.runtime.onnx_encoder import load_tokenizer
+    from empathy_metric.pipeline.encoding import load_tokenizer
     return load_tokenizer(build_tokenizer(tmp_path_factory.mktemp("tok") / "tokenizer.json"))
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import UsageError
-from ..reporting.gating import GATE_ON, Gate, GateEvaluation, GatePlan, check_metric_names
+from ..reporting.gating import GATE_ON, GateEvaluation
 from ..reporting.statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, BootstrapSettings
 
 
@@ -38,19 +37,6 @@ def gate_on_options(command):
 
 def bootstrap_settings(n_resamples: int, confidence: float, seed: int) -> BootstrapSettings | None:
     return BootstrapSettings(n_resamples, confidence, seed) if n_resamples else None
-
-
-def gate_plan(gates: list[Gate], gate_on: str, min_dialogues: int, bootstrap: BootstrapSettings | None,
-              known_metrics, subject: str = "", unit: str = "dialogues") -> GatePlan | None:
-    """Checks the gates against the model's metric names; None when there are no gates."""
-    if not gates:
-        return None
-    for gate in gates:
-        check_metric_names([gate.metric], known_metrics, gate.option.split()[0])
-    if gate_on == "ci" and bootstrap is None:
-        raise UsageError("--gate-on ci needs confidence intervals: use --bootstrap N (N > 0) "
-                         "or --gate-on mean")
-    return GatePlan(tuple(gates), gate_on, min_dialogues, subject, unit)
 
 
 def echo_verdicts(evaluation: GateEvaluation | None) -> None:

@@ -6,13 +6,12 @@ import json
 import click
 
 from .exits import reports_errors
-from .main import cli
 
 
 def _tasks_and_dims(model: str | None):
     """The model's tasks; without --model the shipped model's, or the project's default schemas
     when no model ships with this install (said on stderr)."""
-    from ..bundle import load_bundle, shipped_models, DEFAULT_MODEL
+    from ..bundle import DEFAULT_MODEL, load_bundle, shipped_models
     if model or DEFAULT_MODEL in shipped_models():
         bundle = load_bundle(model, verify=False)      # only the manifest is read
         return bundle.tasks, bundle.perceived, bundle.name
@@ -22,7 +21,7 @@ def _tasks_and_dims(model: str | None):
     return list(DEFAULT_TASKS), list(PERCEIVED_DIMENSIONS), None
 
 
-@cli.command()
+@click.command()
 @click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @reports_errors

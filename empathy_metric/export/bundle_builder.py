@@ -1,20 +1,17 @@
 """checkpoint (safetensors + config) -> a validated ONNX bundle with manifest and model card."""
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from ..bundle import write_manifest
-from ..pipeline.encoding import WindowEncoder
+from ..pipeline.encoding import WindowEncoder, load_tokenizer
 from ..pipeline.windows import Window, WindowSettings
+from ..runtime.dequantize import to_fp16
 from . import encoder_graph, smoothing
-
-PRECISIONS = ("fp32", "int8", "fp16")
+from .validation import check_parity, parity
 
 
 def _versions() -> dict:
@@ -28,34 +25,21 @@ def _versions() -> dict:
             "tokenizers": tokenizers.__version__, "python": platform.python_version()}
 
 
-def _torch_outputs(model, feeds: list[dict]) -> dict[str, np.ndarray]:
-    import torch
-    names = model.output_names()
-    chunks: dict[str, list] = {n: [] for n in names}
-    with torch.no_grad():
-        for f in feeds:
-            outputs = model(**{k: torch.from_numpy(v) for k, v in f.items()})
-            for n, o in zip(names, outputs):
-                chunks[n].append(o.numpy())
-    return {n: np.concatenate(v) for n, v in chunks.items()}
-
-
 def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: list[Window],
                           precision: str = "int8", optimise: bool = True, quality: dict | None = None,
                           card: str | None = None, extra_graphs: tuple[str, ...] = (),
                           smooth_windows: list[Window] | None = None, smooth_alpha: float = 0.8) -> dict:
-    """Export, validate against torch on `windows`, and write the bundle. Returns the manifest.
-    With `smooth_windows`, the int8 graph is quantised after activation smoothing calibrated on them
-    (smoothing.py)."""
-    from ..runtime.onnx_encoder import load_tokenizer
-    from ..training.model import load_checkpoint
+    """Export, validate against torch on `windows` (validation.py: a graph beyond tolerance fails the
+    export), and write the bundle. Returns the manifest. With `smooth_windows`, the int8 graph is
+    quantised after activation smoothing calibrated on them (smoothing.py)."""
+    from ..training.model import load_checkpoint, predict_encoded
     ckpt = Path(checkpoint)
     model, config = load_checkpoint(ckpt)
     settings = WindowSettings.from_dict(config["window"])
-    tokenizer = load_tokenizer(ckpt / "tokenizer.json")
-    encoded = WindowEncoder(tokenizer, settings).encode(windows)
+    window_encoder = WindowEncoder(load_tokenizer(ckpt / "tokenizer.json"), settings)
+    encoded = window_encoder.encode(windows)
     feeds = encoder_graph.graph_feeds(encoded, 32)
-    reference = _torch_outputs(model, feeds)
+    reference = predict_encoded(model, encoded, "cpu", window_encoder.pad_id)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     heads, hidden = model.encoder.config.num_attention_heads, model.encoder.config.hidden_size
@@ -68,7 +52,8 @@ def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: lis
             graphs["fp32"] = Path(tmp) / "model.opt.onnx"
             encoder_graph.optimise(fp32, graphs["fp32"], heads, hidden)
         validation = {"n_windows": len(encoded),
-                      "fp32": encoder_graph.parity(reference, encoder_graph.run_graph(graphs["fp32"], feeds))}
+                      "fp32": parity(reference, encoder_graph.run_graph(graphs["fp32"], feeds))}
+        check_parity("fp32", validation["fp32"], f"{out_dir}/model.onnx")
         wanted = {precision, *extra_graphs}
         if "int8" in wanted:
             graphs["int8"] = Path(tmp) / "model.int8.onnx"
@@ -76,17 +61,18 @@ def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: lis
             source = graphs["fp32"]
             if smooth_windows:
                 source = Path(tmp) / "model.smoothed.onnx"
-                calibration = encoder_graph.graph_feeds(WindowEncoder(tokenizer, settings).encode(smooth_windows))
+                calibration = encoder_graph.graph_feeds(window_encoder.encode(smooth_windows))
                 count = smoothing.smooth(graphs["fp32"], source, calibration, smooth_alpha, set(heads_only))
                 validation["int8_smoothing"] = {"alpha": smooth_alpha, "calibration_windows": len(calibration),
                                                 "smoothed_nodes": count}
             encoder_graph.quantise_int8(source, graphs["int8"], heads_only)
             # int8 graphs run one window per call (see OnnxEncoderBackend): validate the same way.
-            validation["int8"] = encoder_graph.parity(
-                reference, encoder_graph.run_graph(graphs["int8"], encoder_graph.graph_feeds(encoded)))
+            validation["int8"] = parity(reference,
+                                        encoder_graph.run_graph(graphs["int8"], encoder_graph.graph_feeds(encoded)))
+            check_parity("int8", validation["int8"], f"{out_dir}/model.onnx")
         if "fp16" in wanted:
             graphs["fp16"] = Path(tmp) / "model.fp16.onnx"
-            encoder_graph.to_fp16(fp32, graphs["fp16"], heads, hidden)
+            to_fp16(fp32, graphs["fp16"], heads, hidden)     # as the runtime converts an int8 bundle's graph
         files = {"model": "model.onnx", "tokenizer": "tokenizer.json", "card": "README.md"}
         shutil.copy(graphs[precision], out / "model.onnx")
         for extra in extra_graphs:
@@ -110,7 +96,3 @@ def export_encoder_bundle(checkpoint: str, out_dir: str, name: str, windows: lis
         "quality": quality or {},
     }
     return write_manifest(out, manifest)
-
-
-def read_quality(eval_json: Path) -> dict:
-    return json.loads(eval_json.read_text()) if eval_json.is_file() else {}

@@ -37,15 +37,6 @@ def optimise(src: Path, dst: Path, num_heads: int, hidden_size: int) -> None:
     optimised.save_model_to_file(str(dst))
 
 
-def to_fp16(src: Path, dst: Path, num_heads: int, hidden_size: int) -> None:
-    """fp16 for the CUDA provider, converted from the fp32 graph (inputs/outputs stay as they are)."""
-    from onnxruntime.transformers.optimizer import optimize_model
-    optimised = optimize_model(str(src), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
-                               opt_level=0, use_gpu=True)
-    optimised.convert_float_to_float16(keep_io_types=True)
-    optimised.save_model_to_file(str(dst))
-
-
 def head_nodes(path: Path, output_names: list[str]) -> list[str]:
     """Names of the nodes between the pooled vector and the outputs (kept fp32: small, sensitive)."""
     import onnx
@@ -91,18 +82,3 @@ def run_graph(path: Path, batches: list[dict], threads: int | None = None) -> di
         for name, value in zip(names, session.run(names, feeds)):
             chunks[name].append(value)
     return {n: np.concatenate(v) for n, v in chunks.items()}
-
-
-def parity(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> dict:
-    """max |diff| per output and, for logits, argmax agreement with the reference."""
-    report = {}
-    for name, ref in reference.items():
-        got = candidate[name]
-        entry = {"max_abs_diff": float(np.abs(ref - got).max())}
-        if name.startswith("logits."):
-            entry["argmax_agreement"] = float((ref.argmax(-1) == got.argmax(-1)).mean())
-        report[name] = entry
-    report["min_argmax_agreement"] = min(
-        (v["argmax_agreement"] for k, v in report.items() if isinstance(v, dict) and "argmax_agreement" in v),
-        default=1.0)
-    return report

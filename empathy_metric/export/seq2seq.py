@@ -9,11 +9,11 @@ from pathlib import Path
 
 from ..bundle import Bundle, write_manifest
 from ..errors import ModelError
-from .bundle_builder import _versions
-from .encoder_graph import parity
 from ..pipeline.windows import Window, WindowSettings
 from ..training.seq2seq.checkpoints import MODEL_DIR, load_model, read_config
 from ..training.seq2seq.recipe import checkpoint_manifest
+from .bundle_builder import _versions
+from .validation import check_parity, parity
 
 GRAPHS = {"encoder": "encoder_model.onnx", "decoder": "decoder_model.onnx"}
 PARITY_BATCH_TOKENS, PARITY_BATCH_SIZE = 16384, 32
@@ -64,7 +64,7 @@ def copy_graph(src: Path, graph: str, out: Path, role: str) -> dict[str, str]:
 
 def validate(ckpt: Path, out: Path, manifest: dict, windows: list[Window]) -> dict:
     """Torch (the checkpoint) vs ONNX Runtime (the new graphs) on the same windows, same batching."""
-    from ..runtime.onnx_encoder import load_tokenizer
+    from ..pipeline.encoding import load_tokenizer
     from ..runtime.seq2seq.onnx_backend import OnnxSeq2SeqBackend
     from ..runtime.seq2seq.pairs import PairEncoder
     from ..runtime.seq2seq.plan import PromptPlan
@@ -79,8 +79,10 @@ def validate(ckpt: Path, out: Path, manifest: dict, windows: list[Window]) -> di
     reference = predict_windows(pairs, windows, torch_runner, PARITY_BATCH_TOKENS, PARITY_BATCH_SIZE, 2)
     backend = OnnxSeq2SeqBackend(Bundle(out, manifest), "cpu", None, PARITY_BATCH_TOKENS, PARITY_BATCH_SIZE)
     candidate = backend.predict(windows)
+    report = parity(reference.outputs, candidate.outputs)
+    check_parity("fp32", report, f"{out}/{GRAPHS['decoder']}")
     return {"n_windows": len(windows), "n_pairs": len(windows) * len(plan.prompts), "reference": "torch fp32",
-            "fp32": parity(reference.outputs, candidate.outputs)}
+            "fp32": report}
 
 
 def default_card(name: str, checkpoint: str, config: dict) -> str:

@@ -7,8 +7,9 @@ options and inputs. On resume:
 1. that sidecar must match the new run, else the resume is refused (UsageError);
 2. a cut last line is dropped, and so are all lines of the last dialogue in the file: a kill may
    have cut it between two of its lines, and scoring it again is cheap;
-3. every dialogue still in the file is read back instead of scored (Scorer.iter_scores), so the
-   summary and any other output cover all dialogues; new records are appended.
+3. every dialogue still in the file is read back instead of scored (`ResumedOutput.known_score`,
+   which `Scorer.iter_scores` asks before scoring a dialogue), so the summary and any other output
+   cover all dialogues; new records are appended.
 Records are read back by byte offset, so memory holds one (offset, size) per finished dialogue.
 """
 from __future__ import annotations
@@ -17,9 +18,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..pipeline.aggregation import dialogue_metrics
-from ..pipeline.decoding import UtteranceScore
 from ..errors import InputError, UsageError
+from ..pipeline.aggregation import DialogueScore, dialogue_score
+from ..pipeline.decoding import UtteranceScore
 from .writers import output_kind, write_json
 
 SIDECAR_SUFFIX = ".run.json"
@@ -124,9 +125,10 @@ class ResumedOutput:
             data = handle.read(size)
         return [json.loads(raw) for raw in data.splitlines()]
 
-    def dialogue_score(self, dialogue, windows, scorer, counts):
-        """The dialogue's DialogueScore rebuilt from its saved records; counted as scored."""
-        from ..api import DialogueScore
+    def known_score(self, dialogue, windows, tasks, perceived_dims, counts) -> DialogueScore | None:
+        """The dialogue's scores rebuilt from its saved records, or None when the file has none."""
+        if dialogue.dialogue_id not in self.spans:
+            return None
         records = self._records(dialogue.dialogue_id)
         saved = [r.get("turn_index") for r in records]
         expected = [w.turn_index for w in windows]
@@ -135,13 +137,9 @@ class ResumedOutput:
                              f"the input has agent turns {expected}: the input changed since the "
                              "interrupted run; run again without --resume", source=self.path)
         utterances = [_utterance(r) for r in records]
-        counts.dialogues_scored += 1
         counts.dialogues_resumed += 1
         counts.turns_resumed += len(utterances)
-        counts.windows_truncated += sum(u.truncated for u in utterances)
-        return DialogueScore(dialogue_id=dialogue.dialogue_id, utterances=utterances,
-                             metrics=dialogue_metrics(utterances, scorer.tasks, scorer.perceived),
-                             n_turns=len(utterances), resumed_from=self.path)
+        return dialogue_score(dialogue.dialogue_id, utterances, tasks, perceived_dims, reused_from=self.path)
 
 
 def _record_id(raw: bytes, path: str, line: int) -> str:

@@ -13,8 +13,8 @@ import os
 import time
 from pathlib import Path
 
-from ..pipeline.aggregation import slug
 from ..errors import UsageError
+from ..pipeline.aggregation import slug
 
 TURN_FORMATS = (".jsonl", ".csv")
 SUMMARY_FORMATS = (".json",)

@@ -9,11 +9,12 @@ The corpus value of a metric is the mean over dialogues (each dialogue weighs th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-from .decoding import UtteranceScore
 from ..schemas import Task
+from .decoding import UtteranceScore
 
 
 def slug(label: str) -> str:
@@ -42,6 +43,23 @@ def dialogue_metrics(utterances: list[UtteranceScore], tasks: list[Task],
     for dim in perceived_dims:
         metrics[f"perceived.{dim}"] = float(np.mean([u.perceived[dim] for u in utterances]))
     return metrics
+
+
+@dataclass
+class DialogueScore:
+    """One dialogue's scored utterances and its metrics."""
+    dialogue_id: str
+    utterances: list[UtteranceScore]
+    metrics: dict[str, float]
+    n_turns: int
+    reused_from: str | None = None     # these scores were read back from this file (--resume), not computed
+
+
+def dialogue_score(dialogue_id: str, utterances: list[UtteranceScore], tasks: list[Task],
+                   perceived_dims: list[str], reused_from: str | None = None) -> DialogueScore:
+    return DialogueScore(dialogue_id=dialogue_id, utterances=utterances,
+                         metrics=dialogue_metrics(utterances, tasks, perceived_dims), n_turns=len(utterances),
+                         reused_from=reused_from)
 
 
 def corpus_means(per_dialogue: list[dict[str, float]]) -> dict[str, float]:

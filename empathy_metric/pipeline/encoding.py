@@ -10,9 +10,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ModelError
 from .windows import Window, WindowSettings
 
 MIN_PARTIAL_TOKENS = 4   # a trimmed context turn shorter than this is dropped: a tag alone is noise
+
+
+def load_tokenizer(path):
+    """A `tokenizers` tokenizer from a tokenizer.json, with its own padding and truncation off (the
+    window encoder cuts and pads; some tokenizer.json files pad everything to 128). The one loader
+    of every runtime, the training recipes and export."""
+    from tokenizers import Tokenizer
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:     # tokenizers raises a bare Exception on bad files
+        raise ModelError(f"{path}: not a valid tokenizer.json ({exc})") from None
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
 
 
 @dataclass(frozen=True)

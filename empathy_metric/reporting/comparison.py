@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
 from ..pipeline.aggregation import dialogue_metrics
 from ..pipeline.decoding import UtteranceScore
-from ..errors import InputError
 from ..schemas import DEFAULT_TASKS, Task
 from .statistics import BootstrapSettings, mean_intervals
 from .summary import DialogueRow

@@ -189,6 +189,20 @@ class GatePlan:
         return GateResult(gate, not failed, judged_on, value, estimate, text, self.subject)
 
 
+def plan_gates(gates: list[Gate], gate_on: str, min_dialogues: int, bootstrap, known_metrics,
+               subject: str = "", unit: str = "dialogues") -> GatePlan | None:
+    """The plan that judges `gates`, checked against the model's metric names; None when there are no
+    gates. Judging on the CI needs a bootstrap (`bootstrap`: statistics.BootstrapSettings or None)."""
+    if not gates:
+        return None
+    for gate in gates:
+        check_metric_names([gate.metric], known_metrics, gate.option.split()[0])
+    if gate_on == "ci" and bootstrap is None:
+        raise UsageError("--gate-on ci needs confidence intervals: use --bootstrap N (N > 0) "
+                         "or --gate-on mean")
+    return GatePlan(tuple(gates), gate_on, min_dialogues, subject, unit)
+
+
 def estimates_from_table(table: dict[str, dict], mean_key: str = "mean") -> dict[str, Estimate]:
     """The summary's corpus table (or compare's metrics table) -> estimates for gating."""
     return {name: Estimate(mean=entry[mean_key], ci_low=entry.get("ci_low"),

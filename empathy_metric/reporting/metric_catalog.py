@@ -49,7 +49,7 @@ def _rate_direction(task: Task, position: int) -> str:
 
 def catalog(tasks: list[Task], perceived_dims: list[str]) -> list[MetricInfo]:
     """One entry per metric, in the order of `aggregation.metric_names` (a test checks they agree)."""
-    from ..pipeline.aggregation import slug     # numpy-free at import: the CLI imports this module for --help
+    from ..pipeline.aggregation import slug  # numpy-free at import: the CLI imports this module for --help
     infos = []
     for task in tasks:
         for position, label in enumerate(task.labels):

@@ -84,7 +84,7 @@ def mean_intervals(values, settings: BootstrapSettings) -> MeanIntervals:
     varying = ~np.all(values == values[0], axis=0)
     notes = [None if v else "constant over dialogues" for v in varying]
     if varying.any():
-        from scipy import stats      # ~0.5 s to import: only when there is an interval to compute
+        from scipy import stats  # ~0.5 s to import: only when there is an interval to compute
         result = stats.bootstrap(
             (np.arange(n),), _resampled_means(values[:, varying]), vectorized=True,
             n_resamples=settings.n_resamples, batch=max(1, BATCH_CELLS // n),

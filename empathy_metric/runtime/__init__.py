@@ -1,12 +1,28 @@
-"""Backends turn windows into raw outputs: {"logits.<task>": [n, labels], "perceived": [n, dims]}.
+"""The runtime: backends turn windows into raw outputs {"logits.<task>": [n, labels], "perceived": [n, dims]}.
 
-Every backend returns rows in the order of the windows it was given, whatever batching it uses.
+Every backend follows the `Backend` protocol and returns rows in the order of the windows it was
+given, whatever batching it uses. A bundle's manifest names its backend kind; `load_backend` finds
+the kind's factory in a registry of "module:attribute" strings, imported only when a bundle of that
+kind is loaded. The torch kinds are implemented by the training side (extra `train`): the runtime
+names them but never imports them itself, and `register_backend` adds or replaces a kind.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
+
+from ..errors import MissingExtraError, ModelError
+
+if TYPE_CHECKING:
+    from ..bundle import Bundle
+    from ..pipeline.windows import Window, WindowSettings
+
+# Windows a scorer hands a backend per call: bounds memory whatever the input size. A GPU backend
+# asks for more (its batches are bigger) through its own `windows_per_chunk`.
+WINDOWS_PER_CHUNK = 512
 
 
 @dataclass
@@ -15,31 +31,51 @@ class RawOutputs:
     truncated: np.ndarray            # bool [n]: the window did not fit whole
 
 
-def load_backend(bundle, device: str = "cpu", threads: int | None = None,
-                 max_batch_tokens: int = 16384, max_batch_size: int = 128, zero_shot_model=None):
-    """The backend the bundle's manifest names. Torch backends are imported only when asked for."""
-    kind = bundle.backend
-    if kind == "onnx-encoder":
-        from ..errors import ModelError
-        from .onnx_encoder import OnnxEncoderBackend
-        try:
-            return OnnxEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
-        except ModelError as exc:
-            if device != "cuda":
-                raise
-            from ..training.torch_encoder import cuda_fallback     # no CUDA provider: the bundle's torch weights
-            fallback = cuda_fallback(bundle, str(exc), threads, max_batch_tokens, max_batch_size)
-            if fallback is None:
-                raise
-            return fallback
-    if kind == "torch-encoder":
-        from ..training.torch_encoder import TorchEncoderBackend
-        return TorchEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
-    if kind == "onnx-seq2seq":
-        from .seq2seq.onnx_backend import OnnxSeq2SeqBackend
-        return OnnxSeq2SeqBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
-    if kind == "torch-seq2seq":
-        from ..training.seq2seq.torch_backend import TorchSeq2SeqBackend
-        return TorchSeq2SeqBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
-    from ..errors import ModelError
-    raise ModelError(f"no backend for '{kind}'")
+class Backend(Protocol):
+    windows_per_chunk: int
+
+    def predict(self, windows: list[Window]) -> RawOutputs:
+        """Raw outputs for `windows`, rows in their order; never depends on batching."""
+
+    def with_settings(self, settings: WindowSettings) -> Backend:
+        """A new backend that cuts windows with `settings` (e.g. no future context); the model and
+        its session are shared, this one is left as it is."""
+
+
+# factory(bundle, device, threads, max_batch_tokens, max_batch_size) -> Backend
+BackendFactory = Callable[..., Backend]
+_FACTORIES: dict[str, str | BackendFactory] = {
+    "onnx-encoder": "empathy_metric.runtime.onnx_encoder:load_onnx_encoder",
+    "onnx-seq2seq": "empathy_metric.runtime.seq2seq.onnx_backend:OnnxSeq2SeqBackend",
+    "torch-encoder": "empathy_metric.training.torch_encoder:TorchEncoderBackend",
+    "torch-seq2seq": "empathy_metric.training.seq2seq.torch_backend:TorchSeq2SeqBackend",
+}
+EXTRAS = {"torch-encoder": "train", "torch-seq2seq": "train"}     # what a kind needs beyond the scoring install
+
+
+def register_backend(kind: str, factory: str | BackendFactory) -> None:
+    """Make `kind` load with `factory` (a callable or its "module:attribute")."""
+    _FACTORIES[kind] = factory
+
+
+def backend_factory(kind: str) -> BackendFactory:
+    factory = _FACTORIES.get(kind)
+    if factory is None:
+        raise ModelError(f"no backend for '{kind}' (known: {', '.join(sorted(_FACTORIES))})")
+    if callable(factory):
+        return factory
+    module_name, _, attribute = factory.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "empathy_metric":
+            raise
+        raise MissingExtraError(exc.name or module_name, EXTRAS.get(kind, kind),
+                                f"The '{kind}' backend") from None
+    return getattr(module, attribute)
+
+
+def load_backend(bundle: Bundle, device: str = "cpu", threads: int | None = None,
+                 max_batch_tokens: int = 16384, max_batch_size: int = 128) -> Backend:
+    """The backend the bundle's manifest names, on `device`."""
+    return backend_factory(bundle.backend)(bundle, device, threads, max_batch_tokens, max_batch_size)

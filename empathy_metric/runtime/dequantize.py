@@ -5,7 +5,7 @@ and int8 dynamic quantisation is a CPU technique: on ONNX Runtime's CUDA provide
 DynamicQuantizeLinear/QAttention nodes fall back to the CPU and one window runs per call. Undoing
 the quantisation of the activations gives the fused fp32 graph the export path makes before
 quantising (EmbedLayerNormalization, Attention, MatMul, SkipLayerNormalization, BiasGelu), with the
-int8-rounded weights; `encoder_graph.to_fp16` then converts it for CUDA as it converts an export.
+int8-rounded weights; `to_fp16` then converts it for CUDA, as the export converts an fp32 export.
 
 Patterns rewritten (as ORT's quantize_dynamic writes them):
 - QEmbedLayerNormalization            -> EmbedLayerNormalization with dequantised tables;
@@ -112,12 +112,20 @@ def dequantize_graph(src: Path, dst: Path) -> dict:
     return shape
 
 
+def to_fp16(src: Path, dst: Path, num_heads: int, hidden_size: int) -> None:
+    """fp16 for the CUDA provider, converted from the fp32 graph (inputs/outputs stay as they are)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+    optimised = optimize_model(str(src), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
+                               opt_level=0, use_gpu=True)
+    optimised.convert_float_to_float16(keep_io_types=True)
+    optimised.save_model_to_file(str(dst))
+
+
 def fp16_from_int8(src: Path, dst: Path) -> None:
     """The CUDA graph of an int8 bundle: dequantised (above), then converted like an fp32 export."""
     import logging
     import tempfile
 
-    from ..export.encoder_graph import to_fp16
     optimizer_log = logging.getLogger("onnxruntime.transformers")
     level = optimizer_log.level
     # The optimizer warns that the graph's producer is the quantiser, not pytorch: expected here.

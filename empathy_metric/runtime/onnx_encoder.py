@@ -1,33 +1,40 @@
 """The encoder backend on ONNX Runtime: tokenizers + onnxruntime + numpy, nothing else."""
 from __future__ import annotations
 
+import copy
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..pipeline.encoding import WindowEncoder, length_sorted_batches
+from ..bundle import has_torch_weights
 from ..errors import ModelError
-from . import RawOutputs
+from ..pipeline.encoding import WindowEncoder, length_sorted_batches, load_tokenizer
+from . import WINDOWS_PER_CHUNK, RawOutputs, backend_factory
+from .ort_session import make_session, physical_cores, require_cuda_provider
 
 # CUDA: windows are encoded (CPU) in spans of this many, each span's batches going to the GPU thread
 # while the next span is encoded; the scorer hands the backend this many windows per call.
 CUDA_SORT_SPAN = 4096
 CUDA_WINDOWS_PER_CHUNK = 8 * CUDA_SORT_SPAN
-from .ort_session import make_session, physical_cores, require_cuda_provider
 
 
-def load_tokenizer(path):
-    from tokenizers import Tokenizer
+def load_onnx_encoder(bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128):
+    """The `onnx-encoder` backend. On CUDA, when ONNX Runtime cannot run there and the bundle ships
+    its torch weights, the `torch-encoder` backend on CUDA instead (said in a warning, not a print)."""
     try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:     # tokenizers raises a bare Exception on bad files
-        raise ModelError(f"{path}: not a valid tokenizer.json ({exc})") from None
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
+        return OnnxEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
+    except ModelError as exc:
+        if device != "cuda" or not has_torch_weights(bundle):
+            raise
+        warnings.warn(f"ONNX Runtime cannot score on CUDA here ({exc}); scoring with the bundle's "
+                      "torch weights on CUDA instead", RuntimeWarning, stacklevel=2)
+        return backend_factory("torch-encoder")(bundle, "cuda", threads, max_batch_tokens, max_batch_size)
 
 
 class OnnxEncoderBackend:
+    windows_per_chunk = WINDOWS_PER_CHUNK
+
     def __init__(self, bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128):
         self.bundle = bundle
         self.device = device
@@ -62,8 +69,9 @@ class OnnxEncoderBackend:
         self.min_rows = 1 if single else 2
 
     def with_settings(self, settings):
-        self.encoder = WindowEncoder(self.encoder.tokenizer, settings)
-        return self
+        other = copy.copy(self)                 # shares the session
+        other.encoder = WindowEncoder(self.encoder.tokenizer, settings)
+        return other
 
     def _run(self, item):
         offset, batch = item

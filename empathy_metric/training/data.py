@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ..dialogue import Dialogue
-from ..pipeline.encoding import EncodedWindow, WindowEncoder
 from ..io.readers import ReaderOptions, read_dialogues
-from ..schemas import ESCONV_STRATEGY, PERCEIVED_DIMENSIONS, Task
+from ..pipeline.encoding import EncodedWindow, WindowEncoder
 from ..pipeline.windows import Window, WindowSettings, dialogue_windows
+from ..schemas import ESCONV_STRATEGY, PERCEIVED_DIMENSIONS, Task
 from .rationales import token_rationale_labels
 
 IGNORE = -100

@@ -4,23 +4,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..pipeline.encoding import WindowEncoder
-from ..schemas import Task
+from ..pipeline.encoding import WindowEncoder, load_tokenizer
 from ..pipeline.windows import Window, WindowSettings
+from ..schemas import Task
 from .contrast import attach_contrasts
-from .data import Example, LabelledWindow, encode_examples
+from .data import LabelledWindow, encode_examples
 from .distillation import soft_labels
-from .loop import TrainConfig, fit, pick_device, predict, seed_everything
-from .model import build_model, save_checkpoint
+from .loop import TrainConfig, fit_encoder, pick_device, seed_everything
+from .model import build_model, predict_encoded, save_checkpoint
 from .rationales import RATIONALE_TASKS
-
-
-def load_tokenizer(path: Path):
-    from tokenizers import Tokenizer
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
 
 
 class EncoderRecipe:
@@ -53,13 +45,13 @@ class EncoderRecipe:
                                self.config.device, self.log)
             for row, example in enumerate(examples):
                 example.soft = {task: probs[row] for task, probs in soft.items()}
-        history = fit(self.model, self.tasks, examples, encode_examples(valid, self.encoder), self.config,
-                      score_fn, self.log)
+        history = fit_encoder(self.model, self.tasks, examples, encode_examples(valid, self.encoder), self.config,
+                              score_fn, self.log, self.encoder.pad_id)
         return {**history, "teachers": self.teachers} if self.teachers else history
 
     def predict(self, windows: list[Window]) -> dict:
-        examples = [Example(e, {}, None, "", "") for e in self.encoder.encode(windows)]
-        return predict(self.model, examples, pick_device(self.config.device))
+        return predict_encoded(self.model, self.encoder.encode(windows), pick_device(self.config.device),
+                               self.encoder.pad_id)
 
     def set_calibration(self, bias: dict[str, list[float]]) -> None:
         """Bake the offsets into the heads' biases, so exported graphs need no extra step."""

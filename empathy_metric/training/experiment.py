@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..schemas import PERCEIVED_DIMENSIONS, Task
 from ..pipeline.windows import WindowSettings
+from ..schemas import PERCEIVED_DIMENSIONS, Task
 from .calibration import apply_bias, fit_offsets
 from .data import LabelledWindow, emh_windows, esconv_windows, holdout_split, kfold_splits
 from .evaluation import classification_report, grouped_means, perceived_dialogue_report
@@ -147,10 +147,12 @@ def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWi
 
 
 def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = "prior", log=print,
-                   split_info: dict | None = None, history: dict | None = None) -> dict:
+                   split_info: dict | None = None, history: dict | None = None, recipe_values: dict | None = None
+                   ) -> dict:
     """Train on splits.train, early-stop and calibrate on splits.valid, report on splits.tests, save.
     With `history` given, the recipe is already trained (an averaged model): no training step.
-    `calibration` is a rule of calibration.RULES."""
+    `calibration` is a rule of calibration.RULES; `recipe_values` (the recipe file's resolved values,
+    config.py) are saved with the checkpoint."""
     started = time.time()
     log(f"windows: train {len(splits.train)}, validation {len(splits.valid)}, "
         + ", ".join(f"{k} {len(v)}" for k, v in splits.tests.items()))
@@ -169,7 +171,8 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
     recipe.save(out, {"training": history, "calibration_bias": bias, "calibration": calibration,
                       "seconds": time.time() - started,
                       "splits": {"emh_test_fraction": EMH_TEST_FRACTION, "valid_fraction": VALID_FRACTION,
-                                 "seed": SPLIT_SEED, **(split_info or {})}})
+                                 "seed": SPLIT_SEED, **(split_info or {})},
+                      **({"recipe": recipe_values} if recipe_values else {})})
     (out / "eval.json").write_text(json.dumps(report, indent=2))
     log(format_table({f"{test}: {group}": means
                       for test in splits.tests for group, means in report[test]["means"].items()}))
@@ -177,6 +180,58 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
         for dim, r in report[test].get("perceived_turn_pearson", {}).items():
             log(f"{test}: perceived.{dim} turn-level Pearson r {r:.3f}")
     return report
+
+
+def evaluate_bundle(model: str | None, data_dir: str | None, heldout: list[str], device: str = "cpu",
+                    threads: int | None = None, bootstrap=None, log=None) -> dict:
+    """A bundle's agreement with human labels on the default held-out splits of `data_dir` (or on the
+    ESConv-format `heldout` files): macro-P/R/F1 per label, a bootstrap CI of each data set's mean
+    macro-F1 (resampling dialogues; `bootstrap` is a statistics.BootstrapSettings or None), and for
+    bundles with perceived scores their validity (perceived_validity.py)."""
+    from ..bundle import load_bundle
+    from ..reporting.statistics import BootstrapSettings
+    from ..runtime import load_backend
+    from .evaluation import grouped_f1_intervals
+    bundle = load_bundle(model)
+    backend = load_backend(bundle, device, threads)
+    if heldout:
+        tests = {Path(p).name: esconv_windows(p, bundle.window) for p in heldout}
+    else:
+        tests = default_splits(data_dir, bundle.window, log=log).tests
+    report = {"model": bundle.signature(), "bootstrap": bootstrap.to_dict() if bootstrap else None}
+    for name, labelled in tests.items():
+        raw = backend.predict([x.window for x in labelled])
+        report[name] = evaluate_outputs(bundle.tasks, raw.outputs, labelled)
+        if bootstrap:
+            logits = {t.name: raw.outputs[f"logits.{t.name}"] for t in bundle.tasks}
+            report[name]["f1_intervals"] = grouped_f1_intervals(
+                bundle.tasks, logits, [x.labels for x in labelled], [x.group for x in labelled], GROUPS, bootstrap)
+    if bundle.perceived and not heldout:
+        from .perceived_validity import validity_report
+        report["perceived_validity"] = validity_report(
+            lambda windows: backend.predict(windows).outputs["perceived"], data_dir, bundle.window,
+            bundle.perceived, bootstrap or BootstrapSettings())
+    return report
+
+
+def format_evaluation(report: dict) -> str:
+    """`evaluate_bundle`'s report as text: the Table-4 style table, the CIs, the perceived validity."""
+    from .perceived_validity import format_validity
+    tests = [name for name, part in report.items() if isinstance(part, dict) and "means" in part]
+    rows, lines = {}, []
+    for name in tests:
+        for group, means in report[name]["means"].items():
+            rows[f"{name}: {group} (mean over labels)"] = means
+        for task in report[name]["tasks"].values():
+            rows.update({f"{name}:   {label}": scores for label, scores in task["labels"].items()})
+    for name in tests:
+        for group, ci in report[name].get("f1_intervals", {}).items():
+            lines.append(f"{name}: {group} mean macro-F1 {100 * report[name]['means'][group]['f1']:.1f}, "
+                         f"{100 * ci['confidence']:.0f}% CI {100 * ci['low']:.1f}-{100 * ci['high']:.1f} "
+                         f"({ci['n_dialogues']} dialogues resampled)")
+    if "perceived_validity" in report:
+        lines.append(format_validity(report["perceived_validity"]))
+    return "\n".join([format_table(rows), *lines])
 
 
 def _calibration_offsets(recipe, rule: str, train: list[LabelledWindow], valid: list[LabelledWindow]) -> dict:

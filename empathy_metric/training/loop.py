@@ -1,4 +1,8 @@
-"""The training loop: multi-task batches, per-task losses, early stopping on a validation split."""
+"""The training loop of every recipe (`fit`), and the encoder recipe's batches and losses (`fit_encoder`).
+
+`fit` owns what all architectures share: the optimiser and its schedule, the epoch loop over
+length-bucketed batches, validation, early stopping and the best epoch's weights. A recipe gives it
+its training units, parameter groups, a batch loss and a validation score."""
 from __future__ import annotations
 
 import copy
@@ -17,6 +21,7 @@ from .contrast import contrast_loss
 from .data import Example
 from .distillation import distillation_loss
 from .losses import TaskLoss
+from .model import predict_encoded
 
 
 @dataclass
@@ -66,60 +71,37 @@ def to_tensors(encoded: list[EncodedWindow], device, pad_id: int = 0) -> dict[st
             "target_mask": torch.from_numpy(batch.target_mask).to(device)}
 
 
-def _length_bucketed(examples: list[Example], batch_size: int, rng: random.Random) -> list[list[Example]]:
-    """Shuffle, then sort inside chunks of 50 batches by length: little padding, still random."""
-    order = examples[:]
+def length_bucketed(items: list, length: Callable[[object], float], batch_size: int,
+                    rng: random.Random) -> list[list]:
+    """Shuffle, then sort inside chunks of 50 batches by `length`: little padding, still random."""
+    order = items[:]
     rng.shuffle(order)
     chunk = batch_size * 50
     batches = []
     for start in range(0, len(order), chunk):
-        part = sorted(order[start:start + chunk], key=lambda e: len(e.encoded.input_ids))
+        part = sorted(order[start:start + chunk], key=length)
         batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
-@torch.no_grad()
-def predict(model, examples: list[Example], device, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Outputs for every example, in input order: {output name: array}."""
-    model.eval()
-    model.to(device)
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].encoded.input_ids))
-    names = model.output_names()
-    chunks: dict[str, list] = {n: [] for n in names}
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        outputs = model(**to_tensors([examples[i].encoded for i in idx], device))
-        for name, value in zip(names, outputs):
-            chunks[name].append(value.float().cpu().numpy())
-    inverse = np.argsort(order)
-    return {n: np.concatenate(v)[inverse] if v else np.zeros((0,)) for n, v in chunks.items()}
-
-
-def class_counts(examples: list[Example], task: Task) -> list[int]:
-    counts = [0] * len(task.labels)
-    for e in examples:
-        if task.name in e.labels:
-            counts[e.labels[task.name]] += 1
-    return counts
-
-
-def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], config: TrainConfig,
-        score_fn: Callable[[dict, list[Example]], float], log: Callable[[str], None] = print) -> dict:
-    """Train, keep the weights of the best validation epoch (by `score_fn`), return the history."""
+def fit(model, parameter_groups: list[dict], items: list, batch_loss: Callable[[list, random.Random], torch.Tensor],
+        validate: Callable[[], float] | None, config: TrainConfig, log: Callable[[str], None] = print,
+        length: Callable[[object], float] = len, log_every: int = 100) -> dict:
+    """The one training loop of every recipe. `items` are one epoch's training units (examples, or
+    (window, prompt) pairs; repeats included), batched by `length_bucketed`; `batch_loss(batch, rng)`
+    is the recipe's loss of one batch. AdamW over `parameter_groups` (each with its own lr), linear
+    warm-up over `config.warmup_fraction` of the steps then linear decay, gradient norm clipped to 1.
+    After each epoch `validate()` scores the model: the best epoch's weights are kept, and training
+    stops after `config.patience` epochs without gain. Without `validate` the last epoch is kept.
+    Returns {"history": one record per epoch, "best_valid_score", "steps"}."""
     seed_everything(config.seed)
-    device = pick_device(config.device)
-    model.to(device)
-    losses = {t.name: TaskLoss(config.loss, class_counts(train, t)) for t in tasks}
-    epoch_examples = [e for e in train for _ in range(config.emh_repeat if e.source == "emh" else 1)]
-    steps_per_epoch = math.ceil(len(epoch_examples) / config.batch_size)
+    model.to(pick_device(config.device))
+    steps_per_epoch = math.ceil(len(items) / config.batch_size)
     total = steps_per_epoch * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
-    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW([
-        {"params": model.encoder.parameters(), "lr": config.lr},
-        {"params": head_params, "lr": config.head_lr}], weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups, weight_decay=config.weight_decay)
     warmup = max(1, int(total * config.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
@@ -128,34 +110,23 @@ def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], co
     for epoch in range(config.epochs):
         model.train()
         started, running = time.time(), 0.0
-        for batch in _length_bucketed(epoch_examples, config.batch_size, rng):
-            inputs = to_tensors([e.encoded for e in batch], device)
-            if config.rationale_weight and model.rationale is not None:
-                outputs, token_logits = model.forward_with_rationale(**inputs)
-                loss = _batch_loss(outputs, batch, tasks, losses, config, device) + \
-                    config.rationale_weight * rationale_loss(token_logits, inputs["target_mask"], batch)
-            else:
-                outputs = model(**inputs)
-                loss = _batch_loss(outputs, batch, tasks, losses, config, device)
-            if config.contrast_weight and model.perceived is not None:
-                def perceived_of(encoded):
-                    return model(**to_tensors(encoded, device))[-1]
-                loss = loss + config.contrast_weight * contrast_loss(
-                    perceived_of, batch, outputs[-1], config.contrast_margin, config.contrast_share,
-                    config.padding_share, rng)
+        for batch in length_bucketed(items, length, config.batch_size, rng):
+            loss = batch_loss(batch, rng)
             optimizer_step(model, loss, optimizer, scheduler)
             step += 1
             running += loss.item()
-            if step % 100 == 0:
-                log(f"epoch {epoch + 1} step {step}/{total} loss {running / 100:.4f} "
+            if step % log_every == 0:
+                log(f"epoch {epoch + 1} step {step}/{total} loss {running / log_every:.4f} "
                     f"({(time.time() - started) / (step - epoch * steps_per_epoch):.2f} s/step)")
                 running = 0.0
             if config.max_steps and step >= config.max_steps:
                 break
-        score = score_fn(predict(model, valid, device), valid) if valid else 0.0
-        history.append({"epoch": epoch + 1, "valid_score": score, "seconds": time.time() - started})
+        score = validate() if validate is not None else 0.0
+        history.append({"epoch": epoch + 1, "steps": step, "valid_score": score, "seconds": time.time() - started})
         log(f"epoch {epoch + 1} done in {time.time() - started:.0f} s: validation score {score:.4f}")
-        if score > best:
+        if validate is None:
+            pass                                  # nothing to choose an epoch by: keep the last one
+        elif score > best:
             best, bad_epochs = score, 0
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
         else:
@@ -168,7 +139,51 @@ def fit(model, tasks: list[Task], train: list[Example], valid: list[Example], co
     if best_state is not None:
         model.load_state_dict(best_state)
     model.to("cpu")
-    return {"history": history, "best_valid_score": best}
+    return {"history": history, "best_valid_score": best, "steps": step}
+
+
+def class_counts(examples: list[Example], task: Task) -> list[int]:
+    counts = [0] * len(task.labels)
+    for e in examples:
+        if task.name in e.labels:
+            counts[e.labels[task.name]] += 1
+    return counts
+
+
+def fit_encoder(model, tasks: list[Task], train: list[Example], valid: list[Example], config: TrainConfig,
+                score_fn: Callable[[dict, list[Example]], float], log: Callable[[str], None] = print,
+                pad_id: int = 0) -> dict:
+    """The encoder recipe's use of `fit`: multi-task batches of examples, each supervising the heads it
+    has labels for, plus the optional rationale, distillation and contrastive losses; the encoder
+    and the heads learn at their own rates; validation by `score_fn` of the outputs."""
+    device = pick_device(config.device)
+    losses = {t.name: TaskLoss(config.loss, class_counts(train, t)) for t in tasks}
+    epoch_examples = [e for e in train for _ in range(config.emh_repeat if e.source == "emh" else 1)]
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    groups = [{"params": list(model.encoder.parameters()), "lr": config.lr},
+              {"params": head_params, "lr": config.head_lr}]
+
+    def batch_loss(batch: list[Example], rng: random.Random) -> torch.Tensor:
+        inputs = to_tensors([e.encoded for e in batch], device, pad_id)
+        if config.rationale_weight and model.rationale is not None:
+            outputs, token_logits = model.forward_with_rationale(**inputs)
+            loss = _batch_loss(outputs, batch, tasks, losses, config, device) + \
+                config.rationale_weight * rationale_loss(token_logits, inputs["target_mask"], batch)
+        else:
+            outputs = model(**inputs)
+            loss = _batch_loss(outputs, batch, tasks, losses, config, device)
+        if config.contrast_weight and model.perceived is not None:
+            def perceived_of(encoded):
+                return model(**to_tensors(encoded, device, pad_id))[-1]
+            loss = loss + config.contrast_weight * contrast_loss(
+                perceived_of, batch, outputs[-1], config.contrast_margin, config.contrast_share,
+                config.padding_share, rng)
+        return loss
+
+    def validate() -> float:
+        return score_fn(predict_encoded(model, [e.encoded for e in valid], device, pad_id), valid)
+    return fit(model, groups, epoch_examples, batch_loss, validate if valid else None, config, log,
+               length=lambda e: len(e.encoded.input_ids), log_every=100)
 
 
 def optimizer_step(model, loss, optimizer, scheduler) -> None:

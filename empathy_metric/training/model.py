@@ -6,12 +6,16 @@ and gives the heads both vectors: whether a reply interprets or explores what th
 (EPITOME's mechanisms) is a relation between the two, which EPITOME models with two encoders."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+
+from ..pipeline.encoding import EncodedWindow, length_sorted_batches
 
 HEADS_FILE = "heads.safetensors"
 CONFIG_FILE = "empathy_config.json"
@@ -69,6 +73,33 @@ class MultiHeadEncoder(nn.Module):
 def _masked_mean(hidden, mask):
     weights = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+@torch.inference_mode()
+def predict_encoded(model: MultiHeadEncoder, encoded: list[EncodedWindow], device, pad_id: int = 0,
+                    max_batch_tokens: int = 16384, max_batch_size: int = 64, autocast: bool = False
+                    ) -> dict[str, np.ndarray]:
+    """The model's outputs for encoded windows, {output name: [n, ...]} in their order: the one torch
+    forward loop of the encoder, used by the torch-encoder backend, by training (validation,
+    calibration, teachers) and by export (the reference the graphs are validated against).
+    Batches are length-sorted under a token budget, never of one row (see length_sorted_batches);
+    `autocast`: fp16 matrix products on CUDA (layer norms and softmax stay fp32)."""
+    device = torch.device(device)
+    model.to(device).eval()
+    names = model.output_names()
+    results = {name: np.zeros((0,), dtype=np.float32) for name in names}
+    precision = torch.autocast("cuda", torch.float16) if autocast else contextlib.nullcontext()
+    for batch in length_sorted_batches(encoded, max_batch_tokens, max_batch_size, pad_id, min_rows=2):
+        feeds = [torch.from_numpy(x).to(device, non_blocking=True)
+                 for x in (batch.input_ids, batch.attention_mask, batch.target_mask)]
+        with precision:
+            outputs = model(*feeds)
+        for name, value in zip(names, outputs):
+            value = value.float().cpu().numpy()
+            if results[name].shape[0] != len(encoded):
+                results[name] = np.empty((len(encoded), *value.shape[1:]), dtype=np.float32)
+            results[name][batch.positions] = value
+    return results
 
 
 def build_model(encoder_path: str, task_sizes: dict[str, int], perceived_dims: int,

@@ -186,9 +186,9 @@ def validity_report(predict, data_dir: str | Path, settings, dims: list[str], bo
     """Every perceived validity figure of a model on the held-out human judgements in `data_dir`
     (WASSA dev, ESConv valid.json with its seeker feedback and survey), and the perturbation suites.
     `predict(windows)` returns the perceived scores [n, len(dims)]."""
+    from ..errors import UsageError
     from ..io.readers import ReaderOptions, read_dialogues
     from .perturbation_suite import run_suite
-    from ..errors import UsageError
     from .wassa import SPEAKERS, wassa_dialogues, wassa_windows
     data = Path(data_dir)
     missing = [name for name in REQUIRED_FILES if not (data / name).is_file()]

@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..dialogue import Dialogue
-from ..reporting.statistics import BootstrapSettings, mean_intervals
 from ..pipeline.windows import WindowSettings, dialogue_windows
+from ..reporting.statistics import BootstrapSettings, mean_intervals
 from .perturbations import canned, off_topic, padded
 
 KINDS = ("no_op", "off_topic", "canned", "curt", "padded")

@@ -9,7 +9,8 @@ CLI); this file only adapts it to evaluate's interface.
 import datasets
 import evaluate
 
-from empathy_metric.evaluate_module.responses import ResponseScoring, context_list, evaluation_result
+from empathy_metric.api import context_list
+from empathy_metric.evaluate_module.responses import ResponseScoring, evaluation_result
 from empathy_metric.reporting.statistics import DEFAULT_CONFIDENCE
 
 _CITATION = """\

@@ -2,17 +2,22 @@
 on ONNX Runtime. Imports neither torch nor transformers: tokenizers + onnxruntime + numpy."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from ..onnx_encoder import load_tokenizer
-from ..ort_session import make_session
 from ...errors import ModelError
+from ...pipeline.encoding import load_tokenizer
+from .. import WINDOWS_PER_CHUNK
+from ..ort_session import make_session
 from .pairs import PairEncoder
 from .plan import DecoderBatch, PromptPlan
 from .rank import predict_windows, read_scores
 
 
 class OnnxSeq2SeqBackend:
+    windows_per_chunk = WINDOWS_PER_CHUNK
+
     def __init__(self, bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128):
         self.bundle = bundle
         self.encoder = make_session(bundle.file("encoder"), device, threads)
@@ -28,8 +33,9 @@ class OnnxSeq2SeqBackend:
         self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
 
     def with_settings(self, settings):
-        self.pairs = PairEncoder(self.tokenizer, settings, self.plan)
-        return self
+        other = copy.copy(self)                 # shares the sessions
+        other.pairs = PairEncoder(self.tokenizer, settings, self.plan)
+        return other
 
     def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray, decoder: DecoderBatch) -> np.ndarray:
         hidden = self.encoder.run(["last_hidden_state"], {"input_ids": input_ids,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ...pipeline.encoding import EncodedWindow, WindowEncoder
 from ...errors import ModelError
+from ...pipeline.encoding import EncodedWindow, WindowEncoder
 from ...pipeline.windows import Window, WindowSettings
 from .plan import PromptPlan
 

@@ -15,9 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from .. import RawOutputs
 from ...pipeline.encoding import length_sorted_batches
 from ...pipeline.windows import Window
+from .. import RawOutputs
 from .pairs import PairEncoder
 from .plan import DecoderBatch, PromptPlan
 

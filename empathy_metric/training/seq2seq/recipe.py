@@ -2,24 +2,19 @@
 (window, prompt) pair an example, trained on the rank-classification logits."""
 from __future__ import annotations
 
-import copy
-import math
-import random
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ...runtime.onnx_encoder import load_tokenizer
-from ...pipeline.encoding import EncodedWindow, pad_batch
-from ...schemas import Task
-from ..data import LabelledWindow
-from ..loop import TrainConfig, optimizer_step, pick_device, seed_everything
+from ...pipeline.encoding import EncodedWindow, load_tokenizer, pad_batch
 from ...pipeline.windows import Window, WindowSettings
-from .checkpoints import base_tokenizer_file, build_model, model_plan, save_checkpoint
 from ...runtime.seq2seq.pairs import PairEncoder
 from ...runtime.seq2seq.rank import predict_windows
-from .training import batch_loss, length_bucketed, prompt_class_counts, training_pairs
+from ...schemas import Task
+from ..data import LabelledWindow
+from ..loop import TrainConfig, fit, pick_device, seed_everything
+from .checkpoints import base_tokenizer_file, build_model, model_plan, save_checkpoint
+from .training import batch_loss, prompt_class_counts, training_pairs
 
 PREDICT_BATCH_TOKENS, PREDICT_BATCH_SIZE = 16384, 64
 
@@ -48,74 +43,38 @@ class Seq2SeqRecipe:
         return predict_windows(self.pairs, windows, runner, PREDICT_BATCH_TOKENS, PREDICT_BATCH_SIZE).outputs
 
     def fit(self, train: list[LabelledWindow], valid: list[LabelledWindow], score_fn) -> dict:
+        """Each (labelled window, prompt) pair is a training unit of the shared loop (`loop.fit`); the
+        loss works on the rank-classification scores. Weights that start untrained (a warm-started
+        decoder's cross-attention) learn at `head_lr`, the rest at `lr`."""
         import torch
 
         from ..losses import TaskLoss
         from .torch_scoring import pair_scores
         config, model, device = self.config, self.model, self.device
-        seed_everything(config.seed)
         window_ids, _ = self.pairs.window_ids([x.window for x in train])
         pairs = training_pairs(train, self.plan)
         epoch_pairs = [p for p in pairs for _ in range(config.emh_repeat if p.source == "emh" else 1)]
         losses = {j: TaskLoss(config.loss, counts) for j, counts in prompt_class_counts(pairs, self.plan).items()}
         self.log(f"seq2seq pairs: {len(pairs)} from {len(train)} windows, {len(self.plan.prompts)} prompts "
                  f"({'with' if self.plan.instructions else 'without'} instructions)")
-        steps_per_epoch = math.ceil(len(epoch_pairs) / config.batch_size)
-        total = steps_per_epoch * config.epochs
-        if config.max_steps:
-            total = min(total, config.max_steps)
         new = [p for n, p in model.named_parameters() if n in self.new_parameters]
         old = [p for n, p in model.named_parameters() if n not in self.new_parameters]
         groups = [{"params": old, "lr": config.lr}] + ([{"params": new, "lr": config.head_lr}] if new else [])
-        optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-        warmup = max(1, int(total * config.warmup_fraction))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
         lengths = np.array([len(ids) for ids in window_ids])
-        rng = random.Random(config.seed)
-        model.to(device)
-        best, best_state, bad_epochs, step, history = -1.0, None, 0, 0, []
-        for epoch in range(config.epochs):
-            model.train()
-            started, running = time.time(), 0.0
-            for batch in length_bucketed(epoch_pairs, lengths, config.batch_size, rng):
-                encoded = [self._pair(window_ids[p.window], p.prompt) for p in batch]
-                padded = pad_batch(encoded, np.arange(len(encoded)), self.plan.pad_token_id)
-                scores = pair_scores(model, torch.from_numpy(padded.input_ids).to(device),
-                                     torch.from_numpy(padded.attention_mask).to(device),
-                                     self.plan.decoder_batch(np.array([p.prompt for p in batch])),
-                                     self.plan.max_labels)
-                loss = batch_loss(scores, batch, self.plan, losses, config.perceived_weight)
-                optimizer_step(model, loss, optimizer, scheduler)
-                step += 1
-                running += loss.item()
-                if step % 50 == 0:
-                    log_steps = step - epoch * steps_per_epoch
-                    self.log(f"epoch {epoch + 1} step {step}/{total} loss {running / 50:.4f} "
-                             f"({(time.time() - started) / log_steps:.2f} s/step)")
-                    running = 0.0
-                if config.max_steps and step >= config.max_steps:
-                    break
-            score = score_fn(self.predict([x.window for x in valid]), valid) if valid else 0.0
-            history.append({"epoch": epoch + 1, "steps": step, "valid_score": score,
-                            "seconds": time.time() - started})
-            self.log(f"epoch {epoch + 1} done in {time.time() - started:.0f} s: validation score {score:.4f}")
-            if not valid:                         # nothing to choose an epoch by: keep the last one
-                pass
-            elif score > best:
-                best, bad_epochs = score, 0
-                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-            else:
-                bad_epochs += 1
-                if bad_epochs > config.patience:
-                    self.log("early stop: validation score stopped improving")
-                    break
-            if config.max_steps and step >= config.max_steps:
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.to("cpu")
-        return {"history": history, "best_valid_score": best, "pairs": len(pairs), "steps": step}
+
+        def loss_of(batch, _rng):
+            encoded = [self._pair(window_ids[p.window], p.prompt) for p in batch]
+            padded = pad_batch(encoded, np.arange(len(encoded)), self.plan.pad_token_id)
+            scores = pair_scores(model, torch.from_numpy(padded.input_ids).to(device),
+                                 torch.from_numpy(padded.attention_mask).to(device),
+                                 self.plan.decoder_batch(np.array([p.prompt for p in batch])), self.plan.max_labels)
+            return batch_loss(scores, batch, self.plan, losses, config.perceived_weight)
+
+        def validate() -> float:
+            return score_fn(self.predict([x.window for x in valid]), valid)
+        history = fit(model, groups, epoch_pairs, loss_of, validate if valid else None, config, self.log,
+                      length=lambda p: lengths[p.window] + p.prompt * 1e-3, log_every=50)
+        return {**history, "pairs": len(pairs)}
 
     def _pair(self, window_ids: np.ndarray, prompt: int) -> EncodedWindow:
         ids = self.pairs.pair_ids(window_ids, prompt)

@@ -2,13 +2,18 @@
 checkpoint folder is such a bundle; zero-shot scoring uses it with an in-memory manifest."""
 from __future__ import annotations
 
-from ...runtime.onnx_encoder import load_tokenizer
+import copy
+
+from ...pipeline.encoding import load_tokenizer
+from ...runtime import WINDOWS_PER_CHUNK
 from ...runtime.seq2seq.pairs import PairEncoder
 from ...runtime.seq2seq.plan import PromptPlan
 from ...runtime.seq2seq.rank import predict_windows
 
 
 class TorchSeq2SeqBackend:
+    windows_per_chunk = WINDOWS_PER_CHUNK
+
     def __init__(self, bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128,
                  model=None):
         from .checkpoints import load_model
@@ -26,8 +31,9 @@ class TorchSeq2SeqBackend:
         self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
 
     def with_settings(self, settings):
-        self.pairs = PairEncoder(self.tokenizer, settings, self.plan)
-        return self
+        other = copy.copy(self)                 # shares the model
+        other.pairs = PairEncoder(self.tokenizer, settings, self.plan)
+        return other
 
     def predict(self, windows):
         return predict_windows(self.pairs, windows, self.runner, self.max_batch_tokens, self.max_batch_size)

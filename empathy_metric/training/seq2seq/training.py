@@ -9,14 +9,13 @@ rank-classification logits (summed verbaliser log-likelihoods):
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import numpy as np
 
+from ...runtime.seq2seq.plan import PromptPlan
 from ...schemas import PERCEIVED_DIMENSIONS
 from ..data import LabelledWindow
-from ...runtime.seq2seq.plan import PromptPlan
 
 
 @dataclass(frozen=True)
@@ -50,20 +49,6 @@ def prompt_class_counts(pairs: list[TrainingPair], plan: PromptPlan) -> dict[int
         if pair.prompt in counts:
             counts[pair.prompt][int(pair.target)] += 1
     return counts
-
-
-def length_bucketed(pairs: list[TrainingPair], lengths: np.ndarray, batch_size: int,
-                    rng: random.Random) -> list[list[TrainingPair]]:
-    """Shuffle, sort by length inside chunks of 50 batches (little padding, still random), shuffle."""
-    order = pairs[:]
-    rng.shuffle(order)
-    chunk = batch_size * 50
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start:start + chunk], key=lambda p: lengths[p.window] + p.prompt * 1e-3)
-        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
 
 
 def batch_loss(scores, batch: list[TrainingPair], plan: PromptPlan, losses: dict, perceived_weight: float):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ...bundle import Bundle
 from ...errors import ModelError
-from ...schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS, Task
 from ...pipeline.windows import WindowSettings
+from ...schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS, Task
 from .checkpoints import CONFIG_FILE, MODEL_DIR, model_files
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json")
@@ -26,7 +26,7 @@ class ZeroShotBundle(Bundle):
     holds the sha256 of every weight and config file, the prompts and the window settings."""
 
     def signature(self) -> dict:
-        from ... import __version__
+        from ...version import __version__
         digest = hashlib.sha256(json.dumps(self.manifest, sort_keys=True).encode()).hexdigest()
         return {"model": self.name, "backend": self.backend, "manifest_sha256": digest,
                 "empathy_metric": __version__}
@@ -55,9 +55,9 @@ def zero_shot_scorer(checkpoint, device: str = "cpu", threads: int | None = None
                      instructions: bool = True, tasks: list[Task] | None = None,
                      perceived: list[str] | None = None, settings: WindowSettings | None = None):
     """A Scorer over a frozen seq2seq checkpoint (torch), asking the stored instructions."""
-    from ...runtime.onnx_encoder import load_tokenizer
-    from ...dialogue import DEFAULT_AGENT_ROLES
     from ...api import Scorer
+    from ...dialogue import DEFAULT_AGENT_ROLES
+    from ...pipeline.encoding import load_tokenizer
     from .checkpoints import load_model
     from .torch_backend import TorchSeq2SeqBackend
     folder = Path(checkpoint)
