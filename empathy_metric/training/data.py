@@ -1,6 +1,6 @@
 """Training examples from labelled dialogues, through the scoring readers, windows and encoder.
 
-Each example supervises only the heads it has labels for (-100 / NaN elsewhere): ESConv turns
+Each example supervises only the heads it has labels for (absent labels, NaN perceived targets): ESConv turns
 teach the strategy head and the perceived head, EMH pairs the three EPITOME heads.
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ from ..pipeline.windows import Window, WindowSettings, dialogue_windows
 from ..schemas import ESCONV_STRATEGY, PERCEIVED_DIMENSIONS, Task
 from .rationales import token_rationale_labels
 
-IGNORE = -100
 EMH_FILES = {"emh_emotional_reactions": "emotional-reactions-reddit.csv",
              "emh_interpretations": "interpretations-reddit.csv",
              "emh_explorations": "explorations-reddit.csv"}
@@ -150,14 +149,6 @@ def _rationale_labels(lw: LabelledWindow, encoder: WindowEncoder):
     offsets = encoder.tokenizer.encode(lw.window.target, add_special_tokens=False).offsets
     offsets = encoder.cut_target(offsets)                      # the window may cut a long turn
     return token_rationale_labels(offsets, lw.window.target, lw.labels, lw.rationales)
-
-
-def esconv_examples(path: str, encoder: WindowEncoder, task: Task = ESCONV_STRATEGY) -> list[Example]:
-    return encode_examples(esconv_windows(path, encoder.settings, task), encoder)
-
-
-def emh_examples(folder: str, encoder: WindowEncoder) -> list[Example]:
-    return encode_examples(emh_windows(folder, encoder.settings), encoder)
 
 
 def group_fraction(group: str, seed: int) -> float:

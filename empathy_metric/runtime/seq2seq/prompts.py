@@ -20,7 +20,6 @@ from ...errors import ModelError
 from ...schemas import Task
 
 INSTRUCTIONS_FILE = Path(__file__).resolve().parent / "instructions.json"
-KINDS = ("task", "label", "perceived")
 
 
 @dataclass(frozen=True)
