@@ -30,7 +30,10 @@ demo: install-score
 	$(SCORE_VENV)/bin/empathy-score examples/sample_logs.jsonl --quiet -o demo-turns.jsonl -o demo-summary.json
 	@echo "per-turn scores: demo-turns.jsonl, run summary: demo-summary.json"
 
+# Layering first (import-linter contracts in pyproject.toml: scoring never imports training, export,
+# torch, transformers, sklearn or optimum), then the whole suite.
 test: install-dev
+	$(DEV_VENV)/bin/lint-imports
 	$(DEV_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 clean:
