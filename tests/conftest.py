@@ -1,40 +1,48 @@
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "sample_logs.jsonl"
+FIXTURES = REPO / "tests" / "fixtures"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
+TRAINING_STACK = importlib.util.find_spec("torch") is not None
+
+
+def pytest_ignore_collect(collection_path, config):
+    """In the scoring install (`pip install . pytest hypothesis`: no torch), a test module without any
+    `scoring` test is not even imported: training-side modules import torch at the top. Run
+    `pytest -m scoring` there."""
+    if not TRAINING_STACK and collection_path.name.startswith("test_") and collection_path.suffix == ".py":
+        return "pytest.mark.scoring" not in collection_path.read_text(encoding="utf-8")
+    return None
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
+    """The random multi-head checkpoint the committed tiny bundles were exported from (needs torch)."""
     from builders import build_checkpoint
     return build_checkpoint(tmp_path_factory.mktemp("tiny"))
 
 
-def _export(checkpoint, out, precision):
-    from empathy_metric.dialogue import DEFAULT_AGENT_ROLES
-    from empathy_metric.export.bundle_builder import export_encoder_bundle
-    from empathy_metric.io.readers import ReaderOptions, read_dialogues
-    from empathy_metric.pipeline.windows import WindowSettings, windows_of
-    dialogues = list(read_dialogues(str(SAMPLE), ReaderOptions()))
-    windows = windows_of(dialogues, WindowSettings(max_tokens=96), DEFAULT_AGENT_ROLES)
-    export_encoder_bundle(str(checkpoint), str(out), "tiny-test", windows, precision=precision)
-    return out
+def _fixture_bundle(name: str, tmp_path_factory) -> Path:
+    """A committed bundle (tests/fixtures/build_tiny_bundle.py), copied so that no test can alter it."""
+    return Path(shutil.copytree(FIXTURES / name, tmp_path_factory.mktemp("bundle") / name))
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tiny_checkpoint, tmp_path_factory):
+def tiny_bundle(tmp_path_factory):
     """A random multi-head encoder exported to an fp32 ONNX bundle by the project's export code."""
-    return _export(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "tiny-fp32", "fp32")
+    return _fixture_bundle("tiny-bundle", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def tiny_int8_bundle(tiny_checkpoint, tmp_path_factory):
-    return _export(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "tiny-int8", "int8")
+def tiny_int8_bundle(tmp_path_factory):
+    return _fixture_bundle("tiny-int8-bundle", tmp_path_factory)
 
 
 @pytest.fixture

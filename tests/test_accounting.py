@@ -7,6 +7,8 @@ import pytest
 from empathy_metric.errors import AccountingError
 from empathy_metric.pipeline.accounting import Counts
 
+pytestmark = pytest.mark.scoring
+
 LONG = " ".join(["i am sorry to hear that it sounds really hard"] * 30)      # beyond the 96-token window
 MESSY = [
     {"id": "plain", "messages": [{"role": "user", "content": "i feel sad"}, {"role": "assistant", "content": "i am sorry"},

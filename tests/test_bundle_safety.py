@@ -10,6 +10,8 @@ import pytest
 from empathy_metric.bundle import MANIFEST, load_bundle, write_manifest
 from empathy_metric.errors import ModelError
 
+pytestmark = pytest.mark.scoring
+
 GOOD = '{"id": "a", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
 
 

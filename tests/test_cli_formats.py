@@ -9,6 +9,8 @@ import pytest
 from conftest import SAMPLE
 from empathy_metric.schemas import PERCEIVED_DIMENSIONS
 
+pytestmark = pytest.mark.scoring
+
 TASKS = ("esconv_strategy", "emh_emotional_reactions", "emh_interpretations", "emh_explorations")
 RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated"}
 

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 from conftest import SAMPLE
 from empathy_metric.cli.main import cli
 
+pytestmark = pytest.mark.scoring
+
 METRIC = "perceived.empathy"
 
 

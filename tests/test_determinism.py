@@ -5,6 +5,8 @@ import random
 
 import pytest
 
+pytestmark = pytest.mark.scoring
+
 WORDS = ("i am sorry to hear that it sounds really hard what happened after you are doing great keep "
          "going maybe try talking to a friend here is some information hello how today feel so sad alone "
          "thank listening order broken help please reset password exams stress me out").split()

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.scoring
+
 GOOD = '{"messages": [{"role": "user", "content": "i feel so sad"}, {"role": "assistant", "content": "i am sorry ."}]}'
 
 

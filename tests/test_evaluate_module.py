@@ -106,6 +106,7 @@ def test_model_loads_once_per_instance_and_no_arrow_files(loaded):
     assert data["arrow_files"] == []
 
 
+@pytest.mark.scoring
 def test_module_folder_layout_and_metric_card():
     folder = Path(empathy_metric.EVALUATE_MODULE)
     assert (folder / f"{folder.name}.py").is_file()       # evaluate.load(DIR) needs DIR/<basename>.py
@@ -115,6 +116,7 @@ def test_module_folder_layout_and_metric_card():
         assert section in card
 
 
+@pytest.mark.scoring
 def test_context_roles_alternate_and_end_with_the_user():
     dialogue = response_dialogue(0, "reply", ["u1", "a1", "u2"])
     assert [t.role for t in dialogue.turns] == ["user", "assistant", "user", "assistant"]

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from empathy_metric.errors import InputError
 from empathy_metric.io.readers import ReaderOptions, ReadStats, read_dialogues
 
+pytestmark = pytest.mark.scoring
+
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                       HealthCheck.too_slow])
 ODD_TEXT = st.text(alphabet=st.one_of(

@@ -1,6 +1,7 @@
 """`empathy-score metrics`: the names a run produces, with directions as documented."""
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import SAMPLE
@@ -9,6 +10,8 @@ from empathy_metric.cli.main import cli
 from empathy_metric.pipeline.aggregation import metric_names
 from empathy_metric.reporting.metric_catalog import catalog
 from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS, customer_service_task
+
+pytestmark = pytest.mark.scoring
 
 
 def run(*args):

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.scoring
+
 WORDS = "i am sorry to hear that it sounds hard what happened you are doing great try a friend help".split()
 
 

@@ -39,12 +39,8 @@ def make_recipe(base, instructions=True, perceived=(), **train):
 
 def test_every_schema_task_has_a_four_part_instruction():
     from empathy_metric.runtime.seq2seq.prompts import build_prompts, load_instructions
-    from empathy_metric.schemas import (
-        CUSTOMER_SERVICE_INTENTS,
-        DEFAULT_TASKS,
-        PERCEIVED_DIMENSIONS,
-        customer_service_task,
-    )
+    from empathy_metric.schemas import (CUSTOMER_SERVICE_INTENTS, DEFAULT_TASKS, PERCEIVED_DIMENSIONS,
+                                        customer_service_task)
     library = load_instructions()
     tasks = list(DEFAULT_TASKS) + [customer_service_task(i) for i in CUSTOMER_SERVICE_INTENTS]
     prompts = build_prompts(tasks, list(PERCEIVED_DIMENSIONS))

@@ -7,6 +7,8 @@ from scipy import stats
 from empathy_metric.reporting.statistics import BootstrapSettings, mean_intervals
 from empathy_metric.reporting.summary import DialogueRow, corpus_table
 
+pytestmark = pytest.mark.scoring
+
 
 def _values(n=60, seed=3):
     rng = np.random.default_rng(seed)

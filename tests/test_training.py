@@ -89,6 +89,8 @@ def test_train_export_eval_through_the_cli(tmp_path):
     runner, data, ckpt, bundle = _train_and_export(tmp_path)
     report = json.loads((ckpt / "eval.json").read_text())
     assert {"esconv_valid", "emh_test", "validation"} <= set(report)
+    recipe = json.loads((ckpt / "empathy_config.json").read_text())["recipe"]      # what the run used, saved
+    assert (recipe["epochs"], recipe["max_tokens"], recipe["device"], recipe["lr"]) == (1, 64, "cpu", 8e-5)
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["export_validation"]["fp32"]["min_argmax_agreement"] == 1.0
     assert manifest["export_validation"]["fp32"]["logits.esconv_strategy"]["max_abs_diff"] < 1e-4

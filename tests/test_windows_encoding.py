@@ -10,6 +10,8 @@ from empathy_metric.dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn
 from empathy_metric.pipeline.encoding import WindowEncoder, length_sorted_batches
 from empathy_metric.pipeline.windows import ContextTurn, Window, WindowSettings, dialogue_windows
 
+pytestmark = pytest.mark.scoring
+
 LETTERS = "abcdefghijklmnoprstuvwxy"   # one known WordPiece token each (no q, z) in the test tokenizer
 
 
