@@ -24,14 +24,14 @@ import numpy as np
 
 # stage -> (module, class or None, function) that the run calls it through
 STAGES = {
-    "read + parse records": ("empathy_metric.scoring_run", None, "read_path_list"),
+    "read + parse records": ("empathy_metric.api", None, "read_path_list"),
     "windows": ("empathy_metric.api", None, "dialogue_windows"),
     "tokenise + assemble windows": ("empathy_metric.pipeline.encoding", "WindowEncoder", "encode"),
     "pad batches": ("empathy_metric.pipeline.encoding", None, "pad_batch"),
     "decode (labels, probs)": ("empathy_metric.api", None, "decode"),
-    "dialogue metrics": ("empathy_metric.api", None, "dialogue_metrics"),
+    "dialogue metrics": ("empathy_metric.pipeline.aggregation", None, "dialogue_metrics"),
     "write JSONL": ("empathy_metric.io.writers", "JsonlTurnWriter", "write_dialogue"),
-    "summary (bootstrap)": ("empathy_metric.scoring_run", None, "corpus_table"),
+    "summary (bootstrap)": ("empathy_metric.api", None, "corpus_table"),
 }
 
 
@@ -96,7 +96,7 @@ def main(argv=None) -> None:
     from empathy_metric.reporting.statistics import BootstrapSettings
     spent: dict[str, float] = {}
     time_stages(spent)
-    from empathy_metric.scoring_run import run_scoring
+    from empathy_metric.api import score_files
     with tempfile.TemporaryDirectory() as tmp:
         source = args.input
         if args.limit:
@@ -109,7 +109,7 @@ def main(argv=None) -> None:
         scorer = Scorer.from_pretrained(args.bundle)
         scorer.backend = NoInference(scorer.backend)
         wall, cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
-        result = run_scoring(scorer, [str(source)], ReaderOptions(), [str(Path(tmp) / "turns.jsonl")],
+        result = score_files(scorer, [str(source)], ReaderOptions(), [str(Path(tmp) / "turns.jsonl")],
                              bootstrap=BootstrapSettings(n_resamples=args.bootstrap) if args.bootstrap else None)
         wall, cpu, all_cpu = time.perf_counter() - wall, time.thread_time() - cpu, time.process_time() - all_cpu
     n = result.counts.turns_scored

@@ -10,7 +10,7 @@
 #        exported and validated here by the project's export code.
 #   2. there, the printed calls, back to back (each within 30 s of the last):
 #      - the last train chunk runs `gpu_session.sh train SUM`: starts 5-fold CV of the shipped
-#        recipe's two runs (A: defaults, B: --rationale-weight 0.5), one process per fold and run,
+#        recipe's two runs (A and B: recipes minilm-empathy-v3-{a,b}), one process per fold and run,
 #        fold checkpoints kept, plus two default-split runs; all in the background (setsid);
 #      - the bench chunks follow while that trains; the last runs `gpu_session.sh bench SUM`:
 #        waits for the CV, cross-validates the A+B soup fold by fold, then benchmarks --device cuda
@@ -170,10 +170,10 @@ start() {  # start NAME CLI-ARGS...: one training process in the background, its
 
 if [ "$mode" = distill ]; then
   setup_train distill "${2:?sum}" || exit 1
-  # --calibration search: the rule of the multi-task CV this is compared with (runs A and B)
-  common=(--data $G/train/data --device "$TRAIN_DEVICE" --calibration search)
-  teach=(--data-set emh --base-model $G/train/teacher-base --lr "$TEACHER_LR" "${common[@]}")
-  learn=(--base-model $G/train/minilm "${common[@]}")
+  # calibration search: the rule of the multi-task CV this is compared with (runs A and B)
+  common=(--data $G/train/data --device "$TRAIN_DEVICE" --set calibration=search)
+  teach=(--data-set emh --set base_model=$G/train/teacher-base --set lr="$TEACHER_LR" "${common[@]}")
+  learn=(--set base_model=$G/train/minilm "${common[@]}")
   # TF32 for the teachers alone (several times the fp32 matmul speed); the students stay plain fp32
   for i in 1 2 3 4 5; do
     TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 start cv-teacher-$i cv -o $R/cv-teacher-$i.json --fold $i --save-folds $G/cv-teacher "${teach[@]}"
@@ -183,9 +183,9 @@ if [ "$mode" = distill ]; then
   wait_training "${TEACHER_WAIT_S:-240}"
   for i in 1 2 3 4 5; do
     [ -d $G/cv-teacher/fold-$((i-1)) ] && \
-      start cv-student-$i cv -o $R/cv-student-$i.json --fold $i --save-folds $G/cv-student --teacher $G/cv-teacher "${learn[@]}"
+      start cv-student-$i cv -o $R/cv-student-$i.json --fold $i --save-folds $G/cv-student --set "teachers=['$G/cv-teacher']" "${learn[@]}"
   done
-  [ -d $G/runs/teacher ] && start student train -o $G/runs/student --teacher $G/runs/teacher "${learn[@]}"
+  [ -d $G/runs/teacher ] && start student train -o $G/runs/student --set "teachers=['$G/runs/teacher']" "${learn[@]}"
   wait_training "${STUDENT_WAIT_S:-260}"
   merge_cv teacher student
   for r in teacher student; do [ -f $G/runs/$r/eval.json ] && cp $G/runs/$r/eval.json $R/eval-$r.json; done
@@ -202,14 +202,14 @@ fi
 
 if [ "$mode" = train ]; then
   setup_train train "${2:?sum}" || exit 1
-  # --calibration search: the rule the shipped recipe and its CV numbers were made with
-  common=(--base-model $G/train/minilm --data $G/train/data --device cuda --calibration search)
+  # the recipes of the shipped model's runs A and B (ESConv + EMH, calibration search)
+  common=(--set base_model=$G/train/minilm --data $G/train/data --device cuda)
   for i in 1 2 3 4 5; do
-    start cv-a-$i cv -o $R/cv-a-$i.json --fold $i --save-folds $G/cv-a "${common[@]}"
-    start cv-b-$i cv -o $R/cv-b-$i.json --fold $i --save-folds $G/cv-b --rationale-weight 0.5 "${common[@]}"
+    start cv-a-$i cv -o $R/cv-a-$i.json --fold $i --save-folds $G/cv-a --config minilm-empathy-v3-a "${common[@]}"
+    start cv-b-$i cv -o $R/cv-b-$i.json --fold $i --save-folds $G/cv-b --config minilm-empathy-v3-b "${common[@]}"
   done
-  start run-tail train -o $G/runs/tail --rationale-weight 0.5 --target-tail 0.25 "${common[@]}"
-  start run-ldam train -o $G/runs/ldam --loss ldam "${common[@]}"
+  start run-tail train -o $G/runs/tail --config minilm-empathy-v3-b --set target_tail=0.25 "${common[@]}"
+  start run-ldam train -o $G/runs/ldam --config minilm-empathy-v3-a --set loss=ldam "${common[@]}"
   sleep 45     # an immediate crash (import, CUDA, data) or the step time shows here
   tail -n 3 $R/cv-a-1.log $R/cv-b-1.log $R/run-ldam.log; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
   exit 0
@@ -226,7 +226,7 @@ merge_cv a b
 for i in 1 2 3 4 5; do
   [ -d $G/cv-a/fold-$((i-1)) ] && [ -d $G/cv-b/fold-$((i-1)) ] && \
     (OMP_NUM_THREADS=2 cli cv -o $R/cv-ab-$i.json --fold $i --average-from $G/cv-a --average-from $G/cv-b \
-       --data $G/train/data --device cuda --calibration search > $R/cv-ab-$i.log 2>&1 &)
+       --data $G/train/data --device cuda --set calibration=search > $R/cv-ab-$i.log 2>&1 &)
 done
 sleep 2; while pgrep -f "average-from" > /dev/null; do sleep 2; done
 merge_cv ab
