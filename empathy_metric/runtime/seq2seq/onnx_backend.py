@@ -2,24 +2,20 @@
 on ONNX Runtime. Imports neither torch nor transformers: tokenizers + onnxruntime + numpy."""
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from ...errors import ModelError
-from ...pipeline.encoding import load_tokenizer
-from .. import WINDOWS_PER_CHUNK
 from ..ort_session import make_session
-from .pairs import PairEncoder
-from .plan import DecoderBatch, PromptPlan
-from .rank import predict_windows, read_scores
+from .plan import DecoderBatch
+from .rank import RankBackend, read_scores
 
 
-class OnnxSeq2SeqBackend:
-    windows_per_chunk = WINDOWS_PER_CHUNK
+class OnnxSeq2SeqBackend(RankBackend):
+    # Batches of one are padded to two rows (see encoding.length_sorted_batches): ORT's CPU
+    # reductions sum a single row in another order, and results must not depend on batching.
+    min_rows = 2
 
     def __init__(self, bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128):
-        self.bundle = bundle
         self.encoder = make_session(bundle.file("encoder"), device, threads)
         self.decoder = make_session(bundle.file("decoder"), device, threads)
         self.decoder_inputs = {i.name for i in self.decoder.get_inputs()}
@@ -27,15 +23,7 @@ class OnnxSeq2SeqBackend:
         if not needed <= self.decoder_inputs:
             raise ModelError(f"{bundle.file('decoder')}: decoder graph lacks input(s) "
                              f"{', '.join(sorted(needed - self.decoder_inputs))}")
-        self.plan = PromptPlan.from_dict(bundle.manifest["seq2seq"])
-        self.tokenizer = load_tokenizer(bundle.file("tokenizer"))
-        self.pairs = PairEncoder(self.tokenizer, bundle.window, self.plan)
-        self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
-
-    def with_settings(self, settings):
-        other = copy.copy(self)                 # shares the sessions
-        other.pairs = PairEncoder(self.tokenizer, settings, self.plan)
-        return other
+        self._init_pairs(bundle, max_batch_tokens, max_batch_size)
 
     def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray, decoder: DecoderBatch) -> np.ndarray:
         hidden = self.encoder.run(["last_hidden_state"], {"input_ids": input_ids,
@@ -44,9 +32,3 @@ class OnnxSeq2SeqBackend:
                  "encoder_attention_mask": attention_mask[decoder.row_pair]}
         logits = self.decoder.run(["logits"], {k: v for k, v in feeds.items() if k in self.decoder_inputs})[0]
         return read_scores(logits, decoder, len(input_ids), self.plan.max_labels)
-
-    def predict(self, windows):
-        # Batches of one are padded to two rows (see encoding.length_sorted_batches): ORT's CPU
-        # reductions sum a single row in another order, and results must not depend on batching.
-        return predict_windows(self.pairs, windows, self._run, self.max_batch_tokens, self.max_batch_size,
-                               min_rows=2)

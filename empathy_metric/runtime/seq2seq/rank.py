@@ -11,13 +11,14 @@ Calibration offsets (fitted on validation data) are added to the task logits.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import numpy as np
 
-from ...pipeline.encoding import length_sorted_batches
+from ...pipeline.encoding import length_sorted_batches, load_tokenizer
 from ...pipeline.windows import Window
-from .. import RawOutputs
+from .. import WINDOWS_PER_CHUNK, RawOutputs
 from .pairs import PairEncoder
 from .plan import DecoderBatch, PromptPlan
 
@@ -52,6 +53,33 @@ def predict_windows(pair_encoder: PairEncoder, windows: list[Window], run_batch:
             scores[batch.positions] = run_batch(batch.input_ids, batch.attention_mask, decoder)
     outputs = collect_outputs(plan, scores, encoded.pair_window, encoded.pair_prompt, len(windows))
     return RawOutputs(outputs=outputs, truncated=encoded.truncated)
+
+
+class RankBackend:
+    """What every seq2seq backend shares (Backend protocol): the bundle's prompt plan, the pair
+    encoder, `with_settings` and `predict` by `predict_windows`. A subclass calls `_init_pairs` and
+    gives `_run`, the BatchRunner of its model (ONNX Runtime, torch)."""
+    windows_per_chunk = WINDOWS_PER_CHUNK
+    min_rows = 1             # batches never smaller than this (see encoding.length_sorted_batches)
+
+    def _init_pairs(self, bundle, max_batch_tokens: int, max_batch_size: int) -> None:
+        self.bundle = bundle
+        self.plan = PromptPlan.from_dict(bundle.manifest["seq2seq"])
+        self.tokenizer = load_tokenizer(bundle.file("tokenizer"))
+        self.pairs = PairEncoder(self.tokenizer, bundle.window, self.plan)
+        self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
+
+    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray, decoder: DecoderBatch) -> np.ndarray:
+        raise NotImplementedError
+
+    def with_settings(self, settings):
+        other = copy.copy(self)                 # shares the model
+        other.pairs = PairEncoder(self.tokenizer, settings, self.plan)
+        return other
+
+    def predict(self, windows: list[Window]) -> RawOutputs:
+        return predict_windows(self.pairs, windows, self._run, self.max_batch_tokens, self.max_batch_size,
+                               self.min_rows)
 
 
 def yes_log_probability(scores: np.ndarray) -> np.ndarray:
