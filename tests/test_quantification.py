@@ -1,7 +1,7 @@
 """Rate estimators on synthetic data whose true rates and confusion matrix are known."""
 import numpy as np
 
-from empathy_metric.quantification import TaskQuantifier, adjusted_rates
+from empathy_metric.pipeline.quantification import TaskQuantifier, adjusted_rates
 from empathy_metric.training.quantification_fit import fit_confusion, fit_vector_scaling
 
 

@@ -5,7 +5,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
-from ..quantification import TaskQuantifier
+from ..pipeline.quantification import TaskQuantifier
 
 
 def fit_vector_scaling(logits: np.ndarray, gold: np.ndarray, l2: float = 1e-3) -> TaskQuantifier:

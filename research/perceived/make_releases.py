@@ -15,7 +15,7 @@ import random
 import sys
 from pathlib import Path
 
-from empathy_metric.readers import ReaderOptions, read_dialogues
+from empathy_metric.io.readers import ReaderOptions, read_dialogues
 from empathy_metric.training.data import AGENT_ROLES
 from empathy_metric.training.perturbation_suite import KINDS, perturbed
 
