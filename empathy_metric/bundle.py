@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import ModelError
+from .pipeline.quantification import quantifier
 from .pipeline.windows import WindowSettings
 from .schemas import Task
 
@@ -142,6 +143,10 @@ def _check_shape(manifest: dict, manifest_path: Path) -> None:
                 and isinstance(task.get("labels"), list) and task["labels"]
                 and all(isinstance(label, str) for label in task["labels"])):
             fail(f"task {number} needs a 'name' and a non-empty list of 'labels' (text)")
+        try:
+            quantifier(Task.from_dict(task))
+        except (TypeError, ValueError, AttributeError) as exc:
+            fail(f"task {number} ('{task['name']}'): 'rates' is not usable ({exc})")
     if not isinstance(manifest["window"], dict):
         fail("'window' must be an object")
     try:

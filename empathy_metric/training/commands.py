@@ -93,7 +93,7 @@ def train(out_dir, data_dir, recipe):
     check_data(data_dir, data_sets)
     make, settings = recipe_factory(recipe, log)
     run_experiment(make(), default_splits(data_dir, settings, recipe["valid_split_seed"], data_sets, log), out_dir,
-                   calibration=recipe["calibration"], log=log,
+                   calibration=recipe["calibration"], rates=recipe["rates"], log=log,
                    split_info={"valid_seed": recipe["valid_split_seed"], "data_sets": list(data_sets)},
                    recipe_values=recipe)
 

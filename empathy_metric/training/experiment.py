@@ -147,12 +147,13 @@ def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWi
 
 
 def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = "prior", log=print,
-                   split_info: dict | None = None, history: dict | None = None, recipe_values: dict | None = None
-                   ) -> dict:
+                   split_info: dict | None = None, history: dict | None = None, recipe_values: dict | None = None,
+                   rates: str = "cc") -> dict:
     """Train on splits.train, early-stop and calibrate on splits.valid, report on splits.tests, save.
     With `history` given, the recipe is already trained (an averaged model): no training step.
-    `calibration` is a rule of calibration.RULES; `recipe_values` (the recipe file's resolved values,
-    config.py) are saved with the checkpoint."""
+    `calibration` is a rule of calibration.RULES; `rates` the rate estimator fitted on the validation
+    split after calibration (rate_validity.fit_rates); `recipe_values` (the recipe file's resolved
+    values, config.py) are saved with the checkpoint."""
     started = time.time()
     log(f"windows: train {len(splits.train)}, validation {len(splits.valid)}, "
         + ", ".join(f"{k} {len(v)}" for k, v in splits.tests.items()))
@@ -167,6 +168,7 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
         report[name] = evaluate_outputs(recipe.tasks, outputs, labelled, bias)
         report["uncalibrated"][name] = evaluate_outputs(recipe.tasks, outputs, labelled)["means"]
     recipe.set_calibration(bias)
+    fit_recipe_rates(recipe, splits.valid, rates)
     out = Path(out_dir)
     recipe.save(out, {"training": history, "calibration_bias": bias, "calibration": calibration,
                       "seconds": time.time() - started,
@@ -180,6 +182,16 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
         for dim, r in report[test].get("perceived_turn_pearson", {}).items():
             log(f"{test}: perceived.{dim} turn-level Pearson r {r:.3f}")
     return report
+
+
+def fit_recipe_rates(recipe, valid: list[LabelledWindow], estimator: str) -> None:
+    """Give the recipe's tasks rate estimators fitted on the calibrated model's validation logits."""
+    if estimator == "cc" or not valid:
+        return
+    from .rate_validity import fit_rates
+    outputs = recipe.predict([x.window for x in valid])
+    recipe.tasks = fit_rates(recipe.tasks, {t.name: outputs[f"logits.{t.name}"] for t in recipe.tasks},
+                             [x.labels for x in valid], estimator)
 
 
 def evaluate_bundle(model: str | None, data_dir: str | None, heldout: list[str], device: str = "cpu",
