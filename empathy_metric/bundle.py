@@ -205,3 +205,12 @@ def write_manifest(folder: Path, manifest: dict) -> dict:
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                    encoding="utf-8")
     return manifest
+
+
+def record_manifest_key(folder: Path, key: str, value) -> None:
+    """Set one top-level key of a bundle's manifest (e.g. its measured `validity`); the files it lists
+    and their sha256 are untouched."""
+    path = Path(folder) / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest[key] = value
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
