@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .exits import reports_errors
+from .report import stdout
 
 
 def _tasks_and_dims(model: str | None):
@@ -24,7 +24,6 @@ def _tasks_and_dims(model: str | None):
 @click.command()
 @click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-@reports_errors
 def metrics(model, as_json):
     """List metric names (as used in summaries and gates), direction and meaning.
 
@@ -36,10 +35,10 @@ def metrics(model, as_json):
     tasks, dims, name = _tasks_and_dims(model)
     infos = catalog(tasks, dims)
     if as_json:
-        click.echo(json.dumps({"model": name, "metrics": [i.to_dict() for i in infos]}, indent=2,
-                              ensure_ascii=False))
-        return
-    width = max(len(i.name) for i in infos)
-    click.echo(f"{'metric':<{width}}  {'better':<6}  {'range':<5}  meaning")
-    for info in infos:
-        click.echo(f"{info.name:<{width}}  {info.direction:<6}  {info.range:<5}  {info.meaning}")
+        text = json.dumps({"model": name, "metrics": [i.to_dict() for i in infos]}, indent=2, ensure_ascii=False)
+    else:
+        width = max(len(i.name) for i in infos)
+        text = "\n".join([f"{'metric':<{width}}  {'better':<6}  {'range':<5}  meaning"] +
+                          [f"{i.name:<{width}}  {i.direction:<6}  {i.range:<5}  {i.meaning}" for i in infos])
+    with stdout() as out:
+        click.echo(text, file=out)
