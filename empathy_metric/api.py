@@ -10,20 +10,22 @@ the `evaluate` metric and the training side's evaluation call these; none re-imp
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .bundle import Bundle, load_bundle
-from .dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn
-from .errors import InputError, UsageError
+from .dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn, normalize_role
+from .errors import InputError, OutputError, UsageError
 from .io.readers import ReaderOptions, ReadStats, read_path_list
-from .io.readers.records import record_to_dialogue
-from .io.resume import begin_run, run_identity
+from .io.readers.records import clean_text, record_to_dialogue
+from .io.output_paths import check_output_paths
+from .io.resume import begin_run
 from .io.writers import CsvTurnWriter, JsonlTurnWriter, output_kind, write_json
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
-from .pipeline.windows import Window, dialogue_windows, is_blank, without_blank_turns
+from .pipeline.windows import Window, dialogue_windows, is_agent_role, is_blank, without_blank_turns
 from .reporting.gating import GateEvaluation, GatePlan, drop_gates, estimates_from_table, plan_gates
 from .reporting.junit import write_junit
 from .reporting.statistics import BootstrapSettings
@@ -50,7 +52,7 @@ class Scorer:
     def __init__(self, bundle: Bundle, backend: Backend, agent_roles: frozenset[str] = DEFAULT_AGENT_ROLES,
                  future_context: bool = True):
         self.bundle = bundle
-        self.agent_roles = frozenset(r.lower() for r in agent_roles)
+        self.agent_roles = frozenset(normalize_role(r) for r in agent_roles)
         self.window_settings = bundle.window if future_context else bundle.window.without_future()
         self.backend = backend if future_context else backend.with_settings(self.window_settings)
         self.tasks = bundle.tasks
@@ -72,6 +74,7 @@ class Scorer:
     def score(self, dialogues: Iterable[Dialogue | dict[str, Any]]) -> ScoreResult:
         counts = Counts()
         scored = list(self.iter_scores(self._as_dialogues(dialogues, counts), counts))
+        counts.check_records()
         return ScoreResult(utterances=[u for d in scored for u in d.utterances], dialogues=scored,
                            corpus=corpus_means([d.metrics for d in scored]), counts=counts,
                            signature=self.bundle.signature(), settings=self.settings())
@@ -122,8 +125,13 @@ class Scorer:
             if blank:
                 counts.add_skipped("empty_text", blank)     # as the readers count them
             windows = dialogue_windows(dialogue, self.window_settings, self.agent_roles)
+            for turn in dialogue.turns:
+                if not is_agent_role(turn.role, self.agent_roles):
+                    role = " ".join(turn.role.split())
+                    counts.roles_not_scored[role] = counts.roles_not_scored.get(role, 0) + 1
             if not windows:
                 counts.add_skipped("dialogue_without_agent_turn", len(dialogue.turns))
+                counts.skip_dialogue("no_agent_turn" if dialogue.turns else "no_turns")
                 continue
             counts.turns_scored += len(windows)
             counts.turns_context += len(dialogue.turns) - len(windows)
@@ -189,14 +197,14 @@ def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, 
 def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outputs: list[str],
                 on_dialogue: Callable[[int, int], None] | None = None,
                 bootstrap: BootstrapSettings | None = None, gates: GatePlan | None = None,
-                resume: bool = False) -> RunResult:
+                resume: bool = False, allow_empty: bool = False) -> RunResult:
     """Read `inputs`, score them, write per-turn `outputs` as dialogues finish (streaming: only small
     per-dialogue metric rows are kept), then the summary (.json) and gate verdicts (.junit.xml).
-    `resume`: keep the dialogues already in the one .jsonl output and append the rest (io/resume.py)."""
-    for path in outputs:            # fail on a bad -o before any work is done
-        output_kind(path)
+    `resume`: keep the dialogues already in the one .jsonl output and append the rest (io/resume.py).
+    An input without any record is an InputError unless `allow_empty`."""
+    check_output_paths(inputs, outputs)       # before any work: never overwrite an input
     stats, counts, rows = ReadStats(), Counts(), []
-    resumed = begin_run(outputs, run_identity(scorer, options, inputs), resume)
+    resumed = begin_run(outputs, scorer, options, inputs, resume)
     known = None
     if resumed is not None:
         def known(dialogue, windows):
@@ -211,12 +219,21 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
             rows.append(DialogueRow(scored.dialogue_id, scored.n_turns, scored.metrics))
             if on_dialogue:
                 on_dialogue(len(rows), counts.turns_scored)
-    finally:
+    except BaseException:
+        # Keep what was written (an interrupted run stays resumable), and the first error.
         for writer in writers:
-            writer.close()
+            with contextlib.suppress(OutputError):
+                writer.close()
+        raise
+    for writer in writers:
+        writer.close()
     counts.records_read = stats.records_read
     for reason, n in stats.records_skipped.items():
         counts.records_skipped[reason] = counts.records_skipped.get(reason, 0) + n
+    counts.check_records()
+    if counts.records_read == 0 and not allow_empty:
+        raise InputError("no records: the input is empty (--allow-empty accepts that)",
+                         source=", ".join("<stdin>" if p == "-" else p for p in inputs))
     summary = build_summary(scorer.bundle.signature(), scorer.settings(), list(inputs), counts.to_dict(),
                             corpus_table(rows, bootstrap), rows,
                             {"skipped_record_errors": stats.errors} if stats.errors else None)
@@ -255,6 +272,7 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
     (METRIC=DELTA) judge the deltas. Writes `outputs`: .json (the comparison), .junit.xml (gates)."""
     from .reporting.comparison import delta_table, is_saved_scores, pair, read_saved_rows, tasks_of_saved
     from .reporting.metric_catalog import directions as metric_directions
+    check_output_paths([baseline, candidate], list(outputs))
     kinds = [(path, output_kind(path)) for path in outputs]
     for path, kind in kinds:
         if kind not in ("json", "junit"):
@@ -309,24 +327,37 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
 USER, AGENT = "user", "assistant"
 
 
+def _type_name(value) -> str:
+    return "null" if value is None else type(value).__name__
+
+
 def context_list(context, index: int) -> list[str]:
-    """A context as a list of turns: one string is one (user) turn; None or "" is no context."""
+    """A context as a list of turns: one string is one (user) turn; None or "" is no context.
+    Lone surrogates (which Python strings may hold and UTF-8 cannot) become '?', as the readers do."""
     if context is None:
         return []
     if isinstance(context, str):
-        return [context] if context else []
-    if isinstance(context, (list, tuple)) and all(isinstance(t, str) for t in context):
-        return list(context)
-    raise InputError(f"contexts[{index}] must be a string or a list of strings, got {type(context).__name__}",
-                     field="contexts")
+        return [clean_text(context)] if context else []
+    if not isinstance(context, (list, tuple)):
+        raise InputError(f"contexts[{index}] must be a string or a list of strings, got {_type_name(context)}",
+                         field="contexts")
+    for k, turn in enumerate(context):
+        if not isinstance(turn, str):
+            raise InputError(f"contexts[{index}][{k}] must be a string, got {_type_name(turn)}", field="contexts")
+    return [clean_text(turn) for turn in context]
+
+
+def prediction_text(prediction, index: int) -> str:
+    if not isinstance(prediction, str):
+        raise InputError(f"predictions[{index}] must be a string, got {_type_name(prediction)}",
+                         field="predictions")
+    return clean_text(prediction)
 
 
 def response_dialogue(index: int, prediction: str, context: list[str]) -> Dialogue:
     """The context turns alternate user/agent and end with the user's turn; the prediction is the
     agent's reply."""
-    if not isinstance(prediction, str):
-        raise InputError(f"predictions[{index}] must be a string, got {type(prediction).__name__}",
-                         field="predictions")
+    prediction = prediction_text(prediction, index)
     n = len(context)
     turns = [Turn(role=USER if (n - 1 - k) % 2 == 0 else AGENT, text=text, index=k)
              for k, text in enumerate(context)]

@@ -4,11 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Roles whose turns are the agent's unless the user says otherwise (--agent-role).
+# Roles whose turns are the agent's unless the user says otherwise (--agent-role). "model" is
+# Gemini's name for the assistant.
 DEFAULT_AGENT_ROLES = frozenset({"assistant", "sys", "supporter", "gpt", "agent", "bot", "chatbot",
-                                 "response", "listener", "therapist", "counselor"})
+                                 "response", "listener", "therapist", "counselor", "model"})
 # Roles that are not part of the conversation: never scored, never used as context, counted as skipped.
 NON_DIALOGUE_ROLES = frozenset({"system", "developer", "tool", "function", "ipython"})
+
+
+def normalize_role(role: str) -> str:
+    """How roles are compared: neither case nor whitespace counts ("Assistant " is "assistant")."""
+    return " ".join(role.split()).casefold()
 
 
 @dataclass(frozen=True)

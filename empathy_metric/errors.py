@@ -42,6 +42,12 @@ class MissingExtraError(ModelError):
                          f"pip install 'empathy-metric[{extra}]'")
 
 
+class OutputError(EmpathyMetricError):
+    """An output (a file, stdout) cannot be written: full or read-only disk, closed stream (exit code 4)."""
+
+    exit_code = 4
+
+
 class AccountingError(EmpathyMetricError):
     """Turns read != scored + context + skipped: a bug, never bad input (exit code 4)."""
 

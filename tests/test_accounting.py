@@ -51,6 +51,8 @@ def test_messy_input_adds_up(score_cli, tmp_path):
         "turns_scored": 2 + 1 + 1 + 1 + 1 + 1,
         "turns_context": 2 + 1 + 1 + 1 + 1 + 2,
         "turns_skipped": {"non_dialogue_role": 3, "empty_text": 4, "dialogue_without_agent_turn": 2},
+        "dialogues_skipped": {"no_agent_turn": 1, "no_turns": 1},          # records = 6 + 2 + 3
+        "roles_not_scored": {"user": 9, "narrator": 1},
         "windows_truncated": 1,
         "non_text_parts_skipped": 4,
         "dialogues_resumed": 0, "turns_resumed": 0,
@@ -68,8 +70,13 @@ def test_summary_line_reports_the_counts(score_cli, tmp_path):
     log.write_text("".join(json.dumps(r) + "\n" for r in MESSY))
     result = score_cli(log, "-o", tmp_path / "s.json", quiet=False)
     assert result.exit_code == 0
-    assert result.stderr.strip() == ("6 dialogues, 7 agent turns scored, 8 context turns, 9 turns skipped, "
-                                     "0 records skipped (model tiny-test)")
+    assert result.stderr.splitlines() == [
+        "6 dialogues, 7 agent turns scored, 8 context turns, 9 turns skipped (dialogue_without_agent_turn 2, "
+        "empty_text 4, non_dialogue_role 3), 2 dialogues with nothing to score (no_agent_turn 1, no_turns 1), "
+        "0 records skipped (model tiny-test)",
+        "warning: 1 dialogue(s) have no agent turn, so nothing in them was scored; turns of roles not scored: "
+        "narrator 1, user 9. --agent-role ROLE scores a role.",
+        "warning: 1 record(s) hold no turns to score."]
 
 
 def test_check_refuses_a_mismatch():

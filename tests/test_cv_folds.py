@@ -120,3 +120,17 @@ def test_average_of_one_data_set_models_reports_that_data_set(setup):
     _invoke(["average", tmp / "emh-1", tmp / "emh-2", "-o", tmp / "emh-raw", "--data", data, "--calibration", "none"])
     config = json.loads((tmp / "emh-raw" / "empathy_config.json").read_text())
     assert config["calibration"] == "none" and config["calibration_bias"] == {}
+
+
+def test_cv_merge_refuses_what_is_no_cv_report(tmp_path):
+    """Exit 2 without reports, 3 for a report that is missing or is not one (no traceback)."""
+    merge = ["cv-merge", "-o", str(tmp_path / "merged.json")]
+    result = CliRunner().invoke(cli, merge)
+    assert result.exit_code == 2 and "Missing argument 'REPORTS...'" in result.stderr
+    result = CliRunner().invoke(cli, [*merge, str(tmp_path / "cv-*.json")])       # a glob that matched nothing
+    assert (result.exit_code, result.stderr) == (
+        3, f"error: {tmp_path / 'cv-*.json'}: cannot open: No such file or directory\n")
+    (tmp_path / "other.json").write_text('{"corpus": {}}')
+    result = CliRunner().invoke(cli, [*merge, str(tmp_path / "other.json")])
+    assert (result.exit_code, result.stderr) == (3, f"error: {tmp_path / 'other.json'}: not a report of "
+                                                    "`empathy-score cv`\n")

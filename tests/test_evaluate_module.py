@@ -127,3 +127,24 @@ def test_context_roles_alternate_and_end_with_the_user():
                                                                                    "assistant"]
     with pytest.raises(InputError, match=r"predictions\[2\] must be a string"):
         response_dialogue(2, None, [])
+
+
+def test_bad_contexts_and_lone_surrogates_through_evaluate(tiny_bundle, tmp_path):
+    """None inside a context list is named by its place; a lone surrogate (which Arrow cannot hold)
+    becomes '?', as the readers do, instead of crashing inside pyarrow."""
+    script = (
+        "import sys, empathy_metric, evaluate\n"
+        "from empathy_metric.errors import InputError\n"
+        "metric = evaluate.load(empathy_metric.EVALUATE_MODULE, model=sys.argv[1], keep_in_memory=True)\n"
+        "try:\n"
+        "    metric.compute(predictions=['ok', 'fine'], contexts=[['hi'], ['a', None]])\n"
+        "except InputError as exc:\n"
+        "    print(exc)\n"
+        "out = metric.compute(predictions=['so sorry \\ud800'], contexts=[['i am sad \\udfff']])\n"
+        "print(out['n_responses'])\n")
+    env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_EVALUATE_OFFLINE="1", HF_HUB_OFFLINE="1",
+               HF_DATASETS_OFFLINE="1", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", script, str(tiny_bundle)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["contexts[1][1] must be a string, got null", "1"]

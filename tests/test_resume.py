@@ -140,7 +140,10 @@ def test_resume_refuses_a_damaged_output(score_cli, tmp_path, small_run):
            "cannot be resumed (run again without --resume)\n")
 
 
-def test_resume_notices_a_changed_input(score_cli, tmp_path, small_run):
+def test_resume_notices_records_that_do_not_match_the_input(score_cli, tmp_path, small_run):
+    """The sidecar is made to describe the changed input (as if edited by hand): the records read
+    back still have to be those of the input's agent turns."""
+    from empathy_metric.bundle import sha256_of
     logs, full = small_run
     part = interrupted_copy(tmp_path, small_run, len(full["jsonl"].read_bytes()))
     changed = [json.loads(line) for line in logs.read_text().splitlines()]
@@ -150,12 +153,49 @@ def test_resume_notices_a_changed_input(score_cli, tmp_path, small_run):
     logs_copy = tmp_path / "logs.jsonl"
     logs_copy.write_text("".join(json.dumps(r) + "\n" for r in changed))
     side = json.loads((tmp_path / "part.jsonl.run.json").read_text())
-    side["inputs"] = [str(logs_copy)]                          # same name, new content
+    side["inputs"], side["input_sha256"] = [str(logs_copy)], [sha256_of(logs_copy)]
     (tmp_path / "part.jsonl.run.json").write_text(json.dumps(side))
     result = score_cli(logs_copy, "-o", part, "--resume")
     assert result.exit_code == 3
     assert f"dialogue '{first}' has records for turns" in result.stderr
     assert "the input changed since the interrupted run" in result.stderr
+
+
+def test_resume_refuses_an_input_whose_text_changed_under_the_same_path(score_cli, tmp_path, small_run):
+    """Same path, same ids, same turns, other words: the old scores must not be mixed in (they were,
+    silently, when only ids and turn indices were compared)."""
+    logs, full = small_run
+    mine = tmp_path / "logs.jsonl"
+    mine.write_bytes(logs.read_bytes())
+    assert score_cli(mine, "-o", tmp_path / "part.jsonl").exit_code == 0
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(part.read_bytes()[:5000])                     # interrupted
+    before = part.read_bytes()
+    mine.write_text(mine.read_text().replace('"content": "', '"content": "so ', 1))
+    result = score_cli(mine, "-o", part, "--resume")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: cannot resume {part}: it was made with another model, settings or input "
+                             "(differs: input_sha256 (an input's content changed)); run again without --resume\n")
+    assert part.read_bytes() == before
+
+
+def test_resume_accepts_another_spelling_of_the_same_input(score_cli, tmp_path, small_run, monkeypatch):
+    logs, full = small_run
+    monkeypatch.chdir(logs.parent)
+    part = interrupted_copy(tmp_path, small_run, 5000)              # made with the absolute path
+    result = score_cli(f"./{logs.name}", "-o", part, "--resume")
+    assert result.exit_code == 0, result.output
+    assert part.read_bytes() == full["jsonl"].read_bytes()
+
+
+def test_resume_refuses_stdin(score_cli, tmp_path, small_run):
+    """Stdin cannot be read twice to check that it holds what the interrupted run scored."""
+    logs, _ = small_run
+    part = interrupted_copy(tmp_path, small_run, 5000)
+    result = score_cli("-", "-o", part, "--resume", input=logs.read_text())
+    assert (result.exit_code, result.stderr) == (
+        2, "error: --resume needs input files: stdin cannot be read twice to check that it holds what the "
+           "interrupted run scored\n")
 
 
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(score_cli, tmp_path, tiny_bundle):

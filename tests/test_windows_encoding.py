@@ -207,3 +207,22 @@ def test_dialogue_windows():
     assert [c.is_agent for c in ws[0].after] == [False, True]
     live = dialogue_windows(d, WindowSettings(turns_before=3).without_future(), DEFAULT_AGENT_ROLES)
     assert [c.text for c in live[1].before] == ["u1", "a1", "u2"] and live[1].after == ()
+
+
+@pytest.mark.parametrize("target_tail", [0.0, 0.25])
+def test_a_turn_cut_before_tokenising_gives_the_window_of_the_whole_turn(tokenizer, monkeypatch, target_tail):
+    """Turns beyond the character budget (max_tokens * CHARS_PER_TOKEN at each end) are cut before
+    the tokenizer sees them; the window is the same as from the whole turn: the scored turn's
+    beginning (and end), the previous turn's end, the next turn's beginning."""
+    from empathy_metric.pipeline import encoding
+    long_text = " ".join(words(letter, 20) for letter in LETTERS) * 200       # ~190k characters
+    assert len(long_text) > 2 * 64 * encoding.CHARS_PER_TOKEN
+    ws = [window(long_text, before=["a b", long_text[::-1]], after=[long_text]),
+          window("sorry", before=[long_text], after=[long_text[::-1], "c d"])]
+    settings = WindowSettings(max_tokens=64, target_tail=target_tail)
+    cut = WindowEncoder(tokenizer, settings).encode(ws)
+    monkeypatch.setattr(encoding, "CHARS_PER_TOKEN", 10 ** 9)                 # tokenise whole turns
+    whole = WindowEncoder(tokenizer, settings).encode(ws)
+    for a, b in zip(cut, whole):
+        assert a.input_ids.tolist() == b.input_ids.tolist() and a.truncated and b.truncated
+        assert a.target_mask.tolist() == b.target_mask.tolist()

@@ -5,13 +5,13 @@ import sys
 
 import click
 
-from .exits import EXIT_GATE_FAILED, reports_errors
+from .exits import EXIT_GATE_FAILED
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
-from .reader_options import input_options, reader_options
+from .reader_options import input_options, reader_options, runtime_options
+from .report import print_table
 
 
 def _print_table(table: dict, result: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
     level = result["bootstrap"].get("confidence")
     out = Table(title=f"empathy-score compare: candidate - baseline over {result['pairing']['n_paired']} "
@@ -24,7 +24,7 @@ def _print_table(table: dict, result: dict) -> None:
         if "ci_low" in e:
             delta += f"  [{e['ci_low']:+.4f}, {e['ci_high']:+.4f}]"
         out.add_row(name, e["direction"], f"{e['baseline']:.4f}", f"{e['candidate']:.4f}", delta)
-    Console(file=sys.stdout, soft_wrap=True).print(out)
+    print_table(out)
 
 
 @click.command()
@@ -37,16 +37,13 @@ def _print_table(table: dict, result: dict) -> None:
 @input_options
 @click.option("--no-future-context", is_flag=True, help="Score logs with previous turns only.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=int, help="ONNX Runtime threads (default: all cores).")
-@click.option("--max-batch-tokens", type=int, default=16384, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
+@runtime_options
 @click.option("-q", "--quiet", is_flag=True, help="No table on stdout.")
 @bootstrap_options
 @click.option("--max-drop", multiple=True, metavar="METRIC=DELTA",
               help="Gate: fail (exit 1) when METRIC drops by more than DELTA, in its bad direction "
                    "(repeatable; only metrics with a direction).")
 @gate_on_options
-@reports_errors
 def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_key, id_key, agent_roles,
             on_error, no_future_context, device, threads, max_batch_tokens, batch_size, quiet,
             n_resamples, confidence, seed, max_drop, gate_on, min_dialogues):

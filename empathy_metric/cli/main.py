@@ -6,19 +6,22 @@ which this package never imports (import-linter checks it). Where a command's ex
 (the scoring install has no torch), the command is still listed, and running it says which extra to
 install (exit 2).
 
-Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 bad input, 4 model/runtime.
+Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 bad input, 4 model/runtime/output, 130 interrupted;
+`LazyGroup.main` runs every command inside `exits.exit_codes`, the one place that maps failures.
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass
 
 import click
 
 from ..version import __version__
-from .exits import EXIT_USAGE
+from .exits import EXIT_USAGE, ReaderGone, exit_codes, pop_debug
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,24 @@ def missing_extra_command(name: str, command: LazyCommand, missing: list[str]) -
                          context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
+def _misspelt_command(word: str) -> str | None:
+    """The command `word` was probably meant to be, when it is no file and looks like no file name."""
+    if word == "-" or word.startswith("-") or "." in word or os.sep in word or os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 class LazyGroup(click.Group):
     """Commands imported by name on first use. `empathy-score FILE ...` means `empathy-score score FILE ...`."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        """Always standalone (exits with the code of the outcome); `--debug` may come anywhere."""
+        extra.pop("standalone_mode", None)
+        debug, args = pop_debug(list(sys.argv[1:] if args is None else args))
+        with exit_codes(debug):
+            outcome = super().main(args, prog_name, standalone_mode=False, **extra)
+        sys.exit(outcome if isinstance(outcome, int) else 0)
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -86,8 +105,18 @@ class LazyGroup(click.Group):
         module_name, _, attribute = command.target.partition(":")
         return getattr(importlib.import_module(module_name), attribute)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise ReaderGone() from exc
+
     def parse_args(self, ctx, args):
         if args and args[0] not in COMMANDS and args[0] not in ("--help", "-h", "--version"):
+            meant = _misspelt_command(args[0])
+            if meant:
+                raise click.UsageError(f"no command or file '{args[0]}'; did you mean "
+                                       f"`empathy-score {meant}`?", ctx)
             args = ["score", *args]
         return super().parse_args(ctx, args)
 
@@ -101,15 +130,15 @@ def cli():
     empathy-score logs.jsonl                 # = empathy-score score logs.jsonl
     empathy-score score logs.jsonl -o turns.jsonl -o summary.json
     empathy-score metrics                    # metric names and their directions
+
+    \b
+    Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 bad input, 4 model/runtime/output, 130 interrupted.
+    --debug (anywhere on the line) shows the traceback of an error.
     """
 
 
 def main(argv=None):
-    try:
-        cli.main(args=argv, prog_name="empathy-score", standalone_mode=True)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    cli.main(args=argv, prog_name="empathy-score")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .exits import reports_errors
+from .report import stdout
 
 
 def _tasks_and_dims(model: str | None):
@@ -24,7 +24,6 @@ def _tasks_and_dims(model: str | None):
 @click.command()
 @click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-@reports_errors
 def metrics(model, as_json):
     """List metric names (as used in summaries and gates), direction and meaning.
 
@@ -38,17 +37,17 @@ def metrics(model, as_json):
     tasks, dims, name, validity = _tasks_and_dims(model)
     infos = catalog(tasks, dims, validity)
     if as_json:
-        click.echo(json.dumps({"model": name, "metrics": [i.to_dict() for i in infos]}, indent=2,
-                              ensure_ascii=False))
-        return
-    width = max(len(i.name) for i in infos)
-    click.echo(f"{'metric':<{width}}  {'better':<6}  {'range':<5}  {'r':>5}  meaning")
-    for info in infos:
-        r = (info.validity or {}).get("dialogue_r")
-        shown = "  -  " if r is None else f"{r:5.2f}" + ("!" if not r >= VALIDITY_FLOOR else "")
-        click.echo(f"{info.name:<{width}}  {info.direction:<6}  {info.range:<5}  {shown:>5}  {info.meaning}")
-    if validity:
-        click.echo(f"\n! = dialogue-level r below {VALIDITY_FLOOR}: a gate on it is mostly noise. "
-                   f"Measured with: {validity.get('measured_with', '?')}")
+        text = json.dumps({"model": name, "metrics": [i.to_dict() for i in infos]}, indent=2, ensure_ascii=False)
     else:
-        click.echo("\nThis model ships no measured validity (r): gates on its metrics carry a warning.")
+        width = max(len(i.name) for i in infos)
+        lines = [f"{'metric':<{width}}  {'better':<6}  {'range':<5}  {'r':>5}  meaning"]
+        for info in infos:
+            r = (info.validity or {}).get("dialogue_r")
+            shown = "  -  " if r is None else f"{r:5.2f}" + ("!" if not r >= VALIDITY_FLOOR else "")
+            lines.append(f"{info.name:<{width}}  {info.direction:<6}  {info.range:<5}  {shown:>5}  {info.meaning}")
+        lines.append(f"\n! = dialogue-level r below {VALIDITY_FLOOR}: a gate on it is mostly noise. "
+                     f"Measured with: {validity.get('measured_with', '?')}" if validity else
+                     "\nThis model ships no measured validity (r): gates on its metrics carry a warning.")
+        text = "\n".join(lines)
+    with stdout() as out:
+        click.echo(text, file=out)

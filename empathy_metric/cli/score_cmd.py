@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from .exits import EXIT_GATE_FAILED, reports_errors
+from .exits import EXIT_GATE_FAILED
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
-from .reader_options import input_options, reader_options
-from .report import print_summary, progress_callback
+from .reader_options import input_options, reader_options, runtime_options
+from .report import echo_warnings, print_summary, progress_callback
 
 
 def score_options(command):
@@ -22,14 +22,13 @@ def score_options(command):
         click.option("--no-future-context", is_flag=True,
                      help="Score with previous turns only (real-time use)."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
-        click.option("--threads", type=int, help="ONNX Runtime threads (default: all cores)."),
-        click.option("--max-batch-tokens", type=int, default=16384, show_default=True,
-                     help="Token budget of one batch (padded length x rows)."),
-        click.option("--batch-size", type=int, default=128, show_default=True, help="Most windows per batch."),
+        runtime_options,
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary table."),
         click.option("--resume", is_flag=True,
                      help="Continue an interrupted run: keep the dialogues already in the -o .jsonl output, "
-                          "score the rest and append them (refused if the model or settings differ)."),
+                          "score the rest and append them (refused if the model, settings or input differ)."),
+        click.option("--allow-empty", is_flag=True,
+                     help="Accept an input without any record (else exit 3)."),
         bootstrap_options,
         click.option("--fail-under", multiple=True, metavar="METRIC=VALUE",
                      help="Gate: fail (exit 1) when METRIC is below VALUE (repeatable)."),
@@ -43,8 +42,8 @@ def score_options(command):
 
 
 def run_score(make_scorer, inputs, outputs, fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error,
-              no_future_context, device, threads, max_batch_tokens, batch_size, quiet, resume, n_resamples,
-              confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
+              no_future_context, device, threads, max_batch_tokens, batch_size, quiet, resume, allow_empty,
+              n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
     agent_roles=, future_context=)` loads the model."""
@@ -58,11 +57,12 @@ def run_score(make_scorer, inputs, outputs, fmt, turns_key, role_key, text_key, 
                          max_batch_size=batch_size, agent_roles=options.agent_roles,
                          future_context=not no_future_context)
     plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived))
-    with progress_callback(enabled=not quiet and sys.stderr.isatty()) as on_dialogue:
+    with progress_callback(enabled=not quiet and sys.stderr is not None and sys.stderr.isatty()) as on_dialogue:
         result = score_files(scorer, list(inputs), options, list(outputs), on_dialogue,
-                             bootstrap=bootstrap, gates=plan, resume=resume)
+                             bootstrap=bootstrap, gates=plan, resume=resume, allow_empty=allow_empty)
     if not quiet:
         print_summary(result.summary, to_stdout=not outputs)
+        echo_warnings(result.summary["counts"])
     echo_verdicts(result.gates)
     if result.gates is not None and not result.gates.passed:
         sys.exit(EXIT_GATE_FAILED)
@@ -72,7 +72,6 @@ def run_score(make_scorer, inputs, outputs, fmt, turns_key, role_key, text_key, 
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
 @score_options
-@reports_errors
 def score(inputs, model, **options):
     """Score dialogue logs (JSONL, JSON, EMH CSV; '-' for stdin)."""
     from ..api import Scorer

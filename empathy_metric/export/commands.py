@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..cli.exits import reports_errors
 
 
 def validation_windows(path: str | None, settings, limit: int):
@@ -46,7 +45,6 @@ def validation_windows(path: str | None, settings, limit: int):
 @click.option("--card", type=click.Path(exists=True, dir_okay=False), help="Model card (README.md) to ship.")
 @click.option("--quality", type=click.Path(exists=True, dir_okay=False),
               help="JSON with measured quality to record in the manifest (from `empathy-score eval`).")
-@reports_errors
 def export(checkpoint, out_dir, name, precision, also, validate_on, validate_limit, smooth_on, smooth_limit,
            smooth_alpha, card, quality):
     """Export CHECKPOINT (from `empathy-score train`) to an ONNX bundle, validated against torch: the

@@ -3,8 +3,11 @@ missing record.
 
 Per-turn output is written a whole dialogue at a time, in input order (writers.py). At the start of
 every run, `<output>.run.json` records what makes the output: model signature, settings, reader
-options and inputs. On resume:
-1. that sidecar must match the new run, else the resume is refused (UsageError);
+options, and the inputs (resolved paths, so `in.jsonl` and `./in.jsonl` are one input) with the
+sha256 of their bytes. On resume:
+1. that sidecar must match the new run, else the resume is refused (UsageError): an input whose
+   text changed under the same path is refused, never mixed with the old scores. Stdin and pipes
+   cannot be read twice to be checked, so a run reading them cannot be resumed;
 2. a cut last line is dropped, and so are all lines of the last dialogue in the file: a kill may
    have cut it between two of its lines, and scoring it again is cheap;
 3. every dialogue still in the file is read back instead of scored (`ResumedOutput.known_score`,
@@ -15,9 +18,12 @@ Records are read back by byte offset, so memory holds one (offset, size) per fin
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bundle import sha256_of
 from ..errors import InputError, UsageError
 from ..pipeline.aggregation import DialogueScore, dialogue_score
 from ..pipeline.decoding import UtteranceScore
@@ -31,24 +37,44 @@ def sidecar_path(output: str) -> str:
     return output + SIDECAR_SUFFIX
 
 
+def input_sha256(path: str) -> str | None:
+    """The sha256 of an input file's bytes; None for stdin and pipes, which cannot be read twice."""
+    try:
+        if path == "-" or not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        return sha256_of(Path(path))
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", source=path) from None
+
+
 def run_identity(scorer, options, inputs: list[str]) -> dict:
     """Everything that decides the per-turn records (batch sizes and threads do not: see
     tests/test_determinism.py). JSON-normalised so that it compares equal to a stored copy."""
     reader = {"format": options.format, "turns_key": options.turns_key, "role_key": options.role_key,
               "text_key": options.text_key, "id_key": options.id_key}
-    identity = {"signature": scorer.bundle.signature(), "settings": scorer.settings(),
-                "reader": reader, "inputs": list(inputs)}
+    identity = {"signature": scorer.bundle.signature(), "settings": scorer.settings(), "reader": reader,
+                "inputs": [p if p == "-" else os.path.realpath(p) for p in inputs],
+                "input_sha256": [input_sha256(p) for p in inputs]}
     return json.loads(json.dumps(identity))
 
 
-def begin_run(outputs: list[str], identity: dict, resume: bool) -> "ResumedOutput | None":
-    """Check and prepare a resume (if asked), then write the sidecar of every .jsonl output."""
+def begin_run(outputs: list[str], scorer, options, inputs: list[str], resume: bool) -> "ResumedOutput | None":
+    """Check and prepare a resume (if asked), then write the sidecar of every .jsonl output (the
+    inputs are hashed only then: a run without a .jsonl output reads them once)."""
     turn_files = [p for p in outputs if output_kind(p) == "jsonl"]
+    if not turn_files and not resume:
+        return None
+    identity = run_identity(scorer, options, inputs)
     resumed = None
     if resume:
         if len(turn_files) != 1:
             raise UsageError("--resume needs exactly one per-turn .jsonl output (-o turns.jsonl); "
                              f"got {len(turn_files)}")
+        unhashed = ["stdin" if p == "-" else p for p, digest in zip(inputs, identity["input_sha256"])
+                    if digest is None]
+        if unhashed:
+            raise UsageError(f"--resume needs input files: {', '.join(unhashed)} cannot be read twice to "
+                             "check that it holds what the interrupted run scored")
         if Path(turn_files[0]).exists():
             _check_identity(turn_files[0], identity)
             resumed = ResumedOutput.prepare(turn_files[0])
@@ -75,7 +101,7 @@ def _check_identity(output: str, identity: dict) -> None:
             differs += [f"{key}.{sub}" for sub in sorted(set(value) | set(old))
                         if value.get(sub) != old.get(sub)]
         elif value != old:
-            differs.append(key)
+            differs.append(key + (" (an input's content changed)" if key == "input_sha256" else ""))
     if differs:
         raise UsageError(f"cannot resume {output}: it was made with another model, settings or input "
                          f"(differs: {', '.join(differs)}); run again without --resume")

@@ -4,16 +4,20 @@ Per-turn files are written one whole dialogue at a time and flushed at dialogue 
 killed run leaves whole dialogues behind (see resume.py, which also copes with a cut last line).
 fsync (which survives an OS crash, not just a kill) runs at most once a second and on close:
 one fsync per dialogue cost ~3 ms each, half the time of a run of short dialogues here.
+A failed write (full or read-only disk) is an OutputError naming the file; JSON never holds NaN or
+Infinity (other tools refuse them), and CSV cells never start a spreadsheet formula.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import json
 import os
 import time
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import OutputError, UsageError
 from ..pipeline.aggregation import slug
 
 TURN_FORMATS = (".jsonl", ".csv")
@@ -31,11 +35,42 @@ def output_kind(path: str) -> str:
 
 
 FSYNC_INTERVAL_S = 1.0
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (CSV
+# injection); a leading apostrophe makes it text, as OWASP recommends.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def dumps_record(record: dict) -> str:
+    """One JSON line: UTF-8 as is, and an error (never a bare `NaN`) on a non-finite number."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False)
+
+
+@contextlib.contextmanager
+def writing(path: str):
+    """OSError while writing `path` -> OutputError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def csv_cell(value):
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _fsync(handle) -> None:
+    try:
+        os.fsync(handle.fileno())
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:        # a pipe or a device: nothing to make durable
+            raise
 
 
 def _sync(handle) -> None:
     handle.flush()
-    os.fsync(handle.fileno())
+    _fsync(handle)
 
 
 class _Syncer:
@@ -47,28 +82,33 @@ class _Syncer:
     def dialogue_done(self) -> None:
         self.handle.flush()
         if time.monotonic() - self.last >= FSYNC_INTERVAL_S:
-            os.fsync(self.handle.fileno())
+            _fsync(self.handle)
             self.last = time.monotonic()
 
     def close(self) -> None:
         if not self.handle.closed:
-            _sync(self.handle)
-            self.handle.close()
+            try:
+                _sync(self.handle)
+            finally:
+                self.handle.close()
 
 
 class JsonlTurnWriter:
     def __init__(self, path: str, append: bool = False):
         self.path = path
-        self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="\n")
+        with writing(path):
+            self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="\n")
         self.syncer = _Syncer(self.handle)
 
     def write_dialogue(self, dialogue_score) -> None:
-        self.handle.write("".join(json.dumps(u.to_record(), ensure_ascii=False) + "\n"
-                                  for u in dialogue_score.utterances))
-        self.syncer.dialogue_done()
+        text = "".join(dumps_record(u.to_record()) + "\n" for u in dialogue_score.utterances)
+        with writing(self.path):
+            self.handle.write(text)
+            self.syncer.dialogue_done()
 
     def close(self) -> None:
-        self.syncer.close()
+        with writing(self.path):
+            self.syncer.close()
 
 
 class CsvTurnWriter:
@@ -83,31 +123,45 @@ class CsvTurnWriter:
         self.tasks, self.dims = tasks, perceived_dims
         exists = append and Path(path).is_file() and Path(path).stat().st_size > 0
         self.path = path
-        self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="")
-        self.syncer = _Syncer(self.handle)
-        self.writer = csv.writer(self.handle)
-        if not exists:
-            self.writer.writerow(self.columns)
+        with writing(path):
+            self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="")
+            self.syncer = _Syncer(self.handle)
+            self.writer = csv.writer(self.handle)
+            if not exists:
+                self.writer.writerow(self.columns)
 
     def write_dialogue(self, dialogue_score) -> None:
-        for u in dialogue_score.utterances:
-            row = [u.dialogue_id, u.turn_index, u.role, int(u.truncated)]
-            for task in self.tasks:
-                row.append(u.labels[task.name])
-                row += [u.probs[task.name][label] for label in task.labels]
-            row += [u.perceived[d] for d in self.dims]
-            self.writer.writerow(row)
-        self.syncer.dialogue_done()
+        with writing(self.path):
+            for u in dialogue_score.utterances:
+                row = [u.dialogue_id, u.turn_index, u.role, int(u.truncated)]
+                for task in self.tasks:
+                    row.append(u.labels[task.name])
+                    row += [u.probs[task.name][label] for label in task.labels]
+                row += [u.perceived[d] for d in self.dims]
+                self.writer.writerow([csv_cell(value) for value in row])
+            self.syncer.dialogue_done()
 
     def close(self) -> None:
-        self.syncer.close()
+        with writing(self.path):
+            self.syncer.close()
+
+
+def write_atomically(path: str, write) -> None:
+    """`write(binary handle)` into `<path>.tmp`, then renamed over `path`: a reader never sees half a
+    file, and a failure leaves neither the temporary file nor a changed `path`."""
+    tmp = f"{path}.tmp"
+    with writing(path):
+        try:
+            with open(tmp, "wb") as handle:
+                write(handle)
+                _sync(handle)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def write_json(path: str, data: dict) -> None:
-    """Whole-file write through a temporary name, so a reader never sees half a summary."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-        _sync(handle)
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))

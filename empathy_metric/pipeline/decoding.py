@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ModelError
 from ..schemas import Task
 from .quantification import quantifier
 from .windows import Window
@@ -32,16 +33,39 @@ class UtteranceScore:
         return record
 
 
+def check_outputs(windows: list[Window], outputs: dict[str, np.ndarray], tasks: list[Task],
+                  perceived_dims: list[str]) -> None:
+    """A ModelError unless every output the tasks need is there, one row per window, one column per
+    label (or dimension), all finite: NaN compares false with everything, so it would pass any gate
+    and its argmax would always be the first label."""
+    widths = {f"logits.{t.name}": len(t.labels) for t in tasks}
+    if perceived_dims:
+        widths["perceived"] = len(perceived_dims)
+    for name, width in widths.items():
+        value = outputs.get(name)
+        if value is None:
+            raise ModelError(f"the model gives no '{name}' output")
+        if value.shape != (len(windows), width):
+            raise ModelError(f"the model's '{name}' output has shape {tuple(value.shape)}; "
+                             f"expected ({len(windows)}, {width}): one row per window, one column per "
+                             + ("label" if name != "perceived" else "dimension"))
+        bad = ~np.isfinite(value).all(axis=1)
+        if bad.any():
+            first = windows[int(np.argmax(bad))]
+            raise ModelError(f"the model's '{name}' output is not finite (NaN or infinite) for "
+                             f"{int(bad.sum())} of {len(windows)} windows; the first is dialogue "
+                             f"'{first.dialogue_id}' turn {first.turn_index}")
+
+
 def decode(windows: list[Window], outputs: dict[str, np.ndarray], truncated: np.ndarray,
            tasks: list[Task], perceived_dims: list[str]) -> list[UtteranceScore]:
+    check_outputs(windows, outputs, tasks, perceived_dims)
     # probs are calibrated when the task's rates are estimated from them (pcc); labels stay the argmax
     # of the model's logits, its decision rule
     probs = {t.name: np.round(quantifier(t).probabilities(outputs[f"logits.{t.name}"].astype(np.float64)),
                               PROB_DECIMALS) for t in tasks}
     best = {t.name: outputs[f"logits.{t.name}"].argmax(-1) for t in tasks}
-    perceived = outputs.get("perceived")
-    if perceived is not None:
-        perceived = np.round(perceived.astype(np.float64), PROB_DECIMALS)
+    perceived = np.round(outputs["perceived"].astype(np.float64), PROB_DECIMALS) if perceived_dims else None
     scores = []
     for i, w in enumerate(windows):
         scores.append(UtteranceScore(

@@ -14,6 +14,12 @@ from ..errors import ModelError
 from .windows import Window, WindowSettings
 
 MIN_PARTIAL_TOKENS = 4   # a trimmed context turn shorter than this is dropped: a tag alone is noise
+# A turn is cut to its first and last `max_tokens * CHARS_PER_TOKEN` characters before it is
+# tokenised: a window uses only its beginning (scored and following turns) or its end (tail of a
+# scored turn, previous turns), and tokenising a 20 MB turn whole took 3 GB. WordPiece maps a word
+# of up to 100 characters to one token ([UNK] beyond), so 128 characters a token leaves every
+# ordinary text's window as it was.
+CHARS_PER_TOKEN = 128
 
 
 def load_tokenizer(path):
@@ -38,7 +44,10 @@ class EncodedWindow:
 
 
 class WindowEncoder:
-    def __init__(self, tokenizer, settings: WindowSettings):
+    def __init__(self, tokenizer, settings: WindowSettings, framed: bool = True):
+        """`framed`: windows start and end with the tokenizer's [CLS]/[SEP] (or <s>/</s>), which it
+        must have. Unframed (seq2seq pairs cut the two slots off; T5 vocabularies have neither),
+        the slots hold id 0."""
         self.tokenizer = tokenizer
         self.settings = settings
         # BERT-style ([CLS] [SEP] [PAD]) or RoBERTa/MPNet-style (<s> </s> <pad>): MPNet's vocabulary
@@ -49,6 +58,11 @@ class WindowEncoder:
         if not roberta_style:
             families.reverse()
         self.cls_id, self.sep_id, self.pad_id = (self._special_id(c) for c in zip(*families))
+        if not framed:
+            self.cls_id = self.sep_id = 0
+        elif self.cls_id is None or self.sep_id is None:
+            raise ModelError("the tokenizer has no [CLS] and [SEP] (or <s> and </s>) tokens, which start "
+                             "and end every window")
         self.pad_id = self.pad_id or 0
         tags = tokenizer.encode_batch([settings.agent_tag, settings.other_tag],
                                       add_special_tokens=False)
@@ -66,9 +80,12 @@ class WindowEncoder:
         for w in windows:
             for text in (w.target, *(c.text for c in w.before), *(c.text for c in w.after)):
                 texts.setdefault(text, len(texts))
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        keep = self.settings.max_tokens * CHARS_PER_TOKEN
+        cut = {i for text, i in texts.items() if len(text) > 2 * keep}
+        bounded = [text[:keep] + " " + text[-keep:] if i in cut else text for text, i in texts.items()]
+        encodings = self.tokenizer.encode_batch(bounded, add_special_tokens=False)
         ids = [e.ids for e in encodings]
-        return [self._assemble(w, texts, ids) for w in windows]
+        return [self._assemble(w, texts, ids, cut) for w in windows]
 
     @property
     def target_budget(self) -> int:
@@ -87,9 +104,9 @@ class WindowEncoder:
     def _tagged(self, is_agent: bool, token_ids: list[int]) -> list[int]:
         return (self.agent_tag_ids if is_agent else self.other_tag_ids) + token_ids
 
-    def _assemble(self, w: Window, index: dict[str, int], ids: list[list[int]]) -> EncodedWindow:
+    def _assemble(self, w: Window, index: dict[str, int], ids: list[list[int]], cut: set[int]) -> EncodedWindow:
         target = ids[index[w.target]]
-        truncated = len(target) > self.target_budget
+        truncated = len(target) > self.target_budget or index[w.target] in cut
         target = self.cut_target(target)
         room = self.target_budget - len(target)
         before: list[list[int]] = []                # nearest first while filling
@@ -106,6 +123,7 @@ class WindowEncoder:
             if len(piece) <= room:
                 side.append(piece)
                 room -= len(piece)
+                truncated |= index[turn.text] in cut
                 continue
             truncated = True
             tag_len = len(piece) - len(ids[index[turn.text]])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
-from ..dialogue import Dialogue
+from ..dialogue import Dialogue, normalize_role
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ class Window:
 
 
 def is_agent_role(role: str, agent_roles: frozenset[str]) -> bool:
-    return role.lower() in agent_roles
+    """`agent_roles` hold normalize_role()s (Scorer and the CLI make them so)."""
+    return normalize_role(role) in agent_roles
 
 
 def is_blank(text: str) -> bool:

@@ -108,6 +108,11 @@ def _fmt(value: float, other: float) -> str:
     return repr(value)
 
 
+def _json_number(value: float | None) -> float | None:
+    """None for NaN and infinities, which JSON cannot hold."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class GateResult:
     gate: Gate
@@ -126,8 +131,8 @@ class GateResult:
         e = self.estimate
         return {"metric": self.gate.metric, "option": self.gate.option, "side": self.gate.side,
                 "threshold": self.gate.threshold, "passed": self.passed, "judged_on": self.judged_on,
-                "judged_value": self.judged_value, "mean": e.mean if e else None,
-                "ci_low": e.ci_low if e else None, "ci_high": e.ci_high if e else None,
+                "judged_value": self.judged_value, "mean": _json_number(e.mean if e else None),
+                "ci_low": _json_number(e.ci_low if e else None), "ci_high": _json_number(e.ci_high if e else None),
                 "n_dialogues": e.n_dialogues if e else 0, "reason": self.reason,
                 "verdict": self.line()}
 
@@ -181,6 +186,11 @@ class GatePlan:
                 return GateResult(gate, False, judged_on, None, estimate,
                                   f"a confidence interval needs at least 2 {self.unit} " + mean_text,
                                   self.subject)
+        if not (math.isfinite(value) and math.isfinite(estimate.mean)):
+            # NaN compares false with everything: `nan < threshold` would pass the gate.
+            return GateResult(gate, False, judged_on, None, estimate,
+                              f"{self.subject}{judged_on}={value} is not a finite number {mean_text}",
+                              self.subject)
         failed = value < gate.threshold if gate.side == "under" else value > gate.threshold
         sign = {("under", True): "<", ("under", False): ">=",
                 ("over", True): ">", ("over", False): "<="}[(gate.side, failed)]

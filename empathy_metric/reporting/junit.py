@@ -1,9 +1,9 @@
 """Gate verdicts as a JUnit XML file (one testcase per gate), the format CI systems display."""
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 
+from ..io.writers import write_atomically
 from .gating import GateEvaluation
 
 
@@ -24,6 +24,5 @@ def junit_tree(evaluation: GateEvaluation | None, suite: str) -> ET.ElementTree:
 
 def write_junit(path: str, evaluation: GateEvaluation | None, suite: str) -> None:
     """Written through a temporary name, so a CI step never reads half a file."""
-    tmp = f"{path}.tmp"
-    junit_tree(evaluation, suite).write(tmp, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)
+    tree = junit_tree(evaluation, suite)
+    write_atomically(path, lambda handle: tree.write(handle, encoding="utf-8", xml_declaration=True))

@@ -48,7 +48,9 @@ class MetricInfo:
         if not self.validity:
             return f"the model ships no measured validity for {self.name}"
         r = self.validity.get("dialogue_r")
-        if r is None or not r >= VALIDITY_FLOOR:          # NaN counts as below
+        if r is None:
+            return f"{self.name}'s agreement with human judgements could not be measured"
+        if not r >= VALIDITY_FLOOR:                        # NaN counts as below
             return (f"{self.name} agrees weakly with human judgements (dialogue-level r {r:.2f} < "
                     f"{VALIDITY_FLOOR} on {self.validity.get('data', 'held-out data')})")
         return None

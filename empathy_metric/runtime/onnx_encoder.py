@@ -11,7 +11,7 @@ from ..bundle import has_torch_weights
 from ..errors import ModelError
 from ..pipeline.encoding import WindowEncoder, length_sorted_batches, load_tokenizer
 from . import WINDOWS_PER_CHUNK, RawOutputs, backend_factory
-from .ort_session import make_session, physical_cores, require_cuda_provider
+from .ort_session import make_session, physical_cores, require_cuda_provider, scoring_failures
 
 # CUDA: windows are encoded (CPU) in spans of this many, each span's batches going to the GPU thread
 # while the next span is encoded; the scorer hands the backend this many windows per call.
@@ -49,13 +49,14 @@ class OnnxEncoderBackend:
         # calls at once, each on one thread (Run is thread-safe and releases the GIL). A window's
         # result does not depend on which thread runs it (one row, one thread, same kernels).
         self.workers = (threads or physical_cores()) if single and device == "cpu" else 1
+        self.graph_path = graph_path
         self.session = make_session(graph_path, device, 1 if self.workers > 1 else threads)
         # CUDA: one thread drives the GPU while this one encodes and pads what comes next.
         self.cuda = device == "cuda"
         if self.cuda:
             self.workers, self.windows_per_chunk = 1, CUDA_WINDOWS_PER_CHUNK
         self.output_names = [o.name for o in self.session.get_outputs()]
-        expected = [f"logits.{t.name}" for t in bundle.tasks]
+        expected = [f"logits.{t.name}" for t in bundle.tasks] + (["perceived"] if bundle.perceived else [])
         missing = [n for n in expected if n not in self.output_names]
         if missing:
             raise ModelError(f"{graph_path}: graph lacks output(s) {', '.join(missing)}")
@@ -77,17 +78,18 @@ class OnnxEncoderBackend:
         offset, batch = item
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
                  "target_mask": batch.target_mask}
-        if not self.cuda:
-            return offset + batch.positions, self.session.run(self.output_names, feeds)
-        # I/O binding: inputs copied to the GPU once, outputs left there and read back together.
-        from onnxruntime import OrtValue
-        binding = self.session.io_binding()
-        for name, value in feeds.items():
-            binding.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(value, "cuda", 0))
-        for name in self.output_names:
-            binding.bind_output(name, "cuda", 0)
-        self.session.run_with_iobinding(binding)
-        return offset + batch.positions, binding.copy_outputs_to_cpu()
+        with scoring_failures(self.graph_path):
+            if not self.cuda:
+                return offset + batch.positions, self.session.run(self.output_names, feeds)
+            # I/O binding: inputs copied to the GPU once, outputs left there and read back together.
+            from onnxruntime import OrtValue
+            binding = self.session.io_binding()
+            for name, value in feeds.items():
+                binding.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(value, "cuda", 0))
+            for name in self.output_names:
+                binding.bind_output(name, "cuda", 0)
+            self.session.run_with_iobinding(binding)
+            return offset + batch.positions, binding.copy_outputs_to_cpu()
 
     def _batches(self, windows, truncated: np.ndarray):
         """(offset, batch) pairs. On CPU the whole call is sorted by length at once; on CUDA a span

@@ -1,6 +1,7 @@
 """ONNX Runtime sessions with settings chosen once, here (never global, never at import)."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 from ..errors import MissingExtraError, ModelError
@@ -36,6 +37,17 @@ def make_session(graph_path, device: str = "cpu", threads: int | None = None):
         raise ModelError("the CUDA provider failed to start (see ONNX Runtime's log); "
                          "use --device cpu")
     return session
+
+
+@contextlib.contextmanager
+def scoring_failures(graph_path):
+    """ONNX Runtime's own untyped errors while a graph runs (a token id beyond the embedding table,
+    a shape the graph refuses, memory) -> a one-line ModelError naming the graph."""
+    try:
+        yield
+    except Exception as exc:     # ORT raises its own untyped errors
+        raise ModelError(f"{graph_path}: ONNX Runtime failed while scoring ({' '.join(str(exc).split())})") \
+            from None
 
 
 def require_cuda_provider() -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 
-from ..cli.exits import reports_errors
 from ..cli.gate_options import bootstrap_options, bootstrap_settings
 from ..cli.score_cmd import run_score, score_options
 
@@ -83,7 +82,6 @@ def check_data(data_dir: str, data_sets=tuple(DATA_FILES)) -> None:
 @click.option("-o", "--out", "out_dir", required=True, help="Folder for the trained checkpoint + eval.json.")
 @data_option
 @recipe_options
-@reports_errors
 def train(out_dir, data_dir, recipe):
     """Train the recipe with the default splits; report on the held-out splits (ESConv valid.json,
     15% of EMH, WASSA dev) and save the calibrated checkpoint."""
@@ -110,7 +108,6 @@ def train(out_dir, data_dir, recipe):
               help="Train nothing: in each fold, average the checkpoints DIR/fold-<i> of these --save-folds "
                    "folders (a model soup, cross-validated). Repeat for each run.")
 @recipe_options
-@reports_errors
 def cv(folds, out_json, data_dir, only_folds, save_dir, soup_dirs, recipe):
     """Dialogue-level k-fold cross-validation of the recipe on ESConv train+valid and all EMH pairs (the
     paper's protocol)."""
@@ -149,14 +146,26 @@ def cv(folds, out_json, data_dir, only_folds, save_dir, soup_dirs, recipe):
 @click.command("cv-merge")
 @click.argument("reports", nargs=-1, required=True)
 @click.option("-o", "--out", "out_json", required=True, help="JSON report of all the folds and the means.")
-@reports_errors
 def cv_merge(reports, out_json):
     """Join `cv --fold` REPORTS of one k-fold split into one report (means over all their folds)."""
     from .experiment import merge_cv_reports
-    loaded = [json.loads(Path(r).read_text()) for r in reports]
+    loaded = [_cv_report(r) for r in reports]
     merged = merge_cv_reports(loaded)
     extra = {k: v for r in loaded for k, v in r.items() if k in ("averaged_from", "recipe")}
     _write_cv_report({**merged, **extra}, out_json)
+
+
+def _cv_report(path: str) -> dict:
+    from ..errors import InputError
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", source=path) from None
+    except ValueError as exc:
+        raise InputError(f"not valid JSON ({exc})", source=path) from None
+    if not isinstance(report, dict) or not {"k", "seed", "folds"} <= report.keys():
+        raise InputError("not a report of `empathy-score cv`", source=path)
+    return report
 
 
 def _write_cv_report(report: dict, out_json: str) -> None:
@@ -176,7 +185,6 @@ def _write_cv_report(report: dict, out_json: str) -> None:
 @click.option("--greedy", is_flag=True, help="Greedy soup: add checkpoints best first, keeping each only "
                                             "if the uncalibrated validation score does not drop.")
 @calibration_option
-@reports_errors
 def average(checkpoints, out_dir, data_dir, valid_split_seed, greedy, calibration):
     """Average encoder CHECKPOINTS trained from one base model into one model (a "model soup"),
     calibrate it on the validation split and report it like `train` does."""
@@ -220,7 +228,6 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, greedy, calibratio
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int)
 @bootstrap_options
-@reports_errors
 def evaluate(model, data_dir, heldout, out_json, record_validity, device, threads, n_resamples, confidence,
              seed):
     """Score held-out human-labelled data with a bundle: macro-P/R/F1 and accuracy per label with a
@@ -251,7 +258,6 @@ def evaluate(model, data_dir, heldout, out_json, record_validity, device, thread
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--no-instructions", is_flag=True, help="Ask without instructions (the paper's ablation).")
 @score_options
-@reports_errors
 def zero_shot(checkpoint, inputs, no_instructions, **options):
     """Score dialogue logs with a frozen seq2seq CHECKPOINT folder (e.g. Flan-T5 + tokenizer.json) asked
     the stored instructions, by rank classification, no training (the paper's prompting baseline).

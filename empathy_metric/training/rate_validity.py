@@ -65,12 +65,15 @@ def rate_validity(task: Task, logits: np.ndarray, truth: np.ndarray, groups: lis
         return np.concatenate([bias, r])
 
     point = statistic(np.arange(len(ids)))
-    ci = stats.bootstrap((np.arange(len(ids)),), statistic, vectorized=False, n_resamples=settings.n_resamples,
-                         confidence_level=settings.confidence, method=settings.method,
-                         rng=np.random.default_rng(settings.seed)).confidence_interval
+    low = high = np.full_like(point, np.nan)          # one dialogue: no interval
+    if len(ids) > 1:
+        ci = stats.bootstrap((np.arange(len(ids)),), statistic, vectorized=False, n_resamples=settings.n_resamples,
+                             confidence_level=settings.confidence, method=settings.method,
+                             rng=np.random.default_rng(settings.seed)).confidence_interval
+        low, high = ci.low, ci.high
     m = len(names)
     return {name: {"true": float(true[:, j].mean()), "predicted": float(predicted[:, j].mean()),
-                   "bias": float(point[j]), "bias_ci": [float(ci.low[j]), float(ci.high[j])],
-                   "dialogue_r": float(point[m + j]), "dialogue_r_ci": [float(ci.low[m + j]), float(ci.high[m + j])],
+                   "bias": float(point[j]), "bias_ci": [float(low[j]), float(high[j])],
+                   "dialogue_r": float(point[m + j]), "dialogue_r_ci": [float(low[m + j]), float(high[m + j])],
                    "n_dialogues": len(ids)}
             for j, name in enumerate(names)}

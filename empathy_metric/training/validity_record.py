@@ -5,6 +5,8 @@ with a CI, the corpus bias where a true corpus value exists, n and the data it w
 (reporting/metric_catalog.py)."""
 from __future__ import annotations
 
+import math
+
 from ..reporting.metric_catalog import VALIDITY_FLOOR
 
 RATE_DATA = {"esconv_valid": "ESConv valid.json: gold strategies of the supporter turns, per dialogue",
@@ -35,4 +37,15 @@ def validity_block(report: dict, command: str) -> dict:
                                        "length_partialled_r_ci": list(r["length_partialled_ci"]),
                                        "n_dialogues": r["n_dialogues"], "data": data}
     return {"floor": VALIDITY_FLOOR, "statistic": "Pearson r of per-dialogue values with human judgements",
-            "measured_with": command, "metrics": metrics}
+            "measured_with": command, "metrics": finite_or_null(metrics)}
+
+
+def finite_or_null(value):
+    """The manifest is strict JSON: a statistic that could not be computed (NaN) is written as null."""
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -9,7 +9,7 @@ CLI); this file only adapts it to evaluate's interface.
 import datasets
 import evaluate
 
-from empathy_metric.api import context_list
+from empathy_metric.api import context_list, prediction_text
 from empathy_metric.evaluate_module.responses import ResponseScoring, evaluation_result
 from empathy_metric.reporting.statistics import DEFAULT_CONFIDENCE
 
@@ -91,9 +91,12 @@ class EmpathyMetric(evaluate.Metric):
         """Add a batch of responses and their contexts (a string context is one user turn).
         """
         # evaluate appends the inputs description to this docstring: it must exist.
-        # A string context is stored as a one-turn list, so every row has one Arrow type.
+        # A string context is stored as a one-turn list, so every row has one Arrow type; strings
+        # are checked and cleaned here, before Arrow refuses them less clearly.
         if contexts is not None and not isinstance(contexts, str):
             contexts = [context_list(c, i) for i, c in enumerate(contexts)]
+        if predictions is not None and not isinstance(predictions, str):
+            predictions = [prediction_text(p, i) for i, p in enumerate(predictions)]
         return super().add_batch(predictions=predictions, references=references, contexts=contexts,
                                  **kwargs)
 
@@ -102,6 +105,8 @@ class EmpathyMetric(evaluate.Metric):
         """
         if contexts is not None:
             contexts = context_list(contexts, 0)
+        if prediction is not None:
+            prediction = prediction_text(prediction, 0)
         return super().add(prediction=prediction, reference=reference, contexts=contexts, **kwargs)
 
     def _compute(self, predictions, contexts, model=None, batch_size=None, bootstrap=0,

@@ -38,6 +38,8 @@ class ReadStats:
 
 def _open_binary(path: str) -> tuple[BinaryIO, str]:
     if path == "-":
+        if sys.stdin is None:          # started with stdin closed (`<&-`)
+            raise InputError("cannot read: stdin is closed", source="<stdin>")
         return sys.stdin.buffer, "<stdin>"
     try:
         return open(path, "rb"), path
@@ -75,7 +77,9 @@ def _parse_json(text: str, name: str, line: int | None):
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         at = f"column {exc.colno}" if line is not None else f"line {exc.lineno} column {exc.colno}"
-        raise InputError(f"not valid JSON ({exc.msg} at {at})", source=name, line=line) from None
+        # Some messages end in "at" already: "Unterminated string starting at".
+        raise InputError(f"not valid JSON ({exc.msg.removesuffix(' at')} at {at})", source=name,
+                         line=line) from None
     except RecursionError:
         raise InputError("not valid JSON (nested too deeply)", source=name, line=line) from None
     except ValueError as exc:        # e.g. an integer of more than 4300 digits, NaN
@@ -107,7 +111,7 @@ def iter_records(path: str) -> Iterator[tuple[str, int, object | InputError]]:
             except InputError as exc:
                 yield name, line, exc
     finally:
-        if stream is not sys.stdin.buffer:
+        if path != "-":
             stream.close()
 
 
@@ -216,7 +220,7 @@ def _read_emh_csv(path: str, options: ReaderOptions, stats: ReadStats) -> Iterat
                 continue
             yield _emh_dialogue(row, options, f"{name}:{line}")
     finally:
-        if stream is not sys.stdin.buffer:
+        if path != "-":
             stream.close()
 
 

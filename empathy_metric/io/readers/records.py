@@ -1,9 +1,10 @@
 """One parsed JSON record -> one Dialogue, for every supported layout. Pure: no I/O."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ...dialogue import NON_DIALOGUE_ROLES, Dialogue, Turn
+from ...dialogue import NON_DIALOGUE_ROLES, Dialogue, Turn, normalize_role
 from ...errors import InputError
 from .options import ID_KEYS, ROLE_KEYS, TEXT_KEYS, TURNS_KEYS, ReaderOptions
 
@@ -63,7 +64,7 @@ def _text_of(value: Any, where: str, key: str) -> tuple[str, int]:
                      f"got {_type_name(value)}", field=key)
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     # Lone surrogates (legal in JSON, illegal in UTF-8) would crash the tokenizer and the UTF-8
     # output writers: replace them. Applies to every string we pass on (text, role, id, gold).
     return text.encode("utf-8", "replace").decode("utf-8")
@@ -75,11 +76,11 @@ def _clean_value(value: Any, where: str, depth: int = 0) -> Any:
     if depth > MAX_GOLD_DEPTH:
         raise InputError(f"{where} gold labels are nested deeper than {MAX_GOLD_DEPTH} levels")
     if isinstance(value, str):
-        return _clean(value)
+        return clean_text(value)
     if isinstance(value, list):
         return [_clean_value(v, where, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {_clean(k): _clean_value(v, where, depth + 1) for k, v in value.items()}
+        return {clean_text(k): _clean_value(v, where, depth + 1) for k, v in value.items()}
     return value
 
 
@@ -125,11 +126,11 @@ def record_to_dialogue(record: Any, options: ReaderOptions, source: str) -> Dial
             raise InputError(f"{where} has no text field (looked for: {looked})")
         text, dropped = _text_of(raw[text_key], where, text_key)
         dropped_parts += dropped
-        role = _clean(role)
-        if role.lower() in NON_DIALOGUE_ROLES:
+        role = clean_text(role)
+        if normalize_role(role) in NON_DIALOGUE_ROLES:
             skipped["non_dialogue_role"] = skipped.get("non_dialogue_role", 0) + 1
             continue
-        text = _clean(text).strip()
+        text = clean_text(text).strip()
         if not text:
             skipped["empty_text"] = skipped.get("empty_text", 0) + 1
             continue
@@ -140,11 +141,18 @@ def record_to_dialogue(record: Any, options: ReaderOptions, source: str) -> Dial
 
 
 def _dialogue_id(record: dict, options: ReaderOptions, source: str) -> str:
+    """The first id field present: text as it is, an integer as its decimal digits; absent, null or
+    "" means none (then FILE:LINE). Any other type is an error: a float or boolean id would not
+    survive a round trip through text (1.0 vs 1), and an object or list is no id at all."""
     keys = (options.id_key,) if options.id_key else ID_KEYS
     for key in keys:
         value = record.get(key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value) != "":
-            return _clean(str(value))
+        if value is None or value == "":
+            continue
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            return clean_text(str(value))
+        got = json.dumps(value) if isinstance(value, (bool, float)) else _type_name(value)
+        raise InputError(f"field '{key}' (the dialogue id) must be text or an integer, got {got}", field=key)
     if options.id_key:
         raise InputError(f"no usable '{options.id_key}' field (given by --id-key)", field=options.id_key)
     return source

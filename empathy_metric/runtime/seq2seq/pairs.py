@@ -27,10 +27,8 @@ class EncodedPairs:
 class PairEncoder:
     def __init__(self, tokenizer, settings: WindowSettings, plan: PromptPlan):
         self.settings, self.plan = settings, plan
-        self.window_encoder = WindowEncoder(tokenizer, settings)
-        # The window's [CLS]/[SEP] slots are cut off in window_ids (T5 vocabularies have neither);
-        # any id works as a placeholder, and None would not fit in an int array.
-        self.window_encoder.cls_id = self.window_encoder.sep_id = 0
+        # The window's [CLS]/[SEP] slots are cut off in window_ids (T5 vocabularies have neither).
+        self.window_encoder = WindowEncoder(tokenizer, settings, framed=False)
         texts = [p.before for p in plan.prompts] + [p.after for p in plan.prompts]
         ids = [np.array(e.ids, dtype=np.int64) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
         n = len(plan.prompts)
