@@ -1,4 +1,5 @@
 """Output files by extension: .jsonl per-turn records, .csv flat per-turn rows, .json run summary.
+(.junit.xml, .html and .md are written by reporting/; their kinds are named here, in one place.)
 
 Per-turn files are written one whole dialogue at a time and flushed at dialogue boundaries, so a
 killed run leaves whole dialogues behind (see resume.py, which also copes with a cut last line).
@@ -17,17 +18,24 @@ from ..errors import UsageError
 from ..pipeline.aggregation import slug
 
 TURN_FORMATS = (".jsonl", ".csv")
-SUMMARY_FORMATS = (".json",)
+SUMMARY_FORMATS = (".json", ".html", ".md")
+SCORE_KINDS = ("jsonl", "csv", "json", "junit", "html", "md")
 
 
-def output_kind(path: str) -> str:
+def output_kind(path: str, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "") -> str:
+    """The kind of an -o path by its extension; a UsageError names the extensions `allowed`."""
     name = path.lower()
+    kind = None
     if name.endswith(".junit.xml") or name.endswith(".xml"):
-        return "junit"
+        kind = "junit"
     for suffix in TURN_FORMATS + SUMMARY_FORMATS:
         if name.endswith(suffix):
-            return suffix[1:]
-    raise UsageError(f"-o {path}: unknown output format (use .jsonl, .csv, .json or .junit.xml)")
+            kind = suffix[1:]
+    if kind not in allowed:
+        names = [".junit.xml" if k == "junit" else f".{k}" for k in allowed]
+        raise UsageError(f"-o {path}: unknown output format{' for ' + command if command else ''} "
+                         f"(use {', '.join(names[:-1])} or {names[-1]})")
+    return kind
 
 
 FSYNC_INTERVAL_S = 1.0
@@ -57,13 +65,13 @@ class _Syncer:
 
 
 class JsonlTurnWriter:
-    def __init__(self, path: str, append: bool = False):
-        self.path = path
+    def __init__(self, path: str, append: bool = False, include_text: bool = False):
+        self.path, self.include_text = path, include_text
         self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="\n")
         self.syncer = _Syncer(self.handle)
 
     def write_dialogue(self, dialogue_score) -> None:
-        self.handle.write("".join(json.dumps(u.to_record(), ensure_ascii=False) + "\n"
+        self.handle.write("".join(json.dumps(u.to_record(self.include_text), ensure_ascii=False) + "\n"
                                   for u in dialogue_score.utterances))
         self.syncer.dialogue_done()
 
@@ -72,15 +80,17 @@ class JsonlTurnWriter:
 
 
 class CsvTurnWriter:
-    """One row per scored turn: label per task, probability per (task, label), perceived scores."""
+    """One row per scored turn: label per task, probability per (task, label), perceived scores, and
+    with `include_text` the scored turn's text last (columns are added, never moved)."""
 
-    def __init__(self, path: str, tasks, perceived_dims, append: bool = False):
+    def __init__(self, path: str, tasks, perceived_dims, append: bool = False, include_text: bool = False):
         self.columns = ["dialogue_id", "turn_index", "role", "truncated"]
         for task in tasks:
             self.columns.append(task.name)
             self.columns += [f"{task.name}.p.{slug(label)}" for label in task.labels]
         self.columns += [f"perceived.{d}" for d in perceived_dims]
-        self.tasks, self.dims = tasks, perceived_dims
+        self.columns += ["text"] if include_text else []
+        self.tasks, self.dims, self.include_text = tasks, perceived_dims, include_text
         exists = append and Path(path).is_file() and Path(path).stat().st_size > 0
         self.path = path
         self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="")
@@ -96,6 +106,7 @@ class CsvTurnWriter:
                 row.append(u.labels[task.name])
                 row += [u.probs[task.name][label] for label in task.labels]
             row += [u.perceived[d] for d in self.dims]
+            row += [u.text] if self.include_text else []
             self.writer.writerow(row)
         self.syncer.dialogue_done()
 
@@ -103,11 +114,14 @@ class CsvTurnWriter:
         self.syncer.close()
 
 
-def write_json(path: str, data: dict) -> None:
-    """Whole-file write through a temporary name, so a reader never sees half a summary."""
+def write_text(path: str, text: str) -> None:
+    """Whole-file write through a temporary name, so a reader never sees half a file."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
         _sync(handle)
     os.replace(tmp, path)
+
+
+def write_json(path: str, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
