@@ -107,7 +107,7 @@ def test_same_input_and_seed_give_byte_identical_report_and_summary(score_report
 def test_markdown_summary_has_gates_and_key_metrics(score_report):
     text = (score_report[0] / "summary.md").read_text(encoding="utf-8")
     summary = json.loads((score_report[0] / "summary.json").read_text(encoding="utf-8"))
-    assert text.startswith("### empathy-score: ❌ FAIL: 1 of 2 gates failed")
+    assert text.startswith("### empathy-score · ❌ FAIL: 1 of 2 gates failed")
     assert "| `--fail-under perceived.empathy=0.2` | ✅ PASS | ci_low |" in text
     assert "| `--fail-over perceived.helpfulness=0.01` | ❌ FAIL | ci_high |" in text
     entry = summary["corpus"]["perceived.empathy"]

@@ -121,7 +121,7 @@ def score_table(summary: dict, directions: dict[str, str]):
     return table
 
 
-def print_summary(summary: dict, to_stdout: bool, directions: dict[str, str], width: int | None = None) -> None:
+def print_summary(summary: dict, to_stdout: bool, directions: dict[str, str]) -> None:
     counts = summary["counts"]
     skipped = sum(counts["turns_skipped"].values())
     line = (f"{counts['dialogues_scored']} dialogues, {counts['turns_scored']} agent turns scored, "
@@ -131,7 +131,7 @@ def print_summary(summary: dict, to_stdout: bool, directions: dict[str, str], wi
     if not to_stdout:
         click.echo(line, err=True)
         return
-    console = _console(width)
+    console = _console()
     console.print(score_table(summary, directions))
     console.print(line)
 

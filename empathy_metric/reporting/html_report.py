@@ -78,17 +78,19 @@ def validity_note(validity, name: str) -> str:
 SELF_EXPLAINING_LABELS = 4     # a task with this many labels or more is told by its label alone (strategies)
 
 
-def label_chips(tasks: list[Task]) -> dict[str, dict[str, tuple[str, str]]]:
+def label_chips(tasks: list[Task]) -> tuple[dict[str, dict[str, tuple[str, str]]], list[str]]:
     """The chip of each (task, label): its text (the task is named unless its labels say it, as
-    ESConv strategies do; EMH levels and yes/no do not) and colour (ordinal levels go grey -> amber
-    -> green)."""
-    chips = {}
-    for task in tasks:
+    ESConv strategies do; EMH levels and yes/no do not) and CSS class, and the CSS rules that colour
+    them (ordinal levels grey -> amber -> green). Classes, not inline styles: a page holds ~10k chips."""
+    chips, rules = {}, []
+    for t, task in enumerate(tasks):
         palette = ORDINAL_COLOURS if task.ordinal and len(task.labels) == len(ORDINAL_COLOURS) else NOMINAL_COLOURS
         named = len(task.labels) < SELF_EXPLAINING_LABELS
-        chips[task.name] = {label: (f"{task.name.replace('_', ' ')}: {label}" if named else label,
-                                    palette[k % len(palette)]) for k, label in enumerate(task.labels)}
-    return chips
+        chips[task.name] = {}
+        for k, label in enumerate(task.labels):
+            chips[task.name][label] = (f"{task.name.replace('_', ' ')}: {label}" if named else label, f"c{t}-{k}")
+            rules.append(f".c{t}-{k} {{ background: {palette[k % len(palette)]}; }}")
+    return chips, rules
 
 
 def _range_top(info: MetricInfo) -> float:
@@ -140,11 +142,14 @@ def score_report(summary: dict, catalog: list[MetricInfo], tasks: list[Task], di
                  transcripts: list[Transcript], sort_by: str, validity) -> str:
     """The page of one scoring run. `transcripts`: those kept (transcripts.LowestTranscripts), lowest
     on `sort_by` first."""
+    from .plots import perceived_colours
     confidence = summary.get("bootstrap", {}).get("confidence")
-    return render("score_report.html.j2", summary=summary, confidence=confidence,
+    chips, chip_styles = label_chips(tasks)
+    return render("score_report.html.j2", summary=summary, confidence=confidence, chip_styles=chip_styles,
+                  curve_colours=perceived_colours(dims),
                   sections=_metric_sections(summary, catalog, validity),
                   columns=table_metrics(list(summary["corpus"]), sort_by), sort_by=sort_by,
-                  dialogues=_transcript_views(transcripts, dims), chips=label_chips(tasks),
+                  dialogues=_transcript_views(transcripts, dims), chips=chips,
                   n_dialogues=len(summary["dialogues"]), gates=summary.get("gates", []))
 
 
@@ -152,7 +157,7 @@ def compare_report(result: dict, tasks: list[Task], dims: list[str], drops: list
                    validity) -> str:
     """The page of `compare`. `drops`: {"dialogue_id", "delta", "baseline", "candidate"} (transcripts,
     or None where a side has none), the dialogues that dropped most on `sort_by`, worst first."""
-    from .plots import delta_plot
+    from .plots import delta_plot, perceived_colours
     table = result["metrics"]
     groups = [{"prefix": prefix, "metrics": [dict(table[f"{prefix}.{leaf}" if prefix else leaf],
                                                    name=f"{prefix}.{leaf}" if prefix else leaf, leaf=leaf,
@@ -166,8 +171,10 @@ def compare_report(result: dict, tasks: list[Task], dims: list[str], drops: list
               "baseline": by_id["baseline"].get(d["dialogue_id"]),
               "candidate": by_id["candidate"].get(d["dialogue_id"])} for d in drops]
     changes = [e.get("change") for e in table.values()]
+    chips, chip_styles = label_chips(tasks)
     return render("compare_report.html.j2", result=result, groups=groups, plot=delta_plot(table),
+                  chip_styles=chip_styles, curve_colours=perceived_colours(dims),
                   confidence=result.get("bootstrap", {}).get("confidence"), pairs=pairs, sort_by=sort_by,
-                  chips=label_chips(tasks), gates=result.get("gates", []),
+                  chips=chips, gates=result.get("gates", []),
                   n_regressions=changes.count("regression"), n_improvements=changes.count("improvement"),
                   arrows=ARROWS)

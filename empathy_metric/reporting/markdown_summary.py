@@ -19,6 +19,10 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return lines + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
 
 
+def _collapsed(title: str, header: list[str], rows: list[list]) -> list[str]:
+    return [f"<details><summary>{title}</summary>", ""] + _table(header, rows) + ["", "</details>", ""]
+
+
 def _num(value, digits: int = 3, signed: bool = False) -> str:
     if value is None:
         return "–"
@@ -51,49 +55,48 @@ def _gates(gates: list[dict]) -> tuple[str, list[str]]:
     return verdict, _table(["gate", "verdict", "judged on", "value", "threshold", "why"], rows) + [""]
 
 
+def _document(title: str, intro: str, gates: list[dict], header: list[str], row, names: list[str],
+              highlighted: list[tuple[str, list[str]]]) -> str:
+    """The title (with the gates' verdict), an intro line, the gates, tables of the `highlighted`
+    metrics, then every metric in a collapsed table; `row(name)` gives a metric's cells."""
+    verdict, gate_lines = _gates(gates)
+    lines = [f"### {title}{' · ' + verdict if verdict else ''}", "", intro, ""] + gate_lines
+    for heading, chosen in highlighted:
+        if chosen:
+            lines += [f"**{heading}**", ""] + _table(header, [row(n) for n in chosen]) + [""]
+    return "\n".join(lines + _collapsed(f"All {len(names)} metrics", header, [row(n) for n in names]))
+
+
 def score_markdown(summary: dict, directions: dict[str, str]) -> str:
-    verdict, gate_lines = _gates(summary.get("gates", []))
     counts, signature, corpus = summary["counts"], summary["signature"], summary["corpus"]
     level = _level(summary.get("bootstrap", {}))
     inputs = ", ".join(f"`{path}`" for path in summary["inputs"])
-    lines = [f"### empathy-score{': ' + verdict if verdict else ''}", "",
-             f"Model `{signature['model']}` (manifest sha256 `{signature['manifest_sha256'][:12]}`) on {inputs}: "
+    intro = (f"Model `{signature['model']}` (manifest sha256 `{signature['manifest_sha256'][:12]}`) on {inputs}: "
              f"{counts['dialogues_scored']} dialogues, {counts['turns_scored']} agent turns scored, "
-             f"{sum(counts['records_skipped'].values())} records skipped. Means over dialogues, {level}.", ""]
-    lines += gate_lines
+             f"{sum(counts['records_skipped'].values())} records skipped. Means over dialogues, {level}.")
 
-    def rows(names):
-        return [[f"`{n}`", BETTER.get(directions.get(n), "–"), _num(corpus[n]["mean"]), _ci(corpus[n])]
-                for n in names]
-    header = ["metric", "better", "mean", level]
+    def row(name: str) -> list:
+        return [f"`{name}`", BETTER.get(directions.get(name), "–"), _num(corpus[name]["mean"]), _ci(corpus[name])]
     key = [n for n in corpus if directions.get(n) in BETTER]
-    if key:
-        lines += ["**Key metrics**", ""] + _table(header, rows(key)) + [""]
-    lines += [f"<details><summary>All {len(corpus)} metrics</summary>", ""] + _table(header, rows(list(corpus)))
-    return "\n".join(lines + ["", "</details>", ""])
+    return _document("empathy-score", intro, summary.get("gates", []), ["metric", "better", "mean", level], row,
+                     list(corpus), [("Key metrics", key)])
 
 
 def compare_markdown(result: dict) -> str:
-    verdict, gate_lines = _gates(result.get("gates", []))
     table = result["metrics"]
     level = _level(result.get("bootstrap", {}))
     changed = {kind: [n for n, e in table.items() if e.get("change") == kind]
                for kind in ("regression", "improvement")}
     title = (f"{_count(changed['regression'], 'regression')}, {_count(changed['improvement'], 'improvement')}"
-             if "bootstrap" in result and result["bootstrap"].get("n_resamples") else "deltas (no CIs)")
-    lines = [f"### empathy-score compare: {title}{' · ' + verdict if verdict else ''}", "",
-             f"Candidate `{result['candidate']['input']}` against baseline `{result['baseline']['input']}`, "
+             if result.get("bootstrap", {}).get("n_resamples") else "deltas (no CIs)")
+    intro = (f"Candidate `{result['candidate']['input']}` against baseline `{result['baseline']['input']}`, "
              f"{result['pairing']['n_paired']} dialogues paired by id. Delta = candidate - baseline, "
-             f"paired {level}; a regression is a CI wholly on the metric's bad side of 0.", ""]
-    lines += gate_lines
+             f"paired {level}; a regression is a CI wholly on the metric's bad side of 0.")
 
-    def rows(names):
-        return [[f"`{n}`", BETTER.get(table[n]["direction"], "–"), _num(table[n]["baseline"]),
-                 _num(table[n]["candidate"]), _num(table[n]["delta"], signed=True), _ci(table[n], signed=True)]
-                for n in names]
-    header = ["metric", "better", "baseline", "candidate", "delta", level]
-    for kind, title in (("regression", "Regressions"), ("improvement", "Improvements")):
-        if changed[kind]:
-            lines += [f"**{title}**", ""] + _table(header, rows(changed[kind])) + [""]
-    lines += [f"<details><summary>All {len(table)} metrics</summary>", ""] + _table(header, rows(list(table)))
-    return "\n".join(lines + ["", "</details>", ""])
+    def row(name: str) -> list:
+        e = table[name]
+        return [f"`{name}`", BETTER.get(e["direction"], "–"), _num(e["baseline"]), _num(e["candidate"]),
+                _num(e["delta"], signed=True), _ci(e, signed=True)]
+    return _document(f"empathy-score compare: {title}", intro, result.get("gates", []),
+                     ["metric", "better", "baseline", "candidate", "delta", level], row, list(table),
+                     [("Regressions", changed["regression"]), ("Improvements", changed["improvement"])])
