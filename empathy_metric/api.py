@@ -23,7 +23,7 @@ from .io.writers import SCORE_KINDS, CsvTurnWriter, JsonlTurnWriter, output_kind
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
-from .pipeline.windows import Window, dialogue_windows
+from .pipeline.windows import Window, dialogue_windows, is_blank, without_blank_turns
 from .reporting.gating import GateEvaluation, GatePlan, drop_gates, estimates_from_table, plan_gates
 from .reporting.html_report import require_report_extra
 from .reporting.junit import write_junit
@@ -121,6 +121,9 @@ class Scorer:
                 continue
             seen[dialogue.dialogue_id] = dialogue.source or dialogue.dialogue_id
             self._count_read(dialogue, counts)
+            dialogue, blank = without_blank_turns(dialogue)
+            if blank:
+                counts.add_skipped("empty_text", blank)     # as the readers count them
             windows = dialogue_windows(dialogue, self.window_settings, self.agent_roles)
             if not windows:
                 counts.add_skipped("dialogue_without_agent_turn", len(dialogue.turns))
@@ -403,13 +406,18 @@ def response_dialogue(index: int, prediction: str, context: list[str]) -> Dialog
     return Dialogue(dialogue_id=f"response-{index:09d}", turns=turns, turns_read=n + 1)
 
 
-def score_responses(scorer: Scorer, predictions: list[str], contexts: list) -> list[UtteranceScore]:
-    """One UtteranceScore per prediction, in input order. Only the reply is scored: context agent
-    turns are context, not results."""
+def score_responses(scorer: Scorer, predictions: list[str], contexts: list) -> list[UtteranceScore | None]:
+    """One UtteranceScore per prediction, in input order; None for an empty (or whitespace-only)
+    prediction, which is never scored. Only the reply is scored: context agent turns are context."""
     if len(predictions) != len(contexts):
         raise InputError(f"{len(predictions)} predictions but {len(contexts)} contexts")
-    windows = []
+    windows, positions = [], []
     for i, (prediction, context) in enumerate(zip(predictions, contexts)):
-        dialogue = response_dialogue(i, prediction, context_list(context, i))
-        windows.append(dialogue_windows(dialogue, scorer.window_settings, scorer.agent_roles)[-1])
-    return scorer.score_windows(windows)
+        dialogue, _ = without_blank_turns(response_dialogue(i, prediction, context_list(context, i)))
+        if not is_blank(prediction):
+            windows.append(dialogue_windows(dialogue, scorer.window_settings, scorer.agent_roles)[-1])
+            positions.append(i)
+    found: list[UtteranceScore | None] = [None] * len(predictions)
+    for i, score in zip(positions, scorer.score_windows(windows)):
+        found[i] = score
+    return found

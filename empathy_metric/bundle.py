@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import ModelError
+from .pipeline.quantification import quantifier
 from .pipeline.windows import WindowSettings
 from .schemas import Task
 
@@ -142,6 +143,10 @@ def _check_shape(manifest: dict, manifest_path: Path) -> None:
                 and isinstance(task.get("labels"), list) and task["labels"]
                 and all(isinstance(label, str) for label in task["labels"])):
             fail(f"task {number} needs a 'name' and a non-empty list of 'labels' (text)")
+        try:
+            quantifier(Task.from_dict(task))
+        except (TypeError, ValueError, AttributeError) as exc:
+            fail(f"task {number} ('{task['name']}'): 'rates' is not usable ({exc})")
     if not isinstance(manifest["window"], dict):
         fail("'window' must be an object")
     try:
@@ -200,3 +205,12 @@ def write_manifest(folder: Path, manifest: dict) -> dict:
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                    encoding="utf-8")
     return manifest
+
+
+def record_manifest_key(folder: Path, key: str, value) -> None:
+    """Set one top-level key of a bundle's manifest (e.g. its measured `validity`); the files it lists
+    and their sha256 are untouched."""
+    path = Path(folder) / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest[key] = value
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

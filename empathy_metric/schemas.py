@@ -16,16 +16,22 @@ class Task:
     ordinal: bool = False          # labels are ordered levels (mean level is meaningful)
     description: str = ""
     definitions: dict[str, str] = field(default_factory=dict)   # label -> what it means
+    # How a trained model's label rates are estimated (pipeline/quantification.py); {} = the share of
+    # argmax labels. Fitted on held-back data and stored with the task in the bundle manifest.
+    rates: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "labels": list(self.labels), "ordinal": self.ordinal,
-                "description": self.description, "definitions": dict(self.definitions)}
+        found = {"name": self.name, "labels": list(self.labels), "ordinal": self.ordinal,
+                 "description": self.description, "definitions": dict(self.definitions)}
+        if self.rates:
+            found["rates"] = dict(self.rates)
+        return found
 
     @classmethod
     def from_dict(cls, data: dict) -> "Task":
         return cls(name=data["name"], labels=tuple(data["labels"]), ordinal=bool(data.get("ordinal")),
                    description=data.get("description", ""),
-                   definitions=dict(data.get("definitions", {})))
+                   definitions=dict(data.get("definitions", {})), rates=dict(data.get("rates", {})))
 
 
 ESCONV_STRATEGY = Task(

@@ -68,7 +68,7 @@ def loaded(tiny_bundle, tmp_path_factory):
 def test_loads_offline_from_another_working_directory(loaded):
     data, work = loaded
     assert data["cwd"] == str(work) and data["module"].startswith("evaluate_modules.metrics.empathy_metric")
-    assert data["out"]["n_responses"] == len(PREDICTIONS)
+    assert data["out"]["n_responses"] == len(PREDICTIONS) - 1 and data["out"]["n_skipped_empty"] == 1
 
 
 def test_scores_every_response_like_the_scorer(loaded):
@@ -81,16 +81,19 @@ def test_scores_every_response_like_the_scorer(loaded):
         assert {d: out["perceived"][d][i] for d in out["perceived"]} == loaded[0]["direct_perceived"][i]
         for t in tasks:
             assert out["labels"][t][i] == max(probs[t], key=probs[t].get)
-    assert out["truncated"] == [False] * len(PREDICTIONS)
-    assert all(0 <= out["perceived"][d][3] <= 1 for d in out["perceived"])     # an empty reply is scored
+    assert out["truncated"] == [False, False, False, None]
+    # an empty reply is never scored (as the readers skip an empty turn): None, and counted
+    assert all(out["perceived"][d][3] is None for d in out["perceived"])
+    assert all(out[key][t][3] is None for key in ("labels", "probs") for t in tasks)
+    assert out["n_responses"] == 3 and out["n_skipped_empty"] == 1
 
 
 def test_aggregates_with_ci_are_reproducible_and_batch_independent(loaded):
     data = loaded[0]
     corpus = data["out"]["corpus"]["perceived.empathy"]
-    scores = data["out"]["perceived"]["empathy"]
+    scores = [s for s in data["out"]["perceived"]["empathy"] if s is not None]
     assert corpus["mean"] == pytest.approx(sum(scores) / len(scores), abs=1e-12)
-    assert corpus["n_dialogues"] == corpus["n_turns"] == len(PREDICTIONS)
+    assert corpus["n_dialogues"] == corpus["n_turns"] == len(PREDICTIONS) - 1   # the empty one is skipped
     assert min(scores) <= corpus["ci_low"] <= corpus["mean"] <= corpus["ci_high"] <= max(scores)
     assert data["out"]["bootstrap"]["n_resamples"] == 300 and data["out"]["bootstrap"]["unit"] == "response"
     assert data["again"] == data["out"]

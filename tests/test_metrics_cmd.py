@@ -1,5 +1,6 @@
 """`empathy-score metrics`: the names a run produces, with directions as documented."""
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -51,7 +52,27 @@ def test_catalog_agrees_with_aggregation_for_every_schema():
 def test_table_output_and_a_missing_model(tiny_bundle, tmp_path):
     table = run("metrics", "-m", tiny_bundle)
     assert table.exit_code == 0
-    assert table.stdout.splitlines()[0].split() == ["metric", "better", "range", "meaning"]
+    assert table.stdout.splitlines()[0].split() == ["metric", "better", "range", "r", "meaning"]
+    assert "ships no measured validity" in table.stdout
     assert any(line.startswith("perceived.empathy ") and " higher " in line for line in table.stdout.splitlines())
     missing = run("metrics", "-m", tmp_path / "nowhere")
     assert missing.exit_code == 4 and "not found" in missing.stderr
+
+
+def test_validity_from_the_manifest_is_shown_and_flags_weak_metrics(tiny_bundle, tmp_path):
+    import shutil
+    folder = Path(shutil.copytree(tiny_bundle, tmp_path / "measured"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["validity"] = {"floor": 0.4, "measured_with": "empathy-score eval --record-validity",
+                            "metrics": {"perceived.empathy": {"dialogue_r": 0.81, "dialogue_r_ci": [0.7, 0.9],
+                                                              "n_dialogues": 97, "data": "WASSA dev"},
+                                        "esconv_strategy.rate.question": {"dialogue_r": 0.12, "n_dialogues": 195,
+                                                                          "data": "ESConv valid"}}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    table = run("metrics", "-m", folder).stdout.splitlines()
+    assert any(line.startswith("perceived.empathy ") and " 0.81 " in line for line in table)
+    assert any(line.startswith("esconv_strategy.rate.question ") and " 0.12! " in line for line in table)
+    listed = json.loads(run("metrics", "-m", folder, "--json").stdout)["metrics"]
+    by_name = {m["name"]: m for m in listed}
+    assert by_name["perceived.empathy"]["validity"]["dialogue_r_ci"] == [0.7, 0.9]
+    assert by_name["perceived.helpfulness"]["validity"] is None

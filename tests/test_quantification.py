@@ -53,3 +53,26 @@ def test_quantifier_round_trips_through_the_manifest_form():
         assert "3 labels" in str(exc)
     else:
         raise AssertionError("a size mismatch must be refused")
+
+
+def test_rate_validity_reports_bias_and_dialogue_r_with_cis():
+    from empathy_metric.pipeline.quantification import quantifier
+    from empathy_metric.reporting.statistics import BootstrapSettings
+    from empathy_metric.schemas import EMH_EXPLORATIONS
+    from empathy_metric.training.rate_validity import fit_rates, rate_validity
+    rng = np.random.default_rng(3)
+    truth = rng.choice(3, size=3000, p=[0.6, 0.1, 0.3])
+    groups = [f"d{i // 10}" for i in range(len(truth))]
+    logits = 3.0 * np.eye(3)[truth] + rng.normal(0, 1.0, (len(truth), 3)) + np.array([1.0, 0.0, 0.0])
+    [cc] = fit_rates([EMH_EXPLORATIONS], {EMH_EXPLORATIONS.name: logits}, [{EMH_EXPLORATIONS.name: t} for t in truth], "cc")
+    [pcc] = fit_rates([EMH_EXPLORATIONS], {EMH_EXPLORATIONS.name: logits}, [{EMH_EXPLORATIONS.name: t} for t in truth], "pcc")
+    assert cc.rates == {} and pcc.rates["estimator"] == "pcc"
+    settings = BootstrapSettings(n_resamples=200)
+    biased = rate_validity(cc, logits, truth, groups, quantifier(cc), settings)
+    fixed = rate_validity(pcc, logits, truth, groups, quantifier(pcc), settings)
+    none = "emh_explorations.rate.none"
+    assert biased[none]["bias"] > 0.02 and biased[none]["bias_ci"][0] > 0      # classify and count over-counts
+    assert abs(fixed[none]["bias"]) < 0.01 and fixed[none]["bias_ci"][0] < 0 < fixed[none]["bias_ci"][1]
+    assert 0.5 < fixed[none]["dialogue_r"] <= 1 and fixed[none]["n_dialogues"] == 300
+    assert set(fixed) == {"emh_explorations.rate.none", "emh_explorations.rate.weak",
+                          "emh_explorations.rate.strong", "emh_explorations.mean_level"}

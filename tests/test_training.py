@@ -95,9 +95,17 @@ def test_train_export_eval_through_the_cli(tmp_path):
     assert manifest["export_validation"]["fp32"]["min_argmax_agreement"] == 1.0
     assert manifest["export_validation"]["fp32"]["logits.esconv_strategy"]["max_abs_diff"] < 1e-4
     assert "int8" in manifest["export_validation"]
-    result = runner.invoke(cli, ["eval", "-m", str(bundle), "--data", str(data), "-o", str(tmp_path / "e.json")])
+    result = runner.invoke(cli, ["eval", "-m", str(bundle), "--data", str(data), "-o", str(tmp_path / "e.json"),
+                                 "--record-validity"])
     assert result.exit_code == 0, result.output
     evaluated = json.loads((tmp_path / "e.json").read_text())
+    validity = json.loads((bundle / "manifest.json").read_text())["validity"]    # what `metrics` and gates read
+    rate = validity["metrics"]["esconv_strategy.rate.question"]
+    assert rate["n_dialogues"] == evaluated["esconv_valid"]["rates"]["esconv_strategy.rate.question"]["n_dialogues"]
+    assert {"dialogue_r", "dialogue_r_ci", "corpus_bias", "corpus_bias_ci", "data"} <= set(rate)
+    assert {"perceived.empathy", "perceived.helpfulness", "emh_explorations.mean_level"} <= set(validity["metrics"])
+    assert validity["floor"] == 0.4 and "--record-validity" in validity["measured_with"]
+    assert "corpus" in result.output and "dialogue-level r" in result.output
     assert evaluated["esconv_valid"]["means"]["ESConv"]["accuracy"] >= 0.0
     assert "macro-F1" in result.output
     ci = evaluated["esconv_valid"]["f1_intervals"]["ESConv"]

@@ -13,20 +13,27 @@ from ..reporting.summary import DialogueRow, corpus_table
 
 def evaluation_result(scorer, predictions: list[str], contexts: list, bootstrap: int = 0,
                       confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> dict:
-    """What the metric's compute() returns. Keys are fixed; `bootstrap` > 0 adds CI fields."""
+    """What the metric's compute() returns. Keys are fixed; `bootstrap` > 0 adds CI fields. An empty
+    prediction is skipped and counted (`n_skipped_empty`): its per-response entries are None and it
+    takes no part in the corpus aggregates."""
     scores = score_responses(scorer, predictions, contexts)
+    scored = [s for s in scores if s is not None]
     rows = [DialogueRow(s.dialogue_id, 1, dialogue_metrics([s], scorer.tasks, scorer.perceived))
-            for s in scores]
+            for s in scored]
     settings = BootstrapSettings(int(bootstrap), float(confidence), int(seed)) if bootstrap else None
+
+    def each(value_of):
+        return [None if s is None else value_of(s) for s in scores]
     return {
-        "labels": {t.name: [s.labels[t.name] for s in scores] for t in scorer.tasks},
-        "probs": {t.name: [s.probs[t.name] for s in scores] for t in scorer.tasks},
-        "perceived": {d: [s.perceived[d] for s in scores] for d in scorer.perceived},
-        "truncated": [s.truncated for s in scores],
-        "corpus": corpus_table(rows, settings),
+        "labels": {t.name: each(lambda s, t=t: s.labels[t.name]) for t in scorer.tasks},
+        "probs": {t.name: each(lambda s, t=t: s.probs[t.name]) for t in scorer.tasks},
+        "perceived": {d: each(lambda s, d=d: s.perceived[d]) for d in scorer.perceived},
+        "truncated": each(lambda s: s.truncated),
+        "corpus": corpus_table(rows, settings) if rows else {},
         "bootstrap": dict(settings.to_dict(), unit="response") if settings
         else {"unit": "response", "n_resamples": 0},
-        "n_responses": len(scores),
+        "n_responses": len(scored),
+        "n_skipped_empty": len(scores) - len(scored),
         "signature": scorer.bundle.signature(),
     }
 

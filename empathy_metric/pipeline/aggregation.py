@@ -1,8 +1,11 @@
 """Dialogue-level and corpus-level aggregates. Pure functions over UtteranceScores.
 
 Metric names (stable, part of the public output):
-- `<task>.rate.<label_slug>`: share of the dialogue's scored turns with that label;
-- `<task>.mean_level`: mean level (0 = first label) for ordinal tasks (EMH none/weak/strong);
+- `<task>.rate.<label_slug>`: the estimated share of the dialogue's scored turns with that label, by
+  the task's rate estimator (quantification.py: the share of argmax labels, the mean calibrated
+  probability, or the adjusted share);
+- `<task>.mean_level`: mean level (0 = first label) for ordinal tasks (EMH none/weak/strong), from
+  the rates;
 - `perceived.<dim>`: mean per-turn perceived score.
 The corpus value of a metric is the mean over dialogues (each dialogue weighs the same).
 """
@@ -16,6 +19,7 @@ import numpy as np
 from ..dialogue import Turn
 from ..schemas import Task
 from .decoding import UtteranceScore
+from .quantification import quantifier
 
 
 def slug(label: str) -> str:
@@ -36,14 +40,25 @@ def dialogue_metrics(utterances: list[UtteranceScore], tasks: list[Task],
     metrics: dict[str, float] = {}
     n = len(utterances)
     for task in tasks:
-        levels = np.array([task.labels.index(u.labels[task.name]) for u in utterances])
+        weights = turn_weights(utterances, task) if n else np.zeros((1, len(task.labels)))
+        rates = weights.mean(axis=0)
         for k, label in enumerate(task.labels):
-            metrics[f"{task.name}.rate.{slug(label)}"] = float((levels == k).mean()) if n else 0.0
-        if task.ordinal:
-            metrics[f"{task.name}.mean_level"] = float(levels.mean()) if n else 0.0
+            metrics[f"{task.name}.rate.{slug(label)}"] = float(rates[k])
+        if task.ordinal:        # each turn's (expected) level, then their mean
+            metrics[f"{task.name}.mean_level"] = float((weights @ np.arange(len(task.labels))).mean())
     for dim in perceived_dims:
         metrics[f"perceived.{dim}"] = float(np.mean([u.perceived[dim] for u in utterances]))
     return metrics
+
+
+def turn_weights(utterances: list[UtteranceScore], task: Task) -> np.ndarray:
+    """[turns, labels]: what each turn adds to each rate, from the written per-turn record alone (so
+    that scores read back by --resume aggregate exactly as fresh ones)."""
+    estimator = quantifier(task)
+    if estimator.estimator == "pcc":
+        return np.array([[u.probs[task.name][label] for label in task.labels] for u in utterances])
+    levels = np.array([task.labels.index(u.labels[task.name]) for u in utterances])
+    return estimator.label_weights(levels, len(task.labels))
 
 
 @dataclass

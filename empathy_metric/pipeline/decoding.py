@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..schemas import Task
+from .quantification import quantifier
 from .windows import Window
 
 PROB_DECIMALS = 6     # outputs are rounded so that text output is stable across runs and machines
@@ -35,16 +36,12 @@ class UtteranceScore:
         return record
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 def decode(windows: list[Window], outputs: dict[str, np.ndarray], truncated: np.ndarray,
            tasks: list[Task], perceived_dims: list[str]) -> list[UtteranceScore]:
-    probs = {t.name: np.round(softmax(outputs[f"logits.{t.name}"].astype(np.float64)), PROB_DECIMALS)
-             for t in tasks}
+    # probs are calibrated when the task's rates are estimated from them (pcc); labels stay the argmax
+    # of the model's logits, its decision rule
+    probs = {t.name: np.round(quantifier(t).probabilities(outputs[f"logits.{t.name}"].astype(np.float64)),
+                              PROB_DECIMALS) for t in tasks}
     best = {t.name: outputs[f"logits.{t.name}"].argmax(-1) for t in tasks}
     perceived = outputs.get("perceived")
     if perceived is not None:

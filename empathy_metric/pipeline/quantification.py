@@ -1,7 +1,7 @@
 """Label rates that estimate the true share of each label (quantification), not the share of argmax
 labels (classify and count, biased whenever the classifier's errors are not symmetric).
 
-Two estimators, chosen per bundle by measurement (manifest `quantification`):
+Two estimators, chosen per task by measurement (the task's `rates` in the bundle manifest):
 - "pcc", probabilistic classify and count: the rate of a label is the mean of its *calibrated*
   probability; the calibration is vector scaling (a scale and a bias per class on the logits, Guo et
   al. 2017), fitted on the validation split by negative log-likelihood;
@@ -34,11 +34,21 @@ class TaskQuantifier:
     bias: tuple[float, ...] = ()
     confusion: tuple[tuple[float, ...], ...] = ()    # acc: rows = true class, P(predicted | true)
 
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Per-turn class probabilities: calibrated under pcc, the plain softmax otherwise."""
+        if self.estimator == "pcc":
+            return softmax(logits * np.asarray(self.scale) + np.asarray(self.bias))
+        return softmax(logits)
+
     def turn_weights(self, logits: np.ndarray) -> np.ndarray:
         """[n, classes]: what each turn adds to each label's rate (rates are their dialogue mean)."""
         if self.estimator == "pcc":
-            return softmax(logits * np.asarray(self.scale) + np.asarray(self.bias))
-        onehot = np.eye(logits.shape[-1])[logits.argmax(-1)]
+            return self.probabilities(logits)
+        return self.label_weights(logits.argmax(-1), logits.shape[-1])
+
+    def label_weights(self, labels: np.ndarray, n_classes: int) -> np.ndarray:
+        """cc and acc from argmax labels alone (class indices [n])."""
+        onehot = np.eye(n_classes)[labels]
         if self.estimator == "acc":
             return onehot @ np.linalg.inv(np.asarray(self.confusion))     # q^T M^-1 = p^T
         return onehot
@@ -63,6 +73,11 @@ class TaskQuantifier:
         if any(size != n_labels for size in sizes):
             raise ValueError(f"{estimator} parameters do not match the task's {n_labels} labels")
         return quantifier
+
+
+def quantifier(task) -> TaskQuantifier:
+    """The rate estimator of a schemas.Task (classify and count when it names none)."""
+    return TaskQuantifier.from_dict(task.rates, len(task.labels)) if task.rates else TaskQuantifier()
 
 
 def adjusted_rates(predicted_shares: np.ndarray, confusion: np.ndarray) -> np.ndarray:

@@ -64,14 +64,28 @@ def is_agent_role(role: str, agent_roles: frozenset[str]) -> bool:
     return role.lower() in agent_roles
 
 
+def is_blank(text: str) -> bool:
+    return not text.strip()
+
+
+def without_blank_turns(dialogue: Dialogue) -> tuple[Dialogue, int]:
+    """The dialogue without turns that hold no text, and how many there were. The readers already
+    drop them; dialogues built in code get the same treatment, so an empty reply is never scored
+    (a model would give it a score that means nothing) and never stands in a window as context."""
+    kept = [t for t in dialogue.turns if not is_blank(t.text)]
+    if len(kept) == len(dialogue.turns):
+        return dialogue, 0
+    return replace(dialogue, turns=kept), len(dialogue.turns) - len(kept)
+
+
 def dialogue_windows(dialogue: Dialogue, settings: WindowSettings,
                      agent_roles: frozenset[str]) -> list[Window]:
-    """One window per agent turn, in dialogue order."""
+    """One window per agent turn with text, in dialogue order."""
     turns = dialogue.turns
     agent = [is_agent_role(t.role, agent_roles) for t in turns]
     windows = []
     for pos, turn in enumerate(turns):
-        if not agent[pos]:
+        if not agent[pos] or is_blank(turn.text):
             continue
         lo = max(0, pos - settings.turns_before)
         hi = min(len(turns), pos + 1 + settings.turns_after)

@@ -12,7 +12,7 @@ A corpus value is the mean over dialogues of the per-dialogue value.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..schemas import Task
 
@@ -26,15 +26,32 @@ PERCEIVED_MEANINGS = {
 }
 
 
+# Below this dialogue-level r with human judgements a metric is mostly noise for a gate: gating on it
+# (or on one never measured) adds a warning to the verdict (see the README, "Which metrics can I gate on?").
+VALIDITY_FLOOR = 0.4
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     name: str
     direction: str          # higher | lower | none (descriptive: no better side)
     range: str              # the values a corpus mean can take
     meaning: str
+    validity: dict | None = None    # the model's measured validity of this metric (manifest `validity`)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def validity_warning(self) -> str | None:
+        """Why a gate on this metric may be noise, or None when its measured validity is above the floor."""
+        if not self.validity:
+            return f"the model ships no measured validity for {self.name}"
+        r = self.validity.get("dialogue_r")
+        if r is None or not r >= VALIDITY_FLOOR:          # NaN counts as below
+            return (f"{self.name} agrees weakly with human judgements (dialogue-level r {r:.2f} < "
+                    f"{VALIDITY_FLOOR} on {self.validity.get('data', 'held-out data')})")
+        return None
 
 
 def _rate_direction(task: Task, position: int) -> str:
@@ -47,8 +64,10 @@ def _rate_direction(task: Task, position: int) -> str:
     return NONE
 
 
-def catalog(tasks: list[Task], perceived_dims: list[str]) -> list[MetricInfo]:
-    """One entry per metric, in the order of `aggregation.metric_names` (a test checks they agree)."""
+def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None = None) -> list[MetricInfo]:
+    """One entry per metric, in the order of `aggregation.metric_names` (a test checks they agree);
+    `validity` is a bundle manifest's `validity` block."""
+    measured = (validity or {}).get("metrics", {})
     from ..pipeline.aggregation import slug  # numpy-free at import: the CLI imports this module for --help
     infos = []
     for task in tasks:
@@ -69,7 +88,7 @@ def catalog(tasks: list[Task], perceived_dims: list[str]) -> list[MetricInfo]:
             name=f"perceived.{dim}", direction=HIGHER, range="0..1",
             meaning=f"mean predicted perceived {PERCEIVED_MEANINGS.get(dim, dim)} of agent turns "
                     "(0 = low, 1 = high)"))
-    return infos
+    return [replace(info, validity=measured.get(info.name)) for info in infos]
 
 
 def directions(tasks: list[Task], perceived_dims: list[str]) -> dict[str, str]:

@@ -93,7 +93,7 @@ def train(out_dir, data_dir, recipe):
     check_data(data_dir, data_sets)
     make, settings = recipe_factory(recipe, log)
     run_experiment(make(), default_splits(data_dir, settings, recipe["valid_split_seed"], data_sets, log), out_dir,
-                   calibration=recipe["calibration"], log=log,
+                   calibration=recipe["calibration"], rates=recipe["rates"], log=log,
                    split_info={"valid_seed": recipe["valid_split_seed"], "data_sets": list(data_sets)},
                    recipe_values=recipe)
 
@@ -214,22 +214,36 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, greedy, calibratio
 @click.option("--heldout", type=click.Path(exists=True, dir_okay=False), multiple=True,
               help="Evaluate on this ESConv-format file instead of the default splits (repeatable).")
 @click.option("-o", "--out", "out_json", help="Write the full report as JSON.")
+@click.option("--record-validity", is_flag=True,
+              help="Write each metric's measured validity into the bundle's manifest.json (`validity`), "
+                   "which `metrics` shows and gates read. Needs --data (the default held-out splits).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int)
 @bootstrap_options
 @reports_errors
-def evaluate(model, data_dir, heldout, out_json, device, threads, n_resamples, confidence, seed):
-    """Score held-out human-labelled data with a bundle; macro-P/R/F1 and accuracy per label, and a
-    bootstrap CI (resampling dialogues) of each data set's mean macro-F1."""
+def evaluate(model, data_dir, heldout, out_json, record_validity, device, threads, n_resamples, confidence,
+             seed):
+    """Score held-out human-labelled data with a bundle: macro-P/R/F1 and accuracy per label with a
+    bootstrap CI (resampling dialogues) of each data set's mean macro-F1; every rate metric's corpus bias
+    and dialogue-level r; the perceived scores' validity and perturbation suite."""
+    from ..errors import UsageError
     from .experiment import evaluate_bundle, format_evaluation
     if not data_dir and not heldout:
-        from ..errors import UsageError
         raise UsageError("give --data DIR (the default held-out splits) or --heldout FILE")
+    if record_validity and (heldout or not data_dir):
+        raise UsageError("--record-validity measures on the default held-out splits: give --data, not --heldout")
     report = evaluate_bundle(model, data_dir, list(heldout), device, threads,
                              bootstrap_settings(n_resamples, confidence, seed), log)
     click.echo(format_evaluation(report))
     if out_json:
         Path(out_json).write_text(json.dumps(report, indent=2))
+    if record_validity:
+        from ..bundle import load_bundle, record_manifest_key
+        from .validity_record import validity_block
+        bundle = load_bundle(model)
+        command = f"empathy-score eval -m {model or bundle.name} --data {data_dir} --record-validity"
+        record_manifest_key(bundle.path, "validity", validity_block(report, command))
+        log(f"validity recorded in {bundle.path / 'manifest.json'}")
 
 
 @click.command("zero-shot")

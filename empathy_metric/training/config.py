@@ -22,10 +22,12 @@ RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 DEFAULT_RECIPE = RECIPES_DIR / "default.toml"
 CHOICES = {"arch": ("encoder", "seq2seq"), "pooling": ("target", "target+context"),
            "loss": ("ce", "focal", "ldam"), "calibration": ("prior", "search", "none"),
+           "rates": ("cc", "pcc", "acc"),
            "device": ("auto", "cpu", "cuda")}
 DATA_SETS = ("esconv", "emh", "wassa")
 WINDOW_KEYS = ("max_tokens", "turns_before", "turns_after", "target_tail")
-OTHER_KEYS = ("arch", "base_model", "instructions", "data_sets", "valid_split_seed", "teachers", "calibration")
+OTHER_KEYS = ("arch", "base_model", "instructions", "data_sets", "valid_split_seed", "teachers", "calibration",
+              "rates")
 
 
 def shipped_recipes() -> list[str]:

@@ -147,12 +147,13 @@ def evaluate_outputs(tasks: list[Task], outputs: dict, labelled: list[LabelledWi
 
 
 def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = "prior", log=print,
-                   split_info: dict | None = None, history: dict | None = None, recipe_values: dict | None = None
-                   ) -> dict:
+                   split_info: dict | None = None, history: dict | None = None, recipe_values: dict | None = None,
+                   rates: str = "cc") -> dict:
     """Train on splits.train, early-stop and calibrate on splits.valid, report on splits.tests, save.
     With `history` given, the recipe is already trained (an averaged model): no training step.
-    `calibration` is a rule of calibration.RULES; `recipe_values` (the recipe file's resolved values,
-    config.py) are saved with the checkpoint."""
+    `calibration` is a rule of calibration.RULES; `rates` the rate estimator fitted on the validation
+    split after calibration (rate_validity.fit_rates); `recipe_values` (the recipe file's resolved
+    values, config.py) are saved with the checkpoint."""
     started = time.time()
     log(f"windows: train {len(splits.train)}, validation {len(splits.valid)}, "
         + ", ".join(f"{k} {len(v)}" for k, v in splits.tests.items()))
@@ -167,6 +168,7 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
         report[name] = evaluate_outputs(recipe.tasks, outputs, labelled, bias)
         report["uncalibrated"][name] = evaluate_outputs(recipe.tasks, outputs, labelled)["means"]
     recipe.set_calibration(bias)
+    fit_recipe_rates(recipe, splits.valid, rates)
     out = Path(out_dir)
     recipe.save(out, {"training": history, "calibration_bias": bias, "calibration": calibration,
                       "seconds": time.time() - started,
@@ -180,6 +182,16 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
         for dim, r in report[test].get("perceived_turn_pearson", {}).items():
             log(f"{test}: perceived.{dim} turn-level Pearson r {r:.3f}")
     return report
+
+
+def fit_recipe_rates(recipe, valid: list[LabelledWindow], estimator: str) -> None:
+    """Give the recipe's tasks rate estimators fitted on the calibrated model's validation logits."""
+    if estimator == "cc" or not valid:
+        return
+    from .rate_validity import fit_rates
+    outputs = recipe.predict([x.window for x in valid])
+    recipe.tasks = fit_rates(recipe.tasks, {t.name: outputs[f"logits.{t.name}"] for t in recipe.tasks},
+                             [x.labels for x in valid], estimator)
 
 
 def evaluate_bundle(model: str | None, data_dir: str | None, heldout: list[str], device: str = "cpu",
@@ -206,12 +218,28 @@ def evaluate_bundle(model: str | None, data_dir: str | None, heldout: list[str],
             logits = {t.name: raw.outputs[f"logits.{t.name}"] for t in bundle.tasks}
             report[name]["f1_intervals"] = grouped_f1_intervals(
                 bundle.tasks, logits, [x.labels for x in labelled], [x.group for x in labelled], GROUPS, bootstrap)
+        report[name]["rates"] = rates_report(bundle.tasks, raw.outputs, labelled, bootstrap or BootstrapSettings())
     if bundle.perceived and not heldout:
         from .perceived_validity import validity_report
         report["perceived_validity"] = validity_report(
             lambda windows: backend.predict(windows).outputs["perceived"], data_dir, bundle.window,
             bundle.perceived, bootstrap or BootstrapSettings())
     return report
+
+
+def rates_report(tasks: list[Task], outputs: dict, labelled: list[LabelledWindow], bootstrap) -> dict:
+    """Every rate metric's corpus bias and dialogue-level r against the gold labels, with the bundle's
+    own rate estimators (rate_validity.py)."""
+    from ..pipeline.quantification import quantifier
+    from .rate_validity import rate_validity
+    found = {}
+    for task in tasks:
+        rows = [i for i, x in enumerate(labelled) if task.name in x.labels]
+        if rows:
+            found.update(rate_validity(task, outputs[f"logits.{task.name}"][rows],
+                                       np.array([labelled[i].labels[task.name] for i in rows]),
+                                       [labelled[i].group for i in rows], quantifier(task), bootstrap))
+    return found
 
 
 def format_evaluation(report: dict) -> str:
@@ -229,6 +257,11 @@ def format_evaluation(report: dict) -> str:
             lines.append(f"{name}: {group} mean macro-F1 {100 * report[name]['means'][group]['f1']:.1f}, "
                          f"{100 * ci['confidence']:.0f}% CI {100 * ci['low']:.1f}-{100 * ci['high']:.1f} "
                          f"({ci['n_dialogues']} dialogues resampled)")
+    for name in tests:
+        for metric, r in report[name].get("rates", {}).items():
+            lines.append(f"{name}: {metric} corpus {r['predicted']:.3f} vs true {r['true']:.3f} (bias "
+                         f"{r['bias']:+.3f} [{r['bias_ci'][0]:+.3f}, {r['bias_ci'][1]:+.3f}]), dialogue-level r "
+                         f"{r['dialogue_r']:.2f} [{r['dialogue_r_ci'][0]:.2f}, {r['dialogue_r_ci'][1]:.2f}]")
     if "perceived_validity" in report:
         lines.append(format_validity(report["perceived_validity"]))
     return "\n".join([format_table(rows), *lines])

@@ -123,6 +123,17 @@ def auc_report(rows: Rows, settings) -> dict:
     return report
 
 
+def by_dialogue(rows: Rows) -> Rows:
+    """One row per dialogue: the means of its items' scores, ratings and lengths (what a gate reads is
+    a dialogue mean, so its validity is measured on dialogue means)."""
+    ids, index = np.unique(rows.group, return_inverse=True)
+    counts = np.bincount(index)
+
+    def mean(values):
+        return np.bincount(index, weights=values) / counts
+    return Rows(mean(rows.score), mean(rows.truth), mean(rows.length), ids)
+
+
 def turn_rows(scores: np.ndarray, labelled: list, column: int) -> Rows:
     """Turn-level rows of rated windows (training.data.LabelledWindow) for perceived column `column`."""
     keep = [i for i, x in enumerate(labelled) if not np.isnan(x.perceived[column])]
@@ -184,7 +195,8 @@ def survey_rows(dialogues: list[Dialogue], scored: dict[tuple[str, int], float],
 
 def validity_report(predict, data_dir: str | Path, settings, dims: list[str], bootstrap) -> dict:
     """Every perceived validity figure of a model on the held-out human judgements in `data_dir`
-    (WASSA dev, ESConv valid.json with its seeker feedback and survey), and the perturbation suites.
+    (WASSA dev, ESConv valid.json with its seeker feedback and survey), per turn and per dialogue, and
+    the perturbation suites.
     `predict(windows)` returns the perceived scores [n, len(dims)]."""
     from ..errors import UsageError
     from ..io.readers import ReaderOptions, read_dialogues
@@ -199,18 +211,23 @@ def validity_report(predict, data_dir: str | Path, settings, dims: list[str], bo
                     "bootstrap": bootstrap.to_dict()}
     wassa = wassa_windows(data / "wassa23", "dev", settings, ["empathy"])
     wassa_scores = predict([x.window for x in wassa])
-    report["wassa_dev_turns"] = {dim: correlation_report(turn_rows(wassa_scores[:, k], wassa, 0), "pearson", bootstrap)
-                                 for k, dim in enumerate(dims)}
+    report["wassa_dev_turns"], report["wassa_dev_dialogues"] = {}, {}
+    for k, dim in enumerate(dims):
+        rows = turn_rows(wassa_scores[:, k], wassa, 0)
+        report["wassa_dev_turns"][dim] = correlation_report(rows, "pearson", bootstrap)
+        report["wassa_dev_dialogues"][dim] = correlation_report(by_dialogue(rows), "pearson", bootstrap)
     valid_path = str(data / "esconv" / "valid.json")
     dialogues = list(read_dialogues(valid_path, ReaderOptions(format="esconv", agent_roles=AGENT_ROLES)))
     windows = [w for d in dialogues for w in dialogue_windows(d, settings, AGENT_ROLES)]
     scores = predict(windows)
     feedback = read_feedback(data)
-    report["esconv_feedback"], report["esconv_survey"], report["esconv_survey_low_high"] = {}, {}, {}
+    for section in ("esconv_feedback", "esconv_feedback_dialogues", "esconv_survey", "esconv_survey_low_high"):
+        report[section] = {}
     for k, dim in enumerate(dims):
         scored = {(w.dialogue_id, w.turn_index): float(s) for w, s in zip(windows, scores[:, k])}
-        report["esconv_feedback"][dim] = correlation_report(
-            feedback_rows(dialogues, scored, feedback, valid_path), "spearman", bootstrap)
+        rated = feedback_rows(dialogues, scored, feedback, valid_path)
+        report["esconv_feedback"][dim] = correlation_report(rated, "spearman", bootstrap)
+        report["esconv_feedback_dialogues"][dim] = correlation_report(by_dialogue(rated), "pearson", bootstrap)
         report["esconv_survey"][dim] = correlation_report(
             survey_rows(dialogues, scored, valid_path, binary=False), "spearman", bootstrap)
         report["esconv_survey_low_high"][dim] = auc_report(
@@ -228,7 +245,10 @@ def format_validity(report: dict) -> str:
         return f"[{pair[0]:.3f}, {pair[1]:.3f}]"
     lines = []
     for section, what in (("wassa_dev_turns", "WASSA dev turns, Pearson r with third-party empathy"),
+                          ("wassa_dev_dialogues", "WASSA dev conversations, Pearson r of the means"),
                           ("esconv_feedback", "ESConv valid, Spearman with the seeker's per-turn ratings"),
+                          ("esconv_feedback_dialogues", "ESConv valid, Pearson r of dialogue means with the "
+                                                        "seeker's mean rating"),
                           ("esconv_survey", "ESConv valid, Spearman of the dialogue mean with the survey"),
                           ("esconv_survey_low_high", "ESConv valid, ROC-AUC low- vs high-rated dialogues")):
         for dim, r in report[section].items():
