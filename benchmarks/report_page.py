@@ -9,7 +9,8 @@ opens it. Needs the [report] extra and Debian's `chromium`.
 
 What is timed:
 - `score INPUT -q -o summary.json` against the same with `-o report.html`: the report's cost (both
-  runs score; their difference is the report, so a busy machine blurs it);
+  runs score; their difference is the report). Wall and CPU seconds: a busy machine blurs the wall
+  time far more than the CPU time;
 - the page in Chromium: a wrapper page loads the report in an iframe and records the time from
   the iframe's start to its `load` event (parse, script, SVG), median of --repeats; and the whole
   `chromium --headless --screenshot` process for the report against a blank page;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,13 +61,15 @@ def iframe_load_ms(work: Path, page: Path) -> float:
     return float(done.stdout.split("<title>loaded ")[1].split("<")[0])
 
 
-def score(cli: str, log: Path, outputs: list[Path], seed: int) -> float:
+def score(cli: str, log: Path, outputs: list[Path], seed: int) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one `score` process."""
     args = [cli, "score", str(log), "-q", "--seed", str(seed)]
     for path in outputs:
         args += ["-o", str(path)]
-    start = time.perf_counter()
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(args, check=True)
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - start, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def screenshots(work: Path, report: Path, folder: Path) -> None:
@@ -94,8 +98,8 @@ def main() -> None:
             from make_dialogues import write_dialogues
             log = work / "dialogues.jsonl"
             write_dialogues(args.dialogues, log, args.data)
-        plain_s = score(cli, log, [work / "plain.json"], args.seed)
-        report_s = score(cli, log, [work / "a.json", work / "report.html"], args.seed)
+        plain_s, plain_cpu = score(cli, log, [work / "plain.json"], args.seed)
+        report_s, report_cpu = score(cli, log, [work / "a.json", work / "report.html"], args.seed)
         score(cli, log, [work / "again.html"], args.seed)
         report = work / "report.html"
         summary = json.loads((work / "a.json").read_text(encoding="utf-8"))
@@ -111,6 +115,7 @@ def main() -> None:
                   "report_bytes": report.stat().st_size,
                   "byte_identical_rerun": report.read_bytes() == (work / "again.html").read_bytes(),
                   "score_s": round(plain_s, 2), "score_with_report_s": round(report_s, 2),
+                  "score_cpu_s": round(plain_cpu, 2), "score_with_report_cpu_s": round(report_cpu, 2),
                   "iframe_load_ms_median": round(statistics.median(loads), 1), "iframe_load_ms": loads,
                   "chromium_screenshot_s_median": round(statistics.median(page_s), 2),
                   "chromium_blank_page_s_median": round(statistics.median(blank_s), 2)}

@@ -258,16 +258,19 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
             write_text(path, score_markdown(summary, directions(scorer.tasks, scorer.perceived)))
         elif kind == "html" and transcripts is not None:
             from .reporting.html_report import score_report
-            write_text(path, score_report(summary, catalog(scorer.tasks, scorer.perceived), scorer.tasks,
-                                          scorer.perceived, transcripts.lowest_first(), transcripts.metric,
-                                          validity_of(scorer.bundle)))
+            metrics = catalog(scorer.tasks, scorer.perceived, validity_of(scorer.bundle))
+            write_text(path, score_report(summary, metrics, scorer.tasks, scorer.perceived,
+                                          transcripts.lowest_first(), transcripts.metric))
     return RunResult(summary=summary, rows=rows, counts=counts, read_stats=stats, gates=evaluation)
 
 
 def validity_of(bundle: Bundle | None) -> dict:
-    """The manifest's per-metric agreement with people, when it has one (read defensively)."""
+    """The manifest's `validity` block (each metric's measured agreement with people), or {} when the
+    model has none or it is malformed: the report then says "not measured"."""
     validity = bundle.manifest.get("validity", {}) if bundle is not None else {}
-    return validity if isinstance(validity, dict) else {}
+    if not isinstance(validity, dict) or not isinstance(validity.get("metrics", {}), dict):
+        return {}
+    return validity
 
 
 # ---- two releases compared, as `empathy-score compare` does it ------------------------------------
@@ -356,7 +359,8 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
                      for path in (baseline, candidate)}
             shown = [{"dialogue_id": i, "delta": delta, "baseline": found[baseline].get(i),
                       "candidate": found[candidate].get(i)} for i, delta in drops]
-            write_text(path, compare_report(result, tasks, dims, shown, metric, validity_of(bundle)))
+            write_text(path, compare_report(result, catalog(tasks, dims, validity_of(bundle)), tasks, dims, shown,
+                                            metric))
     return CompareResult(result=result, table=table, pairing=pairing, gates=evaluation)
 
 

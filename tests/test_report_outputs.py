@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -357,10 +358,31 @@ def test_transcripts_keep_the_lowest_within_the_cap_whatever_the_order():
 
 def test_validity_note_reads_the_manifest_defensively():
     from empathy_metric.reporting.html_report import validity_note
-    block = {"perceived.empathy": {"dialogue_r": 0.61, "ci": [0.52, 0.69], "n": 195, "data": "ESConv valid"},
-             "perceived.relevance": {"dialogue_r": "high"}, "perceived.improvement": None}
-    assert validity_note(block, "perceived.empathy") == \
-        "dialogue-level r = 0.61 [0.52, 0.69], n = 195 dialogues (ESConv valid)"
-    for name in ("perceived.relevance", "perceived.improvement", "perceived.other"):
-        assert validity_note(block, name) == "not measured"
-    assert validity_note(["not", "a", "dict"], "perceived.empathy") == "not measured"
+    entry = {"dialogue_r": 0.61, "dialogue_r_ci": [0.52, 0.69], "length_partialled_r": 0.55,
+             "length_partialled_r_ci": [0.45, 0.64], "corpus_bias": -0.012, "corpus_bias_ci": [-0.03, 0.004],
+             "n_dialogues": 195, "data": "ESConv valid.json"}
+    assert validity_note(entry) == ("dialogue-level r 0.61 [0.52, 0.69] (0.55 [0.45, 0.64] with reply length "
+                                    "partialled out); corpus bias -0.012 [-0.030, +0.004]; n = 195 dialogues; "
+                                    "ESConv valid.json")
+    assert validity_note({"dialogue_r": 0.2}).endswith("Below the 0.4 floor: a gate on it is mostly noise")
+    assert validity_note({"dialogue_r": 0.5, "dialogue_r_ci": ["a", 1], "n_dialogues": True}) == \
+        "dialogue-level r 0.50"
+    for entry in (None, {}, {"dialogue_r": "high"}, {"dialogue_r": float("nan")}, ["r", 0.6]):
+        assert validity_note(entry) == "not measured"
+
+
+@needs_report
+def test_report_shows_the_validity_the_manifest_ships(tiny_bundle, tmp_path):
+    import shutil
+    bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["validity"] = {"floor": 0.4, "metrics": {
+        "perceived.empathy": {"dialogue_r": 0.61, "dialogue_r_ci": [0.52, 0.69], "n_dialogues": 195, "data": "WASSA"},
+        "perceived.helpfulness": {"dialogue_r": 0.21}, "emh_explorations.mean_level": "garbage"}}
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = run("score", SAMPLE, "-m", bundle, "-q", "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "validity: dialogue-level r 0.61 [0.52, 0.69]; n = 195 dialogues; WASSA" in html
+    assert "validity: dialogue-level r 0.21. Below the 0.4 floor" in html
+    assert html.count("validity: not measured") == len(re.findall(r'id="metric-', html)) - 2

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import UsageError
 from ..schemas import Task
 from ..version import __version__
-from .metric_catalog import HIGHER, LOWER, MetricInfo, grouped
+from .metric_catalog import HIGHER, LOWER, VALIDITY_FLOOR, MetricInfo, grouped
 from .transcripts import Transcript
 
 REPORT_MODULES = ("jinja2", "matplotlib")
@@ -57,21 +57,39 @@ def render(template: str, **context) -> str:
     return _environment().get_template(template).render(version=__version__, **context)
 
 
-def validity_note(validity, name: str) -> str:
-    """The metric's measured agreement with people, from the manifest's `validity` block, read
-    defensively ({"metric": {"dialogue_r", "ci", "n", "data"}}); "not measured" when absent."""
-    entry = validity.get(name) if isinstance(validity, dict) else None
-    r = entry.get("dialogue_r") if isinstance(entry, dict) else None
-    if not isinstance(r, (int, float)) or isinstance(r, bool) or not math.isfinite(r):
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) else None
+
+
+def _interval(value, signed: bool = False) -> str:
+    bounds = [_number(v) for v in value] if isinstance(value, (list, tuple)) and len(value) == 2 else []
+    if len(bounds) != 2 or None in bounds:
+        return ""
+    return " [" + ", ".join(f"{b:+.3f}" if signed else f"{b:.2f}" for b in bounds) + "]"
+
+
+def validity_note(entry) -> str:
+    """A metric's measured agreement with people: its entry in the manifest's `validity` block
+    (`eval --record-validity`: dialogue_r, dialogue_r_ci, length_partialled_r(_ci), corpus_bias(_ci),
+    n_dialogues, data), read defensively; "not measured" when the model has none."""
+    r = _number(entry.get("dialogue_r")) if isinstance(entry, dict) else None
+    if r is None:
         return "not measured"
-    text = f"dialogue-level r = {r:.2f}"
-    ci = entry.get("ci")
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
-        text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-    if isinstance(entry.get("n"), int):
-        text += f", n = {entry['n']} dialogues"
+    text = f"dialogue-level r {r:.2f}{_interval(entry.get('dialogue_r_ci'))}"
+    partialled = _number(entry.get("length_partialled_r"))
+    if partialled is not None:
+        text += f" ({partialled:.2f}{_interval(entry.get('length_partialled_r_ci'))} with reply length partialled out)"
+    bias = _number(entry.get("corpus_bias"))
+    if bias is not None:
+        text += f"; corpus bias {bias:+.3f}{_interval(entry.get('corpus_bias_ci'), signed=True)}"
+    n = entry.get("n_dialogues")
+    if isinstance(n, int) and not isinstance(n, bool):
+        text += f"; n = {n} dialogues"
     if isinstance(entry.get("data"), str) and entry["data"]:
-        text += f" ({entry['data']})"
+        text += f"; {entry['data']}"
+    if r < VALIDITY_FLOOR:
+        text += f". Below the {VALIDITY_FLOOR} floor: a gate on it is mostly noise"
     return text
 
 
@@ -97,7 +115,7 @@ def _range_top(info: MetricInfo) -> float:
     return float(info.range.partition("..")[2] or 1)
 
 
-def _metric_sections(summary: dict, catalog: list[MetricInfo], validity) -> list[dict]:
+def _metric_sections(summary: dict, catalog: list[MetricInfo]) -> list[dict]:
     """Per task (and `perceived`): each metric's direction, meaning, mean and CI, distribution plot and
     validity."""
     from .plots import distribution_plot
@@ -112,7 +130,7 @@ def _metric_sections(summary: dict, catalog: list[MetricInfo], validity) -> list
             values = np.array([row["metrics"][name] for row in rows], dtype=np.float64)
             metrics.append({"name": name, "direction": ARROWS.get(info.direction, "descriptive"),
                             "meaning": info.meaning, "mean": entry["mean"], "ci": ci,
-                            "ci_note": entry.get("ci_note"), "validity": validity_note(validity, name),
+                            "ci_note": entry.get("ci_note"), "validity": validity_note(info.validity),
                             "plot": distribution_plot(name, values, _range_top(info), entry["mean"], ci)})
         sections.append({"task": task, "metrics": metrics})
     return sections
@@ -139,29 +157,31 @@ def table_metrics(names: list[str], sort_by: str) -> list[str]:
 
 
 def score_report(summary: dict, catalog: list[MetricInfo], tasks: list[Task], dims: list[str],
-                 transcripts: list[Transcript], sort_by: str, validity) -> str:
-    """The page of one scoring run. `transcripts`: those kept (transcripts.LowestTranscripts), lowest
-    on `sort_by` first."""
+                 transcripts: list[Transcript], sort_by: str) -> str:
+    """The page of one scoring run. `catalog`: the metrics with the model's validity
+    (metric_catalog.catalog); `transcripts`: those kept (transcripts.LowestTranscripts), lowest on
+    `sort_by` first."""
     from .plots import perceived_colours
     confidence = summary.get("bootstrap", {}).get("confidence")
     chips, chip_styles = label_chips(tasks)
     return render("score_report.html.j2", summary=summary, confidence=confidence, chip_styles=chip_styles,
                   curve_colours=perceived_colours(dims),
-                  sections=_metric_sections(summary, catalog, validity),
+                  sections=_metric_sections(summary, catalog),
                   columns=table_metrics(list(summary["corpus"]), sort_by), sort_by=sort_by,
                   dialogues=_transcript_views(transcripts, dims), chips=chips,
                   n_dialogues=len(summary["dialogues"]), gates=summary.get("gates", []))
 
 
-def compare_report(result: dict, tasks: list[Task], dims: list[str], drops: list[dict], sort_by: str,
-                   validity) -> str:
+def compare_report(result: dict, catalog: list[MetricInfo], tasks: list[Task], dims: list[str], drops: list[dict],
+                   sort_by: str) -> str:
     """The page of `compare`. `drops`: {"dialogue_id", "delta", "baseline", "candidate"} (transcripts,
     or None where a side has none), the dialogues that dropped most on `sort_by`, worst first."""
     from .plots import delta_plot, perceived_colours
     table = result["metrics"]
+    validity = {info.name: validity_note(info.validity) for info in catalog}
     groups = [{"prefix": prefix, "metrics": [dict(table[f"{prefix}.{leaf}" if prefix else leaf],
                                                    name=f"{prefix}.{leaf}" if prefix else leaf, leaf=leaf,
-                                                   validity=validity_note(validity, f"{prefix}.{leaf}"))
+                                                   validity=validity[f"{prefix}.{leaf}" if prefix else leaf])
                                               for leaf in leaves]}
               for prefix, leaves in grouped(list(table))]
     sides = {side: _transcript_views([d[side] for d in drops if d[side] is not None], dims, side)
