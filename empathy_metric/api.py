@@ -21,15 +21,18 @@ from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import clean_text, record_to_dialogue
 from .io.output_paths import check_output_paths
 from .io.resume import begin_run
-from .io.writers import CsvTurnWriter, JsonlTurnWriter, output_kind, write_json
+from .io.writers import SCORE_KINDS, CsvTurnWriter, JsonlTurnWriter, output_kind, write_json, write_text
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
 from .pipeline.windows import Window, dialogue_windows, is_agent_role, is_blank, without_blank_turns
 from .reporting.gating import GateEvaluation, GatePlan, drop_gates, estimates_from_table, plan_gates
+from .reporting.html_report import require_report_extra
 from .reporting.junit import write_junit
+from .reporting.metric_catalog import catalog, directions
 from .reporting.statistics import BootstrapSettings
 from .reporting.summary import DialogueRow, build_summary, corpus_table
+from .reporting.transcripts import LowestTranscripts, Transcript, sort_metric, transcript_of
 from .runtime import Backend, load_backend
 
 # A dialogue's scores known without running the model (e.g. read back from an interrupted run's
@@ -169,7 +172,7 @@ class Scorer:
             mine = utterances[start:start + len(ws)]
             start += len(ws)
             counts.dialogues_scored += 1
-            yield dialogue_score(dialogue.dialogue_id, mine, self.tasks, self.perceived)
+            yield dialogue_score(dialogue.dialogue_id, mine, self.tasks, self.perceived, turns=dialogue.turns)
 
 
 # ---- one scoring run, as `empathy-score score` does it -------------------------------------------
@@ -183,33 +186,54 @@ class RunResult:
     gates: GateEvaluation | None = None       # the verdicts printed and the exit code come from this
 
 
-def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, resume_path: str | None = None):
+def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, resume_path: str | None = None,
+                      include_text: bool = False):
     writers = []
     for path in outputs:
         kind = output_kind(path)
         if kind == "jsonl":
-            writers.append(JsonlTurnWriter(path, append or path == resume_path))
+            writers.append(JsonlTurnWriter(path, append or path == resume_path, include_text))
         elif kind == "csv":
-            writers.append(CsvTurnWriter(path, scorer.tasks, scorer.perceived, append))
+            writers.append(CsvTurnWriter(path, scorer.tasks, scorer.perceived, append, include_text))
     return writers
 
 
+def check_outputs(outputs, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "score") -> list[str]:
+    """The kind of every -o path; a UsageError for an unknown extension, or for an HTML report without
+    the [report] extra. Called before any work is done (the CLI calls it before loading the model)."""
+    kinds = [output_kind(path, allowed, command) for path in outputs]
+    for path, kind in zip(outputs, kinds):
+        if kind == "html":
+            require_report_extra(path)
+    return kinds
+
+
+# (records read so far, dialogues scored, agent turns scored), after each dialogue
+ProgressCallback = Callable[[int, int, int], None]
+
+
 def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outputs: list[str],
-                on_dialogue: Callable[[int, int], None] | None = None,
+                on_dialogue: ProgressCallback | None = None,
                 bootstrap: BootstrapSettings | None = None, gates: GatePlan | None = None,
-                resume: bool = False, allow_empty: bool = False) -> RunResult:
+                resume: bool = False, allow_empty: bool = False, include_text: bool = False) -> RunResult:
     """Read `inputs`, score them, write per-turn `outputs` as dialogues finish (streaming: only small
-    per-dialogue metric rows are kept), then the summary (.json) and gate verdicts (.junit.xml).
+    per-dialogue metric rows are kept), then the summary (.json, .md), the report (.html: transcripts
+    of at most reporting.transcripts.TRANSCRIPT_CAP dialogues are kept) and gate verdicts (.junit.xml).
     `resume`: keep the dialogues already in the one .jsonl output and append the rest (io/resume.py).
-    An input without any record is an InputError unless `allow_empty`."""
-    check_output_paths(inputs, outputs)       # before any work: never overwrite an input
+    An input without any record is an InputError unless `allow_empty`. `include_text`: per-turn
+    outputs carry the scored turn's text."""
+    kinds = check_outputs(outputs)            # fail on a bad -o before any work is done
+    check_output_paths(inputs, outputs)       # and never overwrite an input
     stats, counts, rows = ReadStats(), Counts(), []
-    resumed = begin_run(outputs, scorer, options, inputs, resume)
+    resumed = begin_run(outputs, scorer, options, inputs, resume, include_text)
     known = None
     if resumed is not None:
         def known(dialogue, windows):
             return resumed.known_score(dialogue, windows, scorer.tasks, scorer.perceived, counts)
-    writers = open_turn_writers(outputs, scorer, resume_path=resumed.path if resumed else None)
+    names = metric_names(scorer.tasks, scorer.perceived)
+    transcripts = LowestTranscripts(sort_metric(names)) if "html" in kinds else None
+    writers = open_turn_writers(outputs, scorer, resume_path=resumed.path if resumed else None,
+                                include_text=include_text)
     try:
         dialogues = read_path_list(inputs, options, stats)
         for scored in scorer.iter_scores(dialogues, counts, options.on_error, known):
@@ -217,8 +241,10 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
                 if scored.reused_from != writer.path:     # resumed records are already there
                     writer.write_dialogue(scored)
             rows.append(DialogueRow(scored.dialogue_id, scored.n_turns, scored.metrics))
+            if transcripts is not None:
+                transcripts.add(scored)
             if on_dialogue:
-                on_dialogue(len(rows), counts.turns_scored)
+                on_dialogue(stats.records_read, len(rows), counts.turns_scored)
     except BaseException:
         # Keep what was written (an interrupted run stays resumable), and the first error.
         for writer in writers:
@@ -241,17 +267,36 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     evaluation = gates.evaluate(estimates_from_table(summary["corpus"])) if gates else None
     if evaluation is not None:
         summary["gates"] = evaluation.to_list()
-    for path in outputs:
-        if output_kind(path) == "json":
+    for path, kind in zip(outputs, kinds):
+        if kind == "json":
             write_json(path, summary)
-        elif output_kind(path) == "junit":
+        elif kind == "junit":
             write_junit(path, evaluation, "empathy-score score")
+        elif kind == "md":
+            from .reporting.markdown_summary import score_markdown
+            write_text(path, score_markdown(summary, directions(scorer.tasks, scorer.perceived)))
+        elif kind == "html" and transcripts is not None:
+            from .reporting.html_report import score_report
+            metrics = catalog(scorer.tasks, scorer.perceived, validity_of(scorer.bundle))
+            write_text(path, score_report(summary, metrics, scorer.tasks, scorer.perceived,
+                                          transcripts.lowest_first(), transcripts.metric))
     return RunResult(summary=summary, rows=rows, counts=counts, read_stats=stats, gates=evaluation)
+
+
+def validity_of(bundle: Bundle | None) -> dict:
+    """The manifest's `validity` block (each metric's measured agreement with people), or {} when the
+    model has none or it is malformed: the report then says "not measured"."""
+    validity = bundle.manifest.get("validity", {}) if bundle is not None else {}
+    if not isinstance(validity, dict) or not isinstance(validity.get("metrics", {}), dict):
+        return {}
+    return validity
 
 
 # ---- two releases compared, as `empathy-score compare` does it ------------------------------------
 
 COMPARE_SUITE = "empathy-score compare"
+COMPARE_KINDS = ("json", "junit", "html", "md")
+DROPS_SHOWN = 20              # dialogues that dropped most, shown side by side in the HTML report
 
 
 @dataclass
@@ -269,14 +314,16 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
     """Compare two releases over the same conversations. Each side is a dialogue log (scored now by
     the scorer `make_scorer()` builds, once) or a per-turn .jsonl saved by `score`; dialogues are
     paired by id; deltas are candidate - baseline with a paired bootstrap CI; `max_drop` gates
-    (METRIC=DELTA) judge the deltas. Writes `outputs`: .json (the comparison), .junit.xml (gates)."""
-    from .reporting.comparison import delta_table, is_saved_scores, pair, read_saved_rows, tasks_of_saved
-    from .reporting.metric_catalog import directions as metric_directions
+    (METRIC=DELTA) judge the deltas. Writes `outputs`: .json (the comparison), .junit.xml (gates),
+    .md (a short summary), .html (the report; its side-by-side transcripts of the dialogues that
+    dropped most are read again from both inputs, so neither may be stdin)."""
+    from .reporting.comparison import delta_table, is_saved_scores, largest_drops, pair, read_saved_rows, \
+        tasks_of_saved
+    kinds = check_outputs(outputs, COMPARE_KINDS, "compare")
     check_output_paths([baseline, candidate], list(outputs))
-    kinds = [(path, output_kind(path)) for path in outputs]
-    for path, kind in kinds:
-        if kind not in ("json", "junit"):
-            raise UsageError(f"-o {path}: compare writes .json (the comparison) or .junit.xml (gates)")
+    if "html" in kinds and "-" in (baseline, candidate):
+        raise UsageError("compare -o *.html reads both inputs twice (for the transcripts of the dialogues "
+                         "that dropped most), so neither may be stdin ('-'): give files")
     sides = {path: "scores" if is_saved_scores(path) else "log" for path in (baseline, candidate)}
     scorer: Scorer | None = None
 
@@ -293,9 +340,9 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
     else:
         bundle = None
     tasks, dims = (bundle.tasks, bundle.perceived) if bundle else tasks_of_saved(baseline)
-    directions = metric_directions(tasks, dims)
-    plan = plan_gates(drop_gates(max_drop, directions), gate_on, min_dialogues, bootstrap, directions,
-                      subject="delta ", unit="paired dialogues")
+    metric_directions = directions(tasks, dims)
+    plan = plan_gates(drop_gates(max_drop, metric_directions), gate_on, min_dialogues, bootstrap,
+                      metric_directions, subject="delta ", unit="paired dialogues")
 
     def rows_of(path: str) -> list[DialogueRow]:
         if sides[path] == "scores":
@@ -304,7 +351,8 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
 
     base_rows, cand_rows = rows_of(baseline), rows_of(candidate)
     pairing = pair(base_rows, cand_rows)
-    table = delta_table(base_rows, cand_rows, pairing, metric_names(tasks, dims), directions, bootstrap)
+    names = metric_names(tasks, dims)
+    table = delta_table(base_rows, cand_rows, pairing, names, metric_directions, bootstrap)
     evaluation = plan.evaluate(estimates_from_table(table, mean_key="delta")) if plan else None
     result = {"signature": bundle.signature() if bundle else None,
               "baseline": {"input": baseline, "kind": sides[baseline], "n_dialogues": len(base_rows)},
@@ -314,12 +362,42 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
               "metrics": table}
     if evaluation is not None:
         result["gates"] = evaluation.to_list()
-    for path, kind in kinds:
+    for path, kind in zip(outputs, kinds):
         if kind == "json":
             write_json(path, result)
-        else:
+        elif kind == "junit":
             write_junit(path, evaluation, COMPARE_SUITE)
+        elif kind == "md":
+            from .reporting.markdown_summary import compare_markdown
+            write_text(path, compare_markdown(result))
+        else:
+            from .reporting.html_report import compare_report
+            metric = sort_metric(names)
+            drops = largest_drops(base_rows, cand_rows, pairing, metric, metric_directions[metric], DROPS_SHOWN)
+            ids = {dialogue_id for dialogue_id, _ in drops}
+            found = {path: transcripts_of(path, sides[path], ids, options, scorer_once, tasks, dims)
+                     for path in (baseline, candidate)}
+            shown = [{"dialogue_id": i, "delta": delta, "baseline": found[baseline].get(i),
+                      "candidate": found[candidate].get(i)} for i, delta in drops]
+            write_text(path, compare_report(result, catalog(tasks, dims, validity_of(bundle)), tasks, dims, shown,
+                                            metric))
     return CompareResult(result=result, table=table, pairing=pairing, gates=evaluation)
+
+
+def transcripts_of(path: str, kind: str, ids: set[str], options: ReaderOptions, scorer: Callable[[], Scorer],
+                   tasks, dims) -> dict[str, Transcript]:
+    """The transcripts of the dialogues `ids` in one compare input, read again: from a log, those
+    dialogues are scored again (scores do not depend on batching: tests/test_determinism.py); from a
+    saved per-turn file, their records are read back."""
+    from .reporting.comparison import iter_saved_scores
+    if not ids:
+        return {}
+    if kind == "scores":
+        return {u[0].dialogue_id: transcript_of(dialogue_score(u[0].dialogue_id, u, tasks, dims))
+                for u in iter_saved_scores(path, tasks, dims) if u[0].dialogue_id in ids}
+    wanted = (d for d in read_path_list([path], options, ReadStats()) if d.dialogue_id in ids)
+    return {scored.dialogue_id: transcript_of(scored)
+            for scored in scorer().iter_scores(wanted, Counts(), options.on_error)}
 
 
 # ---- generated responses in their context (the `evaluate` metric) ---------------------------------

@@ -260,7 +260,7 @@ def test_outputs_jsonl_csv_and_summary_agree(score_cli, tmp_path):
 def test_summary_table_on_stdout_without_outputs(score_cli):
     result = score_cli(SAMPLE, quiet=False)
     assert result.exit_code == 0, result.output
-    assert "perceived.empathy" in result.stdout
+    assert "\nperceived." in result.stdout and "\n  empathy " in result.stdout     # names grouped by prefix
     assert "5 dialogues, 13 agent turns scored, 13 context turns, 1 turns skipped" in result.stdout
 
 

@@ -126,7 +126,8 @@ def test_duplicate_dialogue_id_is_an_error(score_cli, in_tmp):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["logs.jsonl", "-o", "out.txt"], "error: -o out.txt: unknown output format (use .jsonl, .csv, .json or .junit.xml)\n"),
+    (["logs.jsonl", "-o", "out.txt"], "error: -o out.txt: unknown output format for score "
+     "(use .jsonl, .csv, .json, .junit.xml, .html or .md)\n"),
     (["logs.jsonl", "--resume", "-o", "a.jsonl", "-o", "b.jsonl"],
      "error: --resume needs exactly one per-turn .jsonl output (-o turns.jsonl); got 2\n"),
     (["logs.jsonl", "--resume"], "error: --resume needs exactly one per-turn .jsonl output (-o turns.jsonl); got 0\n"),

@@ -8,23 +8,6 @@ import click
 from .exits import EXIT_GATE_FAILED
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
 from .reader_options import input_options, reader_options, runtime_options
-from .report import print_table
-
-
-def _print_table(table: dict, result: dict) -> None:
-    from rich.table import Table
-    level = result["bootstrap"].get("confidence")
-    out = Table(title=f"empathy-score compare: candidate - baseline over {result['pairing']['n_paired']} "
-                      "paired dialogues")
-    for column in ("metric", "better", "baseline", "candidate",
-                   "delta" + (f"  [{level:.0%} CI]" if level else "")):
-        out.add_column(column)
-    for name, e in table.items():
-        delta = f"{e['delta']:+.4f}"
-        if "ci_low" in e:
-            delta += f"  [{e['ci_low']:+.4f}, {e['ci_high']:+.4f}]"
-        out.add_row(name, e["direction"], f"{e['baseline']:.4f}", f"{e['candidate']:.4f}", delta)
-    print_table(out)
 
 
 @click.command()
@@ -33,7 +16,8 @@ def _print_table(table: dict, result: dict) -> None:
 @click.option("-m", "--model", help="Bundle folder or shipped model name. Scores dialogue logs; for two "
                                     "saved per-turn files it gives the tasks (default: read from the files).")
 @click.option("-o", "--output", "outputs", multiple=True,
-              help="Write .json (the comparison) and/or .junit.xml (gate verdicts). Repeatable.")
+              help="Write .json (the comparison), .junit.xml (gate verdicts), .md (a Markdown summary for a "
+                   "CI job summary), .html (a self-contained report; extra [report]). Repeatable.")
 @input_options
 @click.option("--no-future-context", is_flag=True, help="Score logs with previous turns only.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
@@ -53,7 +37,9 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
     `score`) or a per-turn .jsonl saved by `empathy-score score -o turns.jsonl`. Dialogues are paired
     by id; deltas are candidate - baseline with a paired bootstrap CI.
     """
-    from ..api import Scorer, compare_files
+    from ..api import COMPARE_KINDS, Scorer, check_outputs, compare_files
+    from .report import print_compare
+    check_outputs(outputs, COMPARE_KINDS, "compare")      # before any work
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
 
     def make_scorer():
@@ -65,7 +51,7 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
                              gate_on=gate_on, min_dialogues=min_dialogues, outputs=outputs)
     click.echo(compared.pairing.describe(), err=True)
     if not quiet and not outputs:
-        _print_table(compared.table, compared.result)
+        print_compare(compared.table, compared.result)
     echo_verdicts(compared.gates)
     if compared.gates is not None and not compared.gates.passed:
         sys.exit(EXIT_GATE_FAILED)

@@ -1,36 +1,76 @@
-"""What a person sees: a progress line on stderr, a summary table, and warnings."""
+"""What a person sees on a terminal: progress on stderr, and the tables of `score` and `compare`.
+
+Tables stay readable at 80 columns: a metric name is never cut; names are grouped by prefix (the
+prefix on its own row, then one row per last part), each metric has its better direction, the CI
+level is in the header, and `compare` marks regressions and improvements in words as well as colour
+(CI logs often have no colour).
+"""
 from __future__ import annotations
 
 import contextlib
 import sys
+import time
+from typing import Callable
 
 import click
 
 from ..errors import OutputError
+from ..reporting.metric_catalog import HIGHER, LOWER, grouped
+
+PLAIN_INTERVAL_S = 10.0         # a progress line this often when stderr is not a terminal (a CI log)
+BETTER = {HIGHER: "higher", LOWER: "lower"}
+MARKS = {"regression": ("▼", "bold red"), "improvement": ("▲", "bold green")}
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class PlainProgress:
+    """Progress as plain lines on stderr, one every `interval` seconds: records (of the total, with
+    an ETA, when it is known), dialogues, agent turns, time elapsed."""
+
+    def __init__(self, total: int | None, interval: float = PLAIN_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.total, self.interval, self.clock = total, interval, clock
+        self.start = self.last = clock()
+
+    def __call__(self, records: int, dialogues: int, turns: int) -> None:
+        now = self.clock()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        elapsed = now - self.start
+        done = f"{records}/{self.total} records ({records / self.total:.0%})" if self.total else f"{records} records"
+        line = f"scoring: {done}, {dialogues} dialogues, {turns} agent turns, {_duration(elapsed)} elapsed"
+        if self.total and records:
+            line += f", about {_duration(elapsed * (self.total - records) / records)} left"
+        click.echo(line, err=True)
 
 
 @contextlib.contextmanager
-def progress_callback(enabled: bool):
-    """Yields a callback(dialogues, turns); draws a rich progress line on stderr when enabled."""
-    if not enabled:
+def progress_callback(quiet: bool, count_total: Callable[[], int | None]):
+    """Yields a callback(records, dialogues, turns), or None with `quiet`. On a terminal, a rich
+    progress bar (with the total of records `count_total()` finds, and an ETA); elsewhere, PlainProgress."""
+    if quiet or sys.stderr is None:         # no stderr at all (`2>&-`): nothing to draw on
         yield None
         return
+    total = count_total()
+    if not sys.stderr.isatty():
+        yield PlainProgress(total)
+        return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    with Progress(TextColumn("scoring records"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("scoring", total=None)
+        task = progress.add_task("", total=total)
 
-        def update(dialogues: int, turns: int) -> None:
-            progress.update(task, description=f"scored {dialogues} dialogues, {turns} turns")
+        def update(records: int, dialogues: int, turns: int) -> None:
+            progress.update(task, completed=records, description=f"{dialogues} dialogues, {turns} turns")
         yield update
-
-
-def _format_value(entry: dict) -> str:
-    text = f"{entry['mean']:.3f}"
-    if "ci_low" in entry:
-        text += f"  [{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]"
-    return text
 
 
 @contextlib.contextmanager
@@ -50,7 +90,7 @@ def stdout():
         raise OutputError(f"cannot write to stdout ({exc.strerror or exc})") from None
 
 
-def print_table(*renderables) -> None:
+def print_table(*renderables, width: int | None = None) -> None:
     """Rich tables (or lines) on stdout. Rich's own answer to a broken pipe is exit 1, which is this tool's
     "gate failed": raised instead, to be mapped like any other."""
     from rich.console import Console
@@ -59,7 +99,7 @@ def print_table(*renderables) -> None:
         def on_broken_pipe(self):
             raise BrokenPipeError
     with stdout() as out:
-        console = StdoutConsole(file=out, soft_wrap=True)
+        console = StdoutConsole(file=out, width=width)
         for renderable in renderables:
             console.print(renderable)
 
@@ -95,15 +135,87 @@ def echo_warnings(counts: dict) -> None:
         click.echo(f"warning: {unscored['no_turns']} record(s) hold no turns to score.", err=True)
 
 
-def print_summary(summary: dict, to_stdout: bool) -> None:
+def _level(bootstrap: dict) -> str | None:
+    return f"{bootstrap['confidence']:.0%} CI" if bootstrap.get("n_resamples") else None
+
+
+def _grouped_rows(table, names: list[str], cells: Callable[[str], list]) -> None:
+    """A row with each prefix, then a row per metric: its last part, indented, and `cells(name)`."""
+    from rich.text import Text
+    for prefix, leaves in grouped(names):
+        if prefix:
+            table.add_row(Text(prefix + ".", style="bold"), *[""] * (len(table.columns) - 1))
+        for leaf in leaves:
+            table.add_row(Text(("  " if prefix else "") + leaf), *cells(f"{prefix}.{leaf}" if prefix else leaf))
+
+
+def _table(title: str, caption: str | None = None):
+    from rich import box
+    from rich.table import Table
+    # Two characters between columns, none at the edges: 80 columns hold compare's table whole.
+    return Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0),
+                 title_justify="left", caption_justify="left")
+
+
+def score_table(summary: dict, directions: dict[str, str]):
+    """The corpus table of `score`: metric, better direction, mean, CI."""
+    level = _level(summary.get("bootstrap", {}))
+    corpus = summary["corpus"]
+    table = _table(f"empathy-score: means over {summary['counts']['dialogues_scored']} dialogues"
+                   + (f", {level}s" if level else ""))
+    table.add_column("metric", no_wrap=True)
+    table.add_column("better")
+    table.add_column("mean", justify="right")
+    if level:
+        table.add_column(level)
+
+    def cells(name: str) -> list:
+        entry = corpus[name]
+        row = [BETTER.get(directions.get(name), "–"), f"{entry['mean']:.3f}"]
+        if level:
+            row.append(f"[{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]" if "ci_low" in entry else "–")
+        return row
+    _grouped_rows(table, list(corpus), cells)
+    return table
+
+
+def print_summary(summary: dict, to_stdout: bool, directions: dict[str, str]) -> None:
     line = counts_line(summary["counts"], summary["signature"]["model"])
     if not to_stdout:
         click.echo(line, err=True)
         return
-    from rich.table import Table
-    table = Table(title="empathy-score: corpus aggregates (mean over dialogues)")
-    table.add_column("metric")
-    table.add_column("value" + ("  [CI]" if any("ci_low" in e for e in summary["corpus"].values()) else ""))
-    for name, entry in summary["corpus"].items():
-        table.add_row(name, _format_value(entry))
-    print_table(table, line)
+    print_table(score_table(summary, directions), line)
+
+
+def compare_table(table: dict[str, dict], result: dict):
+    """The delta table of `compare`: baseline, candidate, delta and its paired CI; the delta is marked
+    ▼ (worse) or ▲ (better) where its CI shows a regression or an improvement
+    (reporting.comparison.change_of). 80 columns hold it with every name whole."""
+    from rich.text import Text
+    level = _level(result.get("bootstrap", {}))
+    out = _table(f"empathy-score compare: candidate - baseline, {result['pairing']['n_paired']} paired dialogues"
+                 + (f", {level}s" if level else ""),
+                 caption="▼ regression / ▲ improvement: the CI of the delta lies wholly on the metric's "
+                         "worse / better side of 0" if level else None)
+    out.add_column("metric", no_wrap=True)     # the CI wraps at its space instead
+    out.add_column("better")
+    out.add_column("base", justify="right")
+    out.add_column("cand", justify="right")
+    out.add_column("delta", justify="right")
+    if level:
+        out.add_column(level)
+
+    def cells(name: str) -> list:
+        e = table[name]
+        mark, style = MARKS.get(e.get("change", ""), (" ", ""))
+        row = [BETTER.get(e["direction"], "–"), f"{e['baseline']:.3f}", f"{e['candidate']:.3f}",
+               Text(f"{e['delta']:+.3f} ") + Text(mark, style=style)]
+        if level:
+            row.append(f"[{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]")
+        return row
+    _grouped_rows(out, list(table), cells)
+    return out
+
+
+def print_compare(table: dict[str, dict], result: dict, width: int | None = None) -> None:
+    print_table(compare_table(table, result), width=width)

@@ -17,13 +17,16 @@ def score_options(command):
     options = [
         click.option("-o", "--output", "outputs", multiple=True,
                      help="Write results; format by extension: .jsonl (per turn), .csv (per turn), "
-                          ".json (run summary), .junit.xml (gate verdicts). Repeatable."),
+                          ".json (run summary), .junit.xml (gate verdicts), .md (a Markdown summary for a "
+                          "CI job summary), .html (a self-contained report; extra [report]). Repeatable."),
+        click.option("--include-text", is_flag=True,
+                     help="Per-turn .jsonl/.csv outputs carry the scored turn's text."),
         input_options,
         click.option("--no-future-context", is_flag=True,
                      help="Score with previous turns only (real-time use)."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
         runtime_options,
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary table."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, else a line every 10 s), no summary table."),
         click.option("--resume", is_flag=True,
                      help="Continue an interrupted run: keep the dialogues already in the -o .jsonl output, "
                           "score the rest and append them (refused if the model, settings or input differ)."),
@@ -41,27 +44,30 @@ def score_options(command):
     return command
 
 
-def run_score(make_scorer, inputs, outputs, fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error,
-              no_future_context, device, threads, max_batch_tokens, batch_size, quiet, resume, allow_empty,
+def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_key, text_key, id_key, agent_roles,
+              on_error, no_future_context, device, threads, max_batch_tokens, batch_size, quiet, resume, allow_empty,
               n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
     agent_roles=, future_context=)` loads the model."""
-    from ..api import score_files
+    from ..api import check_outputs, score_files
+    from ..io.readers.counting import count_records
     from ..pipeline.aggregation import metric_names
     from ..reporting.gating import plan_gates, threshold_gates
-    gates = threshold_gates(fail_under, fail_over)        # a malformed gate fails before any work
+    from ..reporting.metric_catalog import directions
+    check_outputs(outputs)                                # a bad -o or a missing extra fails before any work
+    gates = threshold_gates(fail_under, fail_over)        # and so does a malformed gate
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
     scorer = make_scorer(device=device, threads=threads, max_batch_tokens=max_batch_tokens,
                          max_batch_size=batch_size, agent_roles=options.agent_roles,
                          future_context=not no_future_context)
     plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived))
-    with progress_callback(enabled=not quiet and sys.stderr is not None and sys.stderr.isatty()) as on_dialogue:
-        result = score_files(scorer, list(inputs), options, list(outputs), on_dialogue,
-                             bootstrap=bootstrap, gates=plan, resume=resume, allow_empty=allow_empty)
+    with progress_callback(quiet, lambda: count_records(list(inputs), options)) as on_dialogue:
+        result = score_files(scorer, list(inputs), options, list(outputs), on_dialogue, bootstrap=bootstrap,
+                             gates=plan, resume=resume, allow_empty=allow_empty, include_text=include_text)
     if not quiet:
-        print_summary(result.summary, to_stdout=not outputs)
+        print_summary(result.summary, not outputs, directions(scorer.tasks, scorer.perceived))
         echo_warnings(result.summary["counts"])
     echo_verdicts(result.gates)
     if result.gates is not None and not result.gates.passed:

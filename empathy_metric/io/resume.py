@@ -47,24 +47,28 @@ def input_sha256(path: str) -> str | None:
         raise InputError(f"cannot open: {exc.strerror}", source=path) from None
 
 
-def run_identity(scorer, options, inputs: list[str]) -> dict:
+def run_identity(scorer, options, inputs: list[str], include_text: bool = False) -> dict:
     """Everything that decides the per-turn records (batch sizes and threads do not: see
-    tests/test_determinism.py). JSON-normalised so that it compares equal to a stored copy."""
+    tests/test_determinism.py). JSON-normalised so that it compares equal to a stored copy.
+    `include_text` is named only when set, so that runs made before it existed still resume."""
     reader = {"format": options.format, "turns_key": options.turns_key, "role_key": options.role_key,
               "text_key": options.text_key, "id_key": options.id_key}
     identity = {"signature": scorer.bundle.signature(), "settings": scorer.settings(), "reader": reader,
                 "inputs": [p if p == "-" else os.path.realpath(p) for p in inputs],
                 "input_sha256": [input_sha256(p) for p in inputs]}
+    if include_text:
+        identity["include_text"] = True
     return json.loads(json.dumps(identity))
 
 
-def begin_run(outputs: list[str], scorer, options, inputs: list[str], resume: bool) -> "ResumedOutput | None":
+def begin_run(outputs: list[str], scorer, options, inputs: list[str], resume: bool,
+              include_text: bool = False) -> "ResumedOutput | None":
     """Check and prepare a resume (if asked), then write the sidecar of every .jsonl output (the
     inputs are hashed only then: a run without a .jsonl output reads them once)."""
     turn_files = [p for p in outputs if output_kind(p) == "jsonl"]
     if not turn_files and not resume:
         return None
-    identity = run_identity(scorer, options, inputs)
+    identity = run_identity(scorer, options, inputs, include_text)
     resumed = None
     if resume:
         if len(turn_files) != 1:
@@ -95,8 +99,8 @@ def _check_identity(output: str, identity: dict) -> None:
     if not isinstance(stored, dict):
         raise UsageError(f"cannot resume {output}: {side} is not a run description")
     differs = []
-    for key, value in identity.items():
-        old = stored.get(key)
+    for key in list(identity) + [k for k in stored if k not in identity]:
+        value, old = identity.get(key), stored.get(key)
         if isinstance(value, dict) and isinstance(old, dict):
             differs += [f"{key}.{sub}" for sub in sorted(set(value) | set(old))
                         if value.get(sub) != old.get(sub)]
@@ -162,10 +166,11 @@ class ResumedOutput:
             raise InputError(f"dialogue '{dialogue.dialogue_id}' has records for turns {saved}, but "
                              f"the input has agent turns {expected}: the input changed since the "
                              "interrupted run; run again without --resume", source=self.path)
-        utterances = [_utterance(r) for r in records]
+        utterances = [_utterance(r, w.target) for r, w in zip(records, windows)]
         counts.dialogues_resumed += 1
         counts.turns_resumed += len(utterances)
-        return dialogue_score(dialogue.dialogue_id, utterances, tasks, perceived_dims, reused_from=self.path)
+        return dialogue_score(dialogue.dialogue_id, utterances, tasks, perceived_dims, reused_from=self.path,
+                              turns=dialogue.turns)
 
 
 def _record_id(raw: bytes, path: str, line: int) -> str:
@@ -179,8 +184,8 @@ def _record_id(raw: bytes, path: str, line: int) -> str:
     return record["dialogue_id"]
 
 
-def _utterance(record: dict) -> UtteranceScore:
+def _utterance(record: dict, text: str) -> UtteranceScore:
     return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
                           role=record["role"], labels=record["labels"], probs=record["probs"],
                           perceived=record["perceived"], truncated=bool(record.get("truncated")),
-                          gold=record.get("gold", {}))
+                          gold=record.get("gold", {}), text=text)

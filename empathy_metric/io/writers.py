@@ -1,4 +1,5 @@
 """Output files by extension: .jsonl per-turn records, .csv flat per-turn rows, .json run summary.
+(.junit.xml, .html and .md are written by reporting/; their kinds are named here, in one place.)
 
 Per-turn files are written one whole dialogue at a time and flushed at dialogue boundaries, so a
 killed run leaves whole dialogues behind (see resume.py, which also copes with a cut last line).
@@ -21,17 +22,24 @@ from ..errors import OutputError, UsageError
 from ..pipeline.aggregation import slug
 
 TURN_FORMATS = (".jsonl", ".csv")
-SUMMARY_FORMATS = (".json",)
+SUMMARY_FORMATS = (".json", ".html", ".md")
+SCORE_KINDS = ("jsonl", "csv", "json", "junit", "html", "md")
 
 
-def output_kind(path: str) -> str:
+def output_kind(path: str, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "") -> str:
+    """The kind of an -o path by its extension; a UsageError names the extensions `allowed`."""
     name = path.lower()
+    kind = None
     if name.endswith(".junit.xml") or name.endswith(".xml"):
-        return "junit"
+        kind = "junit"
     for suffix in TURN_FORMATS + SUMMARY_FORMATS:
         if name.endswith(suffix):
-            return suffix[1:]
-    raise UsageError(f"-o {path}: unknown output format (use .jsonl, .csv, .json or .junit.xml)")
+            kind = suffix[1:]
+    if kind not in allowed:
+        names = [".junit.xml" if k == "junit" else f".{k}" for k in allowed]
+        raise UsageError(f"-o {path}: unknown output format{' for ' + command if command else ''} "
+                         f"(use {', '.join(names[:-1])} or {names[-1]})")
+    return kind
 
 
 FSYNC_INTERVAL_S = 1.0
@@ -94,14 +102,14 @@ class _Syncer:
 
 
 class JsonlTurnWriter:
-    def __init__(self, path: str, append: bool = False):
-        self.path = path
+    def __init__(self, path: str, append: bool = False, include_text: bool = False):
+        self.path, self.include_text = path, include_text
         with writing(path):
             self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="\n")
         self.syncer = _Syncer(self.handle)
 
     def write_dialogue(self, dialogue_score) -> None:
-        text = "".join(dumps_record(u.to_record()) + "\n" for u in dialogue_score.utterances)
+        text = "".join(dumps_record(u.to_record(self.include_text)) + "\n" for u in dialogue_score.utterances)
         with writing(self.path):
             self.handle.write(text)
             self.syncer.dialogue_done()
@@ -112,15 +120,17 @@ class JsonlTurnWriter:
 
 
 class CsvTurnWriter:
-    """One row per scored turn: label per task, probability per (task, label), perceived scores."""
+    """One row per scored turn: label per task, probability per (task, label), perceived scores, and
+    with `include_text` the scored turn's text last (columns are added, never moved)."""
 
-    def __init__(self, path: str, tasks, perceived_dims, append: bool = False):
+    def __init__(self, path: str, tasks, perceived_dims, append: bool = False, include_text: bool = False):
         self.columns = ["dialogue_id", "turn_index", "role", "truncated"]
         for task in tasks:
             self.columns.append(task.name)
             self.columns += [f"{task.name}.p.{slug(label)}" for label in task.labels]
         self.columns += [f"perceived.{d}" for d in perceived_dims]
-        self.tasks, self.dims = tasks, perceived_dims
+        self.columns += ["text"] if include_text else []
+        self.tasks, self.dims, self.include_text = tasks, perceived_dims, include_text
         exists = append and Path(path).is_file() and Path(path).stat().st_size > 0
         self.path = path
         with writing(path):
@@ -138,6 +148,7 @@ class CsvTurnWriter:
                     row.append(u.labels[task.name])
                     row += [u.probs[task.name][label] for label in task.labels]
                 row += [u.perceived[d] for d in self.dims]
+                row += [u.text] if self.include_text else []
                 self.writer.writerow([csv_cell(value) for value in row])
             self.syncer.dialogue_done()
 
@@ -162,6 +173,9 @@ def write_atomically(path: str, write) -> None:
             raise
 
 
-def write_json(path: str, data: dict) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+def write_text(path: str, text: str) -> None:
     write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_json(path: str, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")

@@ -12,10 +12,11 @@ The corpus value of a metric is the mean over dialogues (each dialogue weighs th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..dialogue import Turn
 from ..schemas import Task
 from .decoding import UtteranceScore
 from .quantification import quantifier
@@ -68,13 +69,17 @@ class DialogueScore:
     metrics: dict[str, float]
     n_turns: int
     reused_from: str | None = None     # these scores were read back from this file (--resume), not computed
+    # Every conversation turn of the dialogue (context ones too), for transcripts; empty when the
+    # scores were rebuilt from a per-turn file.
+    turns: list[Turn] = field(default_factory=list)
 
 
 def dialogue_score(dialogue_id: str, utterances: list[UtteranceScore], tasks: list[Task],
-                   perceived_dims: list[str], reused_from: str | None = None) -> DialogueScore:
+                   perceived_dims: list[str], reused_from: str | None = None,
+                   turns: list[Turn] | None = None) -> DialogueScore:
     return DialogueScore(dialogue_id=dialogue_id, utterances=utterances,
                          metrics=dialogue_metrics(utterances, tasks, perceived_dims), n_turns=len(utterances),
-                         reused_from=reused_from)
+                         reused_from=reused_from, turns=list(turns or []))
 
 
 def corpus_means(per_dialogue: list[dict[str, float]]) -> dict[str, float]:

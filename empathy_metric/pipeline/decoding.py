@@ -23,13 +23,17 @@ class UtteranceScore:
     perceived: dict[str, float]
     truncated: bool = False
     gold: dict = field(default_factory=dict)
+    text: str = ""         # the scored turn's text, as read (before any window truncation)
 
-    def to_record(self) -> dict:
+    def to_record(self, include_text: bool = False) -> dict:
+        """The per-turn output record; `include_text` adds the scored turn's text (`--include-text`)."""
         record = {"dialogue_id": self.dialogue_id, "turn_index": self.turn_index, "role": self.role,
                   "labels": self.labels, "probs": self.probs, "perceived": self.perceived,
                   "truncated": self.truncated}
         if self.gold:
             record["gold"] = self.gold
+        if include_text:
+            record["text"] = self.text
         return record
 
 
@@ -75,5 +79,5 @@ def decode(windows: list[Window], outputs: dict[str, np.ndarray], truncated: np.
                    for t in tasks},
             perceived={d: float(perceived[i, k]) for k, d in enumerate(perceived_dims)}
             if perceived is not None else {},
-            truncated=bool(truncated[i]), gold=w.gold))
+            truncated=bool(truncated[i]), gold=w.gold, text=w.target))
     return scores

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from ..errors import InputError
 from ..pipeline.aggregation import dialogue_metrics
 from ..pipeline.decoding import UtteranceScore
 from ..schemas import DEFAULT_TASKS, Task
+from .metric_catalog import HIGHER, LOWER
 from .statistics import BootstrapSettings, mean_intervals
 from .summary import DialogueRow
 
@@ -99,15 +101,16 @@ def _utterance(record: dict, tasks: list[Task], dims: list[str], name: str, line
         value = perceived.get(dim)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
             raise bad(f"'perceived.{dim}' must be a number", f"perceived.{dim}")
+    text = record.get("text", "")             # present when scored with --include-text
     return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
                           role=str(record.get("role", "")), labels=labels, probs=record["probs"],
-                          perceived={d: float(perceived[d]) for d in dims})
+                          perceived={d: float(perceived[d]) for d in dims},
+                          truncated=bool(record.get("truncated")), text=text if isinstance(text, str) else "")
 
 
-def read_saved_rows(path: str, tasks: list[Task], dims: list[str]) -> list[DialogueRow]:
-    """Per-dialogue metrics rebuilt from a saved per-turn file. `score` writes a dialogue's turns
-    together; an id that comes back after another dialogue is refused (it would be ambiguous)."""
-    rows: list[DialogueRow] = []
+def iter_saved_scores(path: str, tasks: list[Task], dims: list[str]) -> Iterator[list[UtteranceScore]]:
+    """Each dialogue's scored turns read back from a saved per-turn file. `score` writes a dialogue's
+    turns together; an id that comes back after another dialogue is refused (it would be ambiguous)."""
     done: dict[str, int] = {}                 # dialogue id -> line of its first turn
     current: list[UtteranceScore] = []
     first_line = 0
@@ -118,7 +121,7 @@ def read_saved_rows(path: str, tasks: list[Task], dims: list[str]) -> list[Dialo
                                  + ", ".join(SAVED_KEYS) + ")", source=name, line=line, field=key)
         utterance = _utterance(record, tasks, dims, name, line)
         if current and utterance.dialogue_id != current[0].dialogue_id:
-            rows.append(_row(current, tasks, dims))
+            yield current
             done[current[0].dialogue_id] = first_line
             current = []
         if not current:
@@ -129,7 +132,12 @@ def read_saved_rows(path: str, tasks: list[Task], dims: list[str]) -> list[Dialo
             first_line = line
         current.append(utterance)
     if current:
-        rows.append(_row(current, tasks, dims))
+        yield current
+
+
+def read_saved_rows(path: str, tasks: list[Task], dims: list[str]) -> list[DialogueRow]:
+    """Per-dialogue metrics rebuilt from a saved per-turn file."""
+    rows = [_row(utterances, tasks, dims) for utterances in iter_saved_scores(path, tasks, dims)]
     if not rows:
         raise InputError("no per-turn records", source=path)
     return rows
@@ -194,5 +202,31 @@ def delta_table(baseline: list[DialogueRow], candidate: list[DialogueRow], pairi
             entry.update(ci_low=float(intervals.low[k]), ci_high=float(intervals.high[k]))
             if intervals.notes[k]:
                 entry["ci_note"] = intervals.notes[k]
+            entry["change"] = change_of(entry)
         table[name] = entry
     return table
+
+
+def change_of(entry: dict) -> str:
+    """"regression" when the paired CI of the delta lies wholly on the metric's bad side of 0,
+    "improvement" when wholly on its good side, else "none" (no clear change, or a descriptive metric)."""
+    sign = {HIGHER: 1.0, LOWER: -1.0}.get(entry["direction"])
+    if sign is None:
+        return "none"
+    low, high = sorted((sign * entry["ci_low"], sign * entry["ci_high"]))
+    if high < 0:
+        return "regression"
+    if low > 0:
+        return "improvement"
+    return "none"
+
+
+def largest_drops(baseline: list[DialogueRow], candidate: list[DialogueRow], pairing: Pairing, metric: str,
+                  direction: str, limit: int) -> list[tuple[str, float]]:
+    """The paired dialogues whose `metric` moved most in its bad direction (descriptive metrics: down),
+    as (dialogue id, delta), worst first; ties by id. Only dialogues that got worse."""
+    base = {r.dialogue_id: r.metrics[metric] for r in baseline}
+    cand = {r.dialogue_id: r.metrics[metric] for r in candidate}
+    sign = -1.0 if direction == LOWER else 1.0
+    drops = sorted((sign * (cand[i] - base[i]), i) for i in pairing.paired)
+    return [(i, cand[i] - base[i]) for worse, i in drops[:limit] if worse < 0]

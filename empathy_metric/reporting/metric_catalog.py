@@ -95,3 +95,17 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
 
 def directions(tasks: list[Task], perceived_dims: list[str]) -> dict[str, str]:
     return {info.name: info.direction for info in catalog(tasks, perceived_dims)}
+
+
+def grouped(names: list[str]) -> list[tuple[str, list[str]]]:
+    """Consecutive names by prefix (all but the last dotted part), e.g. ("esconv_strategy.rate",
+    ["question", ...]): tables show the prefix once and the last part per row, so that an 80-column
+    terminal never cuts a name."""
+    groups: list[tuple[str, list[str]]] = []
+    for name in names:
+        prefix, _, leaf = name.rpartition(".")
+        if groups and groups[-1][0] == prefix:
+            groups[-1][1].append(leaf)
+        else:
+            groups.append((prefix, [leaf]))
+    return groups

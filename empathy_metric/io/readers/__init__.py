@@ -16,7 +16,7 @@ from typing import BinaryIO, Iterator
 
 from ...dialogue import Dialogue, Turn
 from ...errors import InputError
-from .options import FORMATS, ReaderOptions
+from .options import FORMATS, ReaderOptions, reads_as_csv
 from .records import record_to_dialogue
 
 __all__ = ["FORMATS", "ReaderOptions", "ReadStats", "read_dialogues", "iter_records"]
@@ -129,7 +129,7 @@ def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = 
     stats = stats if stats is not None else ReadStats()
     if options.format not in FORMATS:
         raise InputError(f"unknown format '{options.format}' (choose from {', '.join(FORMATS)})")
-    if options.format == "emh" or (options.format == "auto" and str(path).lower().endswith(".csv")):
+    if reads_as_csv(path, options):
         yield from _read_emh_csv(path, options, stats)
         return
     for name, line, record in iter_records(path):

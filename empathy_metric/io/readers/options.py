@@ -21,3 +21,8 @@ class ReaderOptions:
     id_key: str | None = None
     agent_roles: frozenset[str] = field(default_factory=lambda: DEFAULT_AGENT_ROLES)
     on_error: str = "raise"        # or "skip": bad records are skipped and counted
+
+
+def reads_as_csv(path: str, options: ReaderOptions) -> bool:
+    """EMH/EPITOME CSV: asked for, or a .csv file under --format auto."""
+    return options.format == "emh" or (options.format == "auto" and str(path).lower().endswith(".csv"))

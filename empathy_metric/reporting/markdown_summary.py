@@ -1,0 +1,102 @@
+"""`-o summary.md`: a short Markdown summary of a run (gates, key metrics with CIs, regressions) for a
+GitHub job summary (`$GITHUB_STEP_SUMMARY`) or a PR comment. Plain text: no extra needed.
+
+Key metrics are those with a better direction; descriptive ones (e.g. strategy shares) are in a
+collapsed table with the rest."""
+from __future__ import annotations
+
+from .metric_catalog import HIGHER, LOWER
+
+BETTER = {HIGHER: "higher", LOWER: "lower"}
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+
+
+def _collapsed(title: str, header: list[str], rows: list[list]) -> list[str]:
+    return [f"<details><summary>{title}</summary>", ""] + _table(header, rows) + ["", "</details>", ""]
+
+
+def _num(value, digits: int = 3, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _ci(entry: dict, digits: int = 3, signed: bool = False) -> str:
+    if "ci_low" not in entry:
+        return "–"
+    return f"[{_num(entry['ci_low'], digits, signed)}, {_num(entry['ci_high'], digits, signed)}]"
+
+
+def _count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _level(bootstrap: dict) -> str:
+    return f"{bootstrap['confidence']:.0%} CI" if bootstrap.get("n_resamples") else "CI"
+
+
+def _gates(gates: list[dict]) -> tuple[str, list[str]]:
+    """A verdict for the title and the gates table."""
+    if not gates:
+        return "", []
+    failed = sum(not g["passed"] for g in gates)
+    verdict = (f"❌ FAIL: {failed} of {len(gates)} gates failed" if failed
+               else f"✅ PASS: {len(gates)} of {len(gates)} gates passed")
+    rows = [[f"`{g['option']}`", "✅ PASS" if g["passed"] else "❌ FAIL", g["judged_on"],
+             _num(g["judged_value"], 4), _num(g["threshold"], 4), g["reason"]] for g in gates]
+    return verdict, _table(["gate", "verdict", "judged on", "value", "threshold", "why"], rows) + [""]
+
+
+def _document(title: str, intro: str, gates: list[dict], header: list[str], row, names: list[str],
+              highlighted: list[tuple[str, list[str]]]) -> str:
+    """The title (with the gates' verdict), an intro line, the gates, tables of the `highlighted`
+    metrics, then every metric in a collapsed table; `row(name)` gives a metric's cells."""
+    verdict, gate_lines = _gates(gates)
+    lines = [f"### {title}{' · ' + verdict if verdict else ''}", "", intro, ""] + gate_lines
+    for heading, chosen in highlighted:
+        if chosen:
+            lines += [f"**{heading}**", ""] + _table(header, [row(n) for n in chosen]) + [""]
+    return "\n".join(lines + _collapsed(f"All {len(names)} metrics", header, [row(n) for n in names]))
+
+
+def score_markdown(summary: dict, directions: dict[str, str]) -> str:
+    counts, signature, corpus = summary["counts"], summary["signature"], summary["corpus"]
+    level = _level(summary.get("bootstrap", {}))
+    inputs = ", ".join(f"`{path}`" for path in summary["inputs"])
+    intro = (f"Model `{signature['model']}` (manifest sha256 `{signature['manifest_sha256'][:12]}`) on {inputs}: "
+             f"{counts['dialogues_scored']} dialogues, {counts['turns_scored']} agent turns scored, "
+             f"{sum(counts['records_skipped'].values())} records skipped. Means over dialogues, {level}.")
+
+    def row(name: str) -> list:
+        return [f"`{name}`", BETTER.get(directions.get(name), "–"), _num(corpus[name]["mean"]), _ci(corpus[name])]
+    key = [n for n in corpus if directions.get(n) in BETTER]
+    return _document("empathy-score", intro, summary.get("gates", []), ["metric", "better", "mean", level], row,
+                     list(corpus), [("Key metrics", key)])
+
+
+def compare_markdown(result: dict) -> str:
+    table = result["metrics"]
+    level = _level(result.get("bootstrap", {}))
+    changed = {kind: [n for n, e in table.items() if e.get("change") == kind]
+               for kind in ("regression", "improvement")}
+    title = (f"{_count(changed['regression'], 'regression')}, {_count(changed['improvement'], 'improvement')}"
+             if result.get("bootstrap", {}).get("n_resamples") else "deltas (no CIs)")
+    intro = (f"Candidate `{result['candidate']['input']}` against baseline `{result['baseline']['input']}`, "
+             f"{result['pairing']['n_paired']} dialogues paired by id. Delta = candidate - baseline, "
+             f"paired {level}; a regression is a CI wholly on the metric's bad side of 0.")
+
+    def row(name: str) -> list:
+        e = table[name]
+        return [f"`{name}`", BETTER.get(e["direction"], "–"), _num(e["baseline"]), _num(e["candidate"]),
+                _num(e["delta"], signed=True), _ci(e, signed=True)]
+    return _document(f"empathy-score compare: {title}", intro, result.get("gates", []),
+                     ["metric", "better", "baseline", "candidate", "delta", level], row, list(table),
+                     [("Regressions", changed["regression"]), ("Improvements", changed["improvement"])])
