@@ -8,6 +8,7 @@ import click
 from .exits import EXIT_GATE_FAILED, reports_errors
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
 from .reader_options import input_options, reader_options
+from .runtime_options import load_scorer, runtime_options
 
 
 def _print_table(table: dict, result: dict) -> None:
@@ -35,11 +36,7 @@ def _print_table(table: dict, result: dict) -> None:
 @click.option("-o", "--output", "outputs", multiple=True,
               help="Write .json (the comparison) and/or .junit.xml (gate verdicts). Repeatable.")
 @input_options
-@click.option("--no-future-context", is_flag=True, help="Score logs with previous turns only.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=int, help="ONNX Runtime threads (default: all cores).")
-@click.option("--max-batch-tokens", type=int, default=16384, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
+@runtime_options
 @click.option("-q", "--quiet", is_flag=True, help="No table on stdout.")
 @bootstrap_options
 @click.option("--max-drop", multiple=True, metavar="METRIC=DELTA",
@@ -56,13 +53,12 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
     `score`) or a per-turn .jsonl saved by `empathy-score score -o turns.jsonl`. Dialogues are paired
     by id; deltas are candidate - baseline with a paired bootstrap CI.
     """
-    from ..api import Scorer, compare_files
+    from ..api import compare_files
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
 
     def make_scorer():
-        return Scorer.from_pretrained(model, device=device, threads=threads, max_batch_tokens=max_batch_tokens,
-                                      max_batch_size=batch_size, agent_roles=options.agent_roles,
-                                      future_context=not no_future_context)
+        return load_scorer(model, options.agent_roles, no_future_context, device, threads, max_batch_tokens,
+                           batch_size)
     compared = compare_files(baseline, candidate, options, make_scorer, model=model,
                              bootstrap=bootstrap_settings(n_resamples, confidence, seed), max_drop=max_drop,
                              gate_on=gate_on, min_dialogues=min_dialogues, outputs=outputs)

@@ -10,6 +10,7 @@ from .exits import EXIT_GATE_FAILED, reports_errors
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
 from .reader_options import input_options, reader_options
 from .report import print_summary, progress_callback
+from .runtime_options import runtime_options
 
 
 def score_options(command):
@@ -19,13 +20,7 @@ def score_options(command):
                      help="Write results; format by extension: .jsonl (per turn), .csv (per turn), "
                           ".json (run summary), .junit.xml (gate verdicts). Repeatable."),
         input_options,
-        click.option("--no-future-context", is_flag=True,
-                     help="Score with previous turns only (real-time use)."),
-        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
-        click.option("--threads", type=int, help="ONNX Runtime threads (default: all cores)."),
-        click.option("--max-batch-tokens", type=int, default=16384, show_default=True,
-                     help="Token budget of one batch (padded length x rows)."),
-        click.option("--batch-size", type=int, default=128, show_default=True, help="Most windows per batch."),
+        runtime_options,
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary table."),
         click.option("--resume", is_flag=True,
                      help="Continue an interrupted run: keep the dialogues already in the -o .jsonl output, "
