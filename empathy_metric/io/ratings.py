@@ -146,12 +146,8 @@ def _rows_of_csv(path: str):
 
 
 def _rows_of_jsonl(path: str):
-    from .readers import iter_records
-    for name, line, record in iter_records(path):
-        if isinstance(record, InputError):
-            raise record
-        if not isinstance(record, dict):
-            raise InputError("expected one JSON object per line", source=name, line=line)
+    from .readers import iter_objects
+    for _, line, record in iter_objects(path, "one JSON object per line"):
         yield line, record
 
 

@@ -30,6 +30,8 @@ def _with_ci(estimate: dict | None, signed: bool = True) -> str:
     if estimate is None:
         return DASH
     text = number(estimate["value"], signed)
+    if estimate.get("ci_note"):
+        return text + " (no CI)"
     return text + (f" {interval(estimate, signed)}" if estimate.get("ci_low") is not None else "")
 
 
