@@ -55,6 +55,12 @@ def _print_tables(result: dict) -> None:
             console.print(table)
 
 
+def _summary_line(result: dict) -> str:
+    rated = ", ".join(f"{a['rating']} ({a['level']} level, {a.get('n_units', 0)} units)" for a in result["analyses"])
+    return (f"{result['counts']['dialogues_scored']} dialogues scored (model {result['signature']['model']}); "
+            f"ratings analysed: {rated}")
+
+
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
@@ -109,7 +115,9 @@ def analyze(inputs, model, ratings_path, rating_names, ratings_id_key, ratings_t
     with progress_callback(enabled=not quiet and sys.stderr.isatty()) as on_dialogue:
         analysis = analyze_files(scorer, list(inputs), options, request, list(outputs),
                                  bootstrap_settings(n_resamples, confidence, seed), on_dialogue)
-    if not quiet and not outputs:
-        _print_tables(analysis.result)
+    if not quiet:
+        if not outputs:
+            _print_tables(analysis.result)
+        click.echo(_summary_line(analysis.result), err=True)
     for warning in analysis.warnings:
         click.echo(f"warning: {warning}", err=True)
