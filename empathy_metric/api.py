@@ -7,16 +7,18 @@ the `evaluate` metric and the training side's evaluation call these; none re-imp
   summary with CIs -> gates.
 - `compare_files`: two releases over the same conversations, paired by dialogue id (`compare`).
 - `score_responses`: generated responses in their context (the `evaluate` metric).
+- `analyze_files`: human ratings related to the metrics (`analyze`): agreement and the intent table.
 """
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
 from .bundle import Bundle, load_bundle
 from .dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn, normalize_role
 from .errors import InputError, OutputError, UsageError
+from .io.ratings import Rating, RatingsOptions, RecordRating, read_ratings
 from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import clean_text, record_to_dialogue
 from .io.output_paths import check_output_paths
@@ -26,10 +28,12 @@ from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
 from .pipeline.windows import Window, dialogue_windows, is_agent_role, is_blank, without_blank_turns
+from .reporting.analysis import analyze_rating
 from .reporting.gating import GateEvaluation, GatePlan, drop_gates, estimates_from_table, plan_gates
 from .reporting.html_report import require_report_extra
 from .reporting.junit import write_junit
-from .reporting.metric_catalog import catalog, directions
+from .reporting.metric_catalog import catalog, directions, validity_warnings
+from .reporting.rated_units import ScoredDialogue, intents, rated_units
 from .reporting.statistics import BootstrapSettings
 from .reporting.summary import DialogueRow, build_summary, corpus_table
 from .reporting.transcripts import LowestTranscripts, Transcript, sort_metric, transcript_of
@@ -253,9 +257,7 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
         raise
     for writer in writers:
         writer.close()
-    counts.records_read = stats.records_read
-    for reason, n in stats.records_skipped.items():
-        counts.records_skipped[reason] = counts.records_skipped.get(reason, 0) + n
+    _count_reads(counts, stats)
     counts.check_records()
     if counts.records_read == 0 and not allow_empty:
         raise InputError("no records: the input is empty (--allow-empty accepts that)",
@@ -281,6 +283,12 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
             write_text(path, score_report(summary, metrics, scorer.tasks, scorer.perceived,
                                           transcripts.lowest_first(), transcripts.metric))
     return RunResult(summary=summary, rows=rows, counts=counts, read_stats=stats, gates=evaluation)
+
+
+def gate_warnings(bundle: Bundle | None, tasks, dims) -> dict[str, str]:
+    """Metric -> why a gate on it may be noise (validity below the floor, or not measured): shown with
+    the gate's verdict, never changing it. Nothing when the model is unknown (two saved files, no -m)."""
+    return validity_warnings(tasks, dims, validity_of(bundle)) if bundle is not None else {}
 
 
 def validity_of(bundle: Bundle | None) -> dict:
@@ -342,7 +350,8 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
     tasks, dims = (bundle.tasks, bundle.perceived) if bundle else tasks_of_saved(baseline)
     metric_directions = directions(tasks, dims)
     plan = plan_gates(drop_gates(max_drop, metric_directions), gate_on, min_dialogues, bootstrap,
-                      metric_directions, subject="delta ", unit="paired dialogues")
+                      metric_directions, subject="delta ", unit="paired dialogues",
+                      validity_warnings=gate_warnings(bundle, tasks, dims))
 
     def rows_of(path: str) -> list[DialogueRow]:
         if sides[path] == "scores":
@@ -458,3 +467,154 @@ def score_responses(scorer: Scorer, predictions: list[str], contexts: list) -> l
     for i, score in zip(positions, scorer.score_windows(windows)):
         found[i] = score
     return found
+
+
+# ---- human ratings related to the metrics, as `empathy-score analyze` does it ---------------------
+
+# Outputs of `analyze`, by extension. An HTML report is the report module's to add: its writer takes
+# the same `AnalysisResult.result` dict as the two below.
+ANALYZE_OUTPUTS = {".json": "json", ".md": "md"}
+
+
+def analyze_output_kind(path: str) -> str:
+    for suffix, kind in ANALYZE_OUTPUTS.items():
+        if path.lower().endswith(suffix):
+            return kind
+    raise UsageError(f"-o {path}: analyze writes .json (everything) or .md (the tables in Markdown)")
+
+
+@dataclass
+class RatingsRequest:
+    """Where the human ratings are: a side file and/or values in the log records (io/ratings.py)."""
+    path: str | None = None
+    options: RatingsOptions = field(default_factory=RatingsOptions)
+    record_ratings: tuple[RecordRating, ...] = ()
+    high: dict[str, float] = field(default_factory=dict)   # rating name ("" = every rating) -> threshold
+
+    def __post_init__(self):
+        if self.path is None and not self.record_ratings:
+            raise UsageError("no ratings: give --ratings FILE and/or --record-rating PATH")
+
+
+@dataclass
+class ScoredForAnalysis:
+    dialogues: dict[str, ScoredDialogue]
+    record_ratings: list[Rating]           # dialogue-level ratings found in the records
+    missing_in_records: dict[str, int]     # rating name -> records without a value for it
+    counts: Counts
+
+
+@dataclass
+class AnalysisResult:
+    result: dict                            # what the .json output holds
+    warnings: list[str]                     # also in `result`; the CLI prints them on stderr
+
+
+def _count_reads(counts: Counts, stats: ReadStats) -> None:
+    """The reader's record counts into the run's counts."""
+    counts.records_read = stats.records_read
+    for reason, n in stats.records_skipped.items():
+        counts.records_skipped[reason] = counts.records_skipped.get(reason, 0) + n
+
+
+def score_for_analysis(scorer: Scorer, inputs: list[str], options: ReaderOptions,
+                       on_dialogue: ProgressCallback | None = None) -> ScoredForAnalysis:
+    """Score `inputs` as `score_files` does, keeping of each dialogue what `analyze` needs: its scored
+    turns, the words of its turns (reply length) and the ratings its record carries
+    (`options.record_ratings`)."""
+    stats, counts = ReadStats(), Counts()
+    read: dict[str, tuple[dict[int, int], int]] = {}
+    found = ScoredForAnalysis({}, [], {}, counts)
+
+    def remembered(dialogues: Iterator[Dialogue]) -> Iterator[Dialogue]:
+        for dialogue in dialogues:
+            if dialogue.dialogue_id not in read:       # a duplicate id is refused or skipped later
+                read[dialogue.dialogue_id] = ({t.index: len(t.text.split()) for t in dialogue.turns},
+                                              dialogue.turns_read)
+                for name, value in dialogue.meta.get("ratings", {}).items():
+                    if value is None:
+                        found.missing_in_records[name] = found.missing_in_records.get(name, 0) + 1
+                    else:
+                        found.record_ratings.append(Rating(dialogue.dialogue_id, None, name, value,
+                                                           dialogue.source or dialogue.dialogue_id))
+            yield dialogue
+    dialogues = remembered(read_path_list(inputs, options, stats))
+    for scored in scorer.iter_scores(dialogues, counts, options.on_error):
+        words, turns_read = read[scored.dialogue_id]
+        found.dialogues[scored.dialogue_id] = ScoredDialogue(scored.dialogue_id, scored.utterances,
+                                                             scored.metrics, words, turns_read)
+        if on_dialogue:
+            on_dialogue(stats.records_read, len(found.dialogues), counts.turns_scored)
+    _count_reads(counts, stats)
+    return found
+
+
+def relate_ratings(scorer: Scorer, scored: ScoredForAnalysis, ratings: list[Rating], high: dict[str, float],
+                   bootstrap: BootstrapSettings | None = None, sources: dict[str, str] | None = None) -> dict:
+    """Every rating (split by level: dialogue or turn) against every metric, and its intent table
+    (reporting/analysis.py), with how its values matched the scored data (reporting/rated_units.py)."""
+    names = metric_names(scorer.tasks, scorer.perceived)
+    kinds = intents(scorer.tasks)
+    by_rating: dict[tuple[str, str], list[Rating]] = {}
+    for rating in ratings:
+        by_rating.setdefault((rating.name, "dialogue" if rating.turn_index is None else "turn"), []).append(rating)
+    analyses, warnings = [], []
+    for (name, level), values in by_rating.items():
+        units, matching = rated_units(values, scored.dialogues, scorer.tasks, scorer.perceived, names)
+        entry = {"rating": name, "level": level, "source": (sources or {}).get(name, "ratings file"),
+                 "matching": matching.to_dict()}
+        if name in scored.missing_in_records:
+            entry["matching"]["missing_in_records"] = scored.missing_in_records[name]
+        rated = {r.dialogue_id for r in values} & scored.dialogues.keys()
+        entry["scored_dialogues_without_rating"] = len(scored.dialogues) - len(rated)
+        found = []
+        if units is None:
+            found.append("no rating matched a scored dialogue or turn")
+        else:
+            entry.update(analyze_rating(units, names, [n for n, _, _ in kinds], high.get(name, high.get("")),
+                                        bootstrap))
+            for row, (_, task, label) in zip(entry["intents"], kinds):
+                row.update(task=task.name, label=label)
+            found += entry.pop("warnings")
+        found += [m for m in (matching.describe(),) if m]
+        entry["warnings"] = found
+        warnings += [f"rating '{name}' ({level} level): {w}" for w in found]
+        analyses.append(entry)
+    if analyses and all("agreement" not in a for a in analyses):
+        sample = next(iter(scored.dialogues), None)
+        raise InputError("no rating matches a scored dialogue or turn (rating ids look like "
+                         f"'{ratings[0].dialogue_id}', scored dialogue ids like '{sample}'; records without "
+                         "an id are named FILE:LINE, with FILE as given on the command line)")
+    return {"analyses": analyses, "warnings": warnings}
+
+
+def analyze_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, ratings: RatingsRequest,
+                  outputs: list[str] = (), bootstrap: BootstrapSettings | None = None,
+                  on_dialogue: ProgressCallback | None = None) -> AnalysisResult:
+    """Relate human ratings to the metrics: read the ratings (a bad line fails before any scoring),
+    score `inputs`, match, compute (reporting/analysis.py), write `outputs` (.json, .md)."""
+    from .reporting.analysis_markdown import analysis_markdown
+    kinds = [analyze_output_kind(path) for path in outputs]
+    check_output_paths(list(inputs) + ([ratings.path] if ratings.path else []), list(outputs))
+    side = read_ratings(ratings.path, ratings.options) if ratings.path else None
+    carried = {r.name for r in ratings.record_ratings}
+    clash = sorted(carried & set(side.columns if side else ()))
+    if clash:
+        raise UsageError(f"rating '{clash[0]}' is both a --record-rating and a column of {ratings.path}: "
+                         "name the record rating otherwise (NAME=PATH)")
+    options = replace(options, record_ratings=ratings.record_ratings)
+    scored = score_for_analysis(scorer, inputs, options, on_dialogue)
+    sources = {r.name: f"records: {r.path}" for r in ratings.record_ratings}
+    related = relate_ratings(scorer, scored, scored.record_ratings + (side.ratings if side else []),
+                             ratings.high, bootstrap, sources)
+    result = {"signature": scorer.bundle.signature(), "settings": scorer.settings(), "inputs": list(inputs),
+              "counts": scored.counts.to_dict(), "ratings_file": side.to_dict() if side else None,
+              "record_ratings": [{"name": r.name, "path": r.path} for r in ratings.record_ratings],
+              "bootstrap": bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0},
+              **related}
+    for path, kind in zip(outputs, kinds):
+        if kind == "json":
+            write_json(path, result)
+        else:
+            write_text(path, analysis_markdown(result))
+    return AnalysisResult(result=result, warnings=related["warnings"])

@@ -128,3 +128,41 @@ def test_mean_gates_work_without_bootstrap(tiny_bundle, tmp_path):
     assert result.exit_code == 0
     data = json.loads(summary.read_text())
     assert "ci_low" not in data["corpus"][METRIC] and data["bootstrap"]["n_resamples"] == 0
+
+
+# ---- a gate on a metric of weak or unmeasured validity is flagged, never changed --------------------
+
+@pytest.fixture(scope="module")
+def measured_bundle(tiny_bundle, tmp_path_factory):
+    """The tiny bundle with a manifest `validity` block: perceived.empathy below the floor,
+    perceived.helpfulness above it."""
+    import shutil
+
+    from empathy_metric.bundle import record_manifest_key
+    folder = tmp_path_factory.mktemp("measured") / "bundle"
+    shutil.copytree(tiny_bundle, folder)
+    record_manifest_key(folder, "validity", {"floor": 0.4, "metrics": {
+        "perceived.empathy": {"dialogue_r": 0.12, "data": "test data"},
+        "perceived.helpfulness": {"dialogue_r": 0.75, "data": "test data"}}})
+    return folder
+
+
+def test_a_gate_on_a_weak_metric_carries_a_warning_in_every_output(measured_bundle, tmp_path):
+    summary, junit = tmp_path / "summary.json", tmp_path / "gates.junit.xml"
+    result = score(measured_bundle, "-o", summary, "-o", junit, "--fail-under", f"{METRIC}=0",
+                   "--fail-under", "perceived.helpfulness=0")
+    assert result.exit_code == 0, result.output                  # a warning never fails the build
+    weak, strong = result.stderr.strip().splitlines()
+    assert weak.startswith(f"PASS {METRIC}") and "warning: perceived.empathy agrees weakly" in weak
+    assert "r 0.12 < 0.4" in weak
+    assert strong.startswith("PASS perceived.helpfulness") and "warning" not in strong
+    gates = json.loads(summary.read_text())["gates"]
+    assert "r 0.12" in gates[0]["validity_warning"] and gates[1]["validity_warning"] is None
+    cases = ET.parse(junit).getroot().iter("testcase")
+    assert "agrees weakly" in next(cases).find("system-out").text
+
+
+def test_a_model_without_measured_validity_says_so_at_the_gate(tiny_bundle):
+    result = score(tiny_bundle, "--fail-under", f"{METRIC}=0")
+    assert result.exit_code == 0
+    assert "warning: the model ships no measured validity for perceived.empathy" in result.stderr

@@ -7,7 +7,8 @@ import click
 
 from .exits import EXIT_GATE_FAILED
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
-from .reader_options import input_options, reader_options, runtime_options
+from .reader_options import input_options, reader_options
+from .runtime_options import load_scorer, runtime_options
 
 
 @click.command()
@@ -19,8 +20,6 @@ from .reader_options import input_options, reader_options, runtime_options
               help="Write .json (the comparison), .junit.xml (gate verdicts), .md (a Markdown summary for a "
                    "CI job summary), .html (a self-contained report; extra [report]). Repeatable.")
 @input_options
-@click.option("--no-future-context", is_flag=True, help="Score logs with previous turns only.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @runtime_options
 @click.option("-q", "--quiet", is_flag=True, help="No table on stdout.")
 @bootstrap_options
@@ -37,15 +36,14 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
     `score`) or a per-turn .jsonl saved by `empathy-score score -o turns.jsonl`. Dialogues are paired
     by id; deltas are candidate - baseline with a paired bootstrap CI.
     """
-    from ..api import COMPARE_KINDS, Scorer, check_outputs, compare_files
+    from ..api import COMPARE_KINDS, check_outputs, compare_files
     from .report import print_compare
     check_outputs(outputs, COMPARE_KINDS, "compare")      # before any work
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
 
     def make_scorer():
-        return Scorer.from_pretrained(model, device=device, threads=threads, max_batch_tokens=max_batch_tokens,
-                                      max_batch_size=batch_size, agent_roles=options.agent_roles,
-                                      future_context=not no_future_context)
+        return load_scorer(model, options.agent_roles, no_future_context, device, threads, max_batch_tokens,
+                           batch_size)
     compared = compare_files(baseline, candidate, options, make_scorer, model=model,
                              bootstrap=bootstrap_settings(n_resamples, confidence, seed), max_drop=max_drop,
                              gate_on=gate_on, min_dialogues=min_dialogues, outputs=outputs)

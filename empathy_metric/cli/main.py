@@ -39,6 +39,7 @@ COMMANDS = {
     "score": LazyCommand("empathy_metric.cli.score_cmd:score"),
     "compare": LazyCommand("empathy_metric.cli.compare_cmd:compare"),
     "metrics": LazyCommand("empathy_metric.cli.metrics_cmd:metrics"),
+    "analyze": LazyCommand("empathy_metric.cli.analyze_cmd:analyze"),
     "train": LazyCommand("empathy_metric.training.commands:train", "Train a model on ESConv, EMH and WASSA.",
                          "train", TRAIN_NEEDS),
     "cv": LazyCommand("empathy_metric.training.commands:cv", "Dialogue-level k-fold cross-validation.",
@@ -130,6 +131,7 @@ def cli():
     empathy-score logs.jsonl                 # = empathy-score score logs.jsonl
     empathy-score score logs.jsonl -o turns.jsonl -o summary.json
     empathy-score metrics                    # metric names and their directions
+    empathy-score analyze logs.jsonl --ratings ratings.csv   # metrics against your human ratings
 
     \b
     Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 bad input, 4 model/runtime/output, 130 interrupted.

@@ -29,20 +29,6 @@ def input_options(command):
     return command
 
 
-def runtime_options(command):
-    """How the model runs (never what it gives: results do not depend on these)."""
-    options = [
-        click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads (default: all cores)."),
-        click.option("--max-batch-tokens", type=click.IntRange(min=1), default=16384, show_default=True,
-                     help="Token budget of one batch (padded length x rows)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True,
-                     help="Most windows per batch."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
 def reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error) -> ReaderOptions:
     roles = frozenset(normalize_role(r) for r in agent_roles) if agent_roles else DEFAULT_AGENT_ROLES
     return ReaderOptions(format=fmt, turns_key=turns_key, role_key=role_key, text_key=text_key,

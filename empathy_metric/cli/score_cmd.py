@@ -8,8 +8,9 @@ import click
 
 from .exits import EXIT_GATE_FAILED
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
-from .reader_options import input_options, reader_options, runtime_options
+from .reader_options import input_options, reader_options
 from .report import echo_warnings, print_summary, progress_callback
+from .runtime_options import runtime_options
 
 
 def score_options(command):
@@ -22,11 +23,9 @@ def score_options(command):
         click.option("--include-text", is_flag=True,
                      help="Per-turn .jsonl/.csv outputs carry the scored turn's text."),
         input_options,
-        click.option("--no-future-context", is_flag=True,
-                     help="Score with previous turns only (real-time use)."),
-        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
         runtime_options,
-        click.option("-q", "--quiet", is_flag=True, help="No progress (a bar on a terminal, else a line every 10 s), no summary table."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="No progress (a bar on a terminal, else a line every 10 s), no summary table."),
         click.option("--resume", is_flag=True,
                      help="Continue an interrupted run: keep the dialogues already in the -o .jsonl output, "
                           "score the rest and append them (refused if the model, settings or input differ)."),
@@ -50,7 +49,7 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
     agent_roles=, future_context=)` loads the model."""
-    from ..api import check_outputs, score_files
+    from ..api import check_outputs, gate_warnings, score_files
     from ..io.readers.counting import count_records
     from ..pipeline.aggregation import metric_names
     from ..reporting.gating import plan_gates, threshold_gates
@@ -62,7 +61,8 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     scorer = make_scorer(device=device, threads=threads, max_batch_tokens=max_batch_tokens,
                          max_batch_size=batch_size, agent_roles=options.agent_roles,
                          future_context=not no_future_context)
-    plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived))
+    plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived),
+                      validity_warnings=gate_warnings(scorer.bundle, scorer.tasks, scorer.perceived))
     with progress_callback(quiet, lambda: count_records(list(inputs), options)) as on_dialogue:
         result = score_files(scorer, list(inputs), options, list(outputs), on_dialogue, bootstrap=bootstrap,
                              gates=plan, resume=resume, allow_empty=allow_empty, include_text=include_text)

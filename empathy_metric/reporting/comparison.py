@@ -48,13 +48,8 @@ def is_saved_scores(path: str) -> bool:
 
 
 def _records(path: str):
-    from ..io.readers import iter_records
-    for name, line, record in iter_records(path):
-        if isinstance(record, InputError):
-            raise record
-        if not isinstance(record, dict):
-            raise InputError("expected a per-turn JSON object", source=name, line=line)
-        yield name, line, record
+    from ..io.readers import iter_objects
+    return iter_objects(path, "a per-turn JSON object")
 
 
 def tasks_of_saved(path: str) -> tuple[list[Task], list[str]]:

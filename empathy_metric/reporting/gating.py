@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import UsageError
 from .metric_catalog import HIGHER, LOWER
@@ -122,10 +122,12 @@ class GateResult:
     estimate: Estimate | None
     reason: str                    # why it passed or failed, in words
     subject: str = ""              # "delta " for compare
+    warning: str | None = None     # why the verdict may be noise: the metric's validity (metric_catalog)
 
     def line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        return f"{verdict} {self.gate.metric} {self.reason} [{self.gate.option}]"
+        text = f"{verdict} {self.gate.metric} {self.reason} [{self.gate.option}]"
+        return text + (f" (warning: {self.warning})" if self.warning else "")
 
     def to_dict(self) -> dict:
         e = self.estimate
@@ -134,7 +136,7 @@ class GateResult:
                 "judged_value": self.judged_value, "mean": _json_number(e.mean if e else None),
                 "ci_low": _json_number(e.ci_low if e else None), "ci_high": _json_number(e.ci_high if e else None),
                 "n_dialogues": e.n_dialogues if e else 0, "reason": self.reason,
-                "verdict": self.line()}
+                "validity_warning": self.warning, "verdict": self.line()}
 
 
 @dataclass
@@ -158,10 +160,13 @@ class GatePlan:
     min_dialogues: int = 1
     subject: str = ""              # "delta " when the estimates are deltas (compare)
     unit: str = "dialogues"        # "paired dialogues" for compare
+    # metric -> why a gate on it may be noise (weak or unmeasured validity); it never changes a verdict
+    warnings: tuple[tuple[str, str], ...] = ()
 
     def evaluate(self, estimates: dict[str, Estimate]) -> GateEvaluation:
-        return GateEvaluation([self._judge(g, estimates.get(g.metric)) for g in self.gates],
-                              self.gate_on, self.min_dialogues)
+        warnings = dict(self.warnings)
+        return GateEvaluation([replace(self._judge(g, estimates.get(g.metric)), warning=warnings.get(g.metric))
+                               for g in self.gates], self.gate_on, self.min_dialogues)
 
     def _judge(self, gate: Gate, estimate: Estimate | None) -> GateResult:
         judged_on = gate.bound if self.gate_on == "ci" else "mean"
@@ -200,9 +205,11 @@ class GatePlan:
 
 
 def plan_gates(gates: list[Gate], gate_on: str, min_dialogues: int, bootstrap, known_metrics,
-               subject: str = "", unit: str = "dialogues") -> GatePlan | None:
+               subject: str = "", unit: str = "dialogues",
+               validity_warnings: dict[str, str] | None = None) -> GatePlan | None:
     """The plan that judges `gates`, checked against the model's metric names; None when there are no
-    gates. Judging on the CI needs a bootstrap (`bootstrap`: statistics.BootstrapSettings or None)."""
+    gates. Judging on the CI needs a bootstrap (`bootstrap`: statistics.BootstrapSettings or None).
+    `validity_warnings` (metric -> text) are attached to the verdicts of gates on those metrics."""
     if not gates:
         return None
     for gate in gates:
@@ -210,7 +217,9 @@ def plan_gates(gates: list[Gate], gate_on: str, min_dialogues: int, bootstrap, k
     if gate_on == "ci" and bootstrap is None:
         raise UsageError("--gate-on ci needs confidence intervals: use --bootstrap N (N > 0) "
                          "or --gate-on mean")
-    return GatePlan(tuple(gates), gate_on, min_dialogues, subject, unit)
+    warned = tuple((g.metric, (validity_warnings or {})[g.metric]) for g in gates
+                   if g.metric in (validity_warnings or {}))
+    return GatePlan(tuple(gates), gate_on, min_dialogues, subject, unit, warned)
 
 
 def estimates_from_table(table: dict[str, dict], mean_key: str = "mean") -> dict[str, Estimate]:

@@ -93,6 +93,12 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
     return [replace(info, validity=measured.get(info.name)) for info in infos]
 
 
+def validity_warnings(tasks: list[Task], perceived_dims: list[str], validity: dict | None) -> dict[str, str]:
+    """Metric -> why a gate on it may be noise, for every metric below the floor or never measured."""
+    return {info.name: info.validity_warning for info in catalog(tasks, perceived_dims, validity)
+            if info.validity_warning}
+
+
 def directions(tasks: list[Task], perceived_dims: list[str]) -> dict[str, str]:
     return {info.name: info.direction for info in catalog(tasks, perceived_dims)}
 

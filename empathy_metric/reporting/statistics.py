@@ -51,18 +51,24 @@ class MeanIntervals:
     notes: list[str | None]
 
 
+def resample_counts(indices, n: int) -> np.ndarray:
+    """What scipy hands a vectorised statistic (rows of resampled dialogue indices, or one row) ->
+    (resamples, n): how often each of the n dialogues was drawn in each resample."""
+    import numpy as np
+    rows = np.asarray(indices).reshape(-1, np.shape(indices)[-1])   # k = n-1 in BCa's jackknife
+    offsets = (np.arange(rows.shape[0]) * n)[:, None]
+    counts = np.bincount((rows + offsets).ravel(), minlength=rows.shape[0] * n)
+    return counts.reshape(rows.shape[0], n).astype(np.float64)
+
+
 def _resampled_means(values: np.ndarray):
     """A vectorised scipy statistic: rows of dialogue indices -> the mean of every metric."""
     import numpy as np
-    n = values.shape[0]
 
     def statistic(indices, axis=-1):
-        indices = np.asarray(indices)
-        rows = indices.reshape(-1, indices.shape[-1])   # (resamples, k); k = n-1 in BCa's jackknife
-        offsets = (np.arange(rows.shape[0]) * n)[:, None]
-        counts = np.bincount((rows + offsets).ravel(), minlength=rows.shape[0] * n)
-        means = (counts.reshape(rows.shape[0], n).astype(np.float64) @ values) / rows.shape[1]
-        return means[0] if indices.ndim == 1 else means.T     # (metrics, resamples), as scipy wants
+        counts = resample_counts(indices, values.shape[0])
+        means = (counts @ values) / counts[0].sum()
+        return means[0] if np.ndim(indices) == 1 else means.T     # (metrics, resamples), as scipy wants
     return statistic
 
 

@@ -19,7 +19,7 @@ from ...errors import InputError
 from .options import FORMATS, ReaderOptions, reads_as_csv
 from .records import record_to_dialogue
 
-__all__ = ["FORMATS", "ReaderOptions", "ReadStats", "read_dialogues", "iter_records"]
+__all__ = ["FORMATS", "ReaderOptions", "ReadStats", "read_dialogues", "iter_records", "iter_objects"]
 
 EMH_COLUMNS = ("seeker_post", "response_post")
 
@@ -122,6 +122,17 @@ def _json_array(data: bytes, name: str):
         raise InputError("expected one JSON array or one JSON object per line", source=name)
     for number, record in enumerate(records, start=1):
         yield name, number, record
+
+
+def iter_objects(path: str, expected: str) -> Iterator[tuple[str, int, dict]]:
+    """(source name, line, record) of a JSONL/JSON file whose every record must be a JSON object; an
+    unreadable record or another JSON value is an InputError ("FILE:LINE: expected <expected>")."""
+    for name, line, record in iter_records(path):
+        if isinstance(record, InputError):
+            raise record
+        if not isinstance(record, dict):
+            raise InputError(f"expected {expected}", source=name, line=line)
+        yield name, line, record
 
 
 def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = None

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ...dialogue import DEFAULT_AGENT_ROLES
+
+if TYPE_CHECKING:
+    from ..ratings import RecordRating
 
 FORMATS = ("auto", "openai", "sharegpt", "esconv", "generic", "emh")
 TURNS_KEYS = {"openai": "messages", "sharegpt": "conversations", "esconv": "dialog", "generic": "turns"}
@@ -21,6 +25,8 @@ class ReaderOptions:
     id_key: str | None = None
     agent_roles: frozenset[str] = field(default_factory=lambda: DEFAULT_AGENT_ROLES)
     on_error: str = "raise"        # or "skip": bad records are skipped and counted
+    # Ratings carried by the records (`analyze --record-rating`): kept in Dialogue.meta["ratings"].
+    record_ratings: tuple[RecordRating, ...] = ()
 
 
 def reads_as_csv(path: str, options: ReaderOptions) -> bool:

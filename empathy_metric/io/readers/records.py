@@ -6,6 +6,7 @@ from typing import Any
 
 from ...dialogue import NON_DIALOGUE_ROLES, Dialogue, Turn, normalize_role
 from ...errors import InputError
+from ..ratings import ratings_of_record
 from .options import ID_KEYS, ROLE_KEYS, TEXT_KEYS, TURNS_KEYS, ReaderOptions
 
 # Gold annotations we recognise in turns; kept on the turn, never used for scoring.
@@ -136,6 +137,8 @@ def record_to_dialogue(record: Any, options: ReaderOptions, source: str) -> Dial
             continue
         turns.append(Turn(role=role, text=text, index=index, gold=_gold(raw, where)))
     meta = {k: record[k] for k in ("survey_score", "emotion_type", "problem_type") if k in record}
+    if options.record_ratings:
+        meta["ratings"] = ratings_of_record(record, options.record_ratings)
     return Dialogue(dialogue_id=dialogue_id, turns=turns, source=source, meta=meta, skipped=skipped,
                     turns_read=len(raw_turns), truncated_parts=dropped_parts)
 
