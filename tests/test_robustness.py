@@ -72,7 +72,7 @@ def test_an_output_naming_the_input_is_refused_and_the_input_kept(score_cli, in_
     ("nodir/t.jsonl", "-o nodir/t.jsonl: folder nodir does not exist"),
     ("in.jsonl/t.json", "-o in.jsonl/t.json: in.jsonl is not a folder"),
     ("folder.json", "-o folder.json: is a folder; give a file name"),
-    ("t.txt", "-o t.txt: unknown output format (use .jsonl, .csv, .json or .junit.xml)"),
+    ("t.txt", "-o t.txt: unknown output format for score (use .jsonl, .csv, .json, .junit.xml, .html or .md)"),
     ("s.json", "-o s.json: names the same file as -o ./s.json"),
 ])
 def test_bad_output_paths_are_refused_before_any_work(score_cli, in_tmp, output, message):

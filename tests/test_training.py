@@ -111,6 +111,13 @@ def test_train_export_eval_through_the_cli(tmp_path):
     ci = evaluated["esconv_valid"]["f1_intervals"]["ESConv"]
     assert ci["low"] <= evaluated["esconv_valid"]["means"]["ESConv"]["f1"] <= ci["high"]
     assert "95% CI" in result.output
+    fitted = runner.invoke(cli, ["fit-rates", str(bundle), "--data", str(data), "--estimator", "pcc"])
+    assert fitted.exit_code == 0, fitted.output
+    tasks = json.loads((bundle / "manifest.json").read_text())["tasks"]
+    assert all(t["rates"]["estimator"] == "pcc" for t in tasks)         # the scorer now reports pcc rates
+    scored = runner.invoke(cli, ["score", str(data / "esconv" / "valid.json"), "-m", str(bundle), "-q",
+                                 "-o", str(tmp_path / "s.json")])
+    assert scored.exit_code == 0, scored.output
 
 
 def test_context_pooling_gives_the_heads_both_means(tmp_path):

@@ -1,5 +1,5 @@
-"""The training side's commands (extra `train`): `train`, `cv`, `cv-merge`, `average`, `eval` and
-`zero-shot`. `empathy-score` finds them by name (cli/main.py) and imports this module only when one is
+"""The training side's commands (extra `train`): `train`, `cv`, `cv-merge`, `average`, `eval`,
+`fit-rates` and `zero-shot`. `empathy-score` finds them by name (cli/main.py) and imports this module only when one is
 run; its top level imports click and the CLI's shared options, nothing heavy.
 
 What a run trains is a recipe file (training/config.py, `--config`), not a row of options: these
@@ -251,6 +251,29 @@ def evaluate(model, data_dir, heldout, out_json, record_validity, device, thread
         command = f"empathy-score eval -m {model or bundle.name} --data {data_dir} --record-validity"
         record_manifest_key(bundle.path, "validity", validity_block(report, command))
         log(f"validity recorded in {bundle.path / 'manifest.json'}")
+
+
+@click.command("fit-rates")
+@click.argument("bundle_dir", type=click.Path(exists=True, file_okay=False))
+@data_option
+@click.option("--estimator", type=click.Choice(["cc", "pcc", "acc"]), required=True,
+              help="cc: share of argmax labels; pcc: mean probability after vector scaling; acc: shares "
+                   "adjusted by the confusion matrix (pipeline/quantification.py).")
+def fit_rates_command(bundle_dir, data_dir, estimator):
+    """Fit how an exported bundle estimates label rates, on the validation split of --data with the
+    bundle's own graph (the logits users get), and write them into its manifest's tasks. Training
+    does this with the recipe key `rates`; this command does it for a bundle trained without."""
+    from ..bundle import load_bundle, record_manifest_key
+    from ..runtime import load_backend
+    from .experiment import default_splits
+    from .rate_validity import fit_rates
+    bundle = load_bundle(bundle_dir)
+    valid = default_splits(data_dir, bundle.window, sources=("esconv", "emh"), log=log).valid
+    outputs = load_backend(bundle).predict([x.window for x in valid]).outputs
+    tasks = fit_rates(bundle.tasks, {t.name: outputs[f"logits.{t.name}"] for t in bundle.tasks},
+                      [x.labels for x in valid], estimator)
+    record_manifest_key(bundle.path, "tasks", [t.to_dict() for t in tasks])
+    log(f"{estimator} rates fitted on {len(valid)} validation windows; recorded in {bundle.path / 'manifest.json'}")
 
 
 @click.command("zero-shot")
