@@ -471,16 +471,20 @@ def score_responses(scorer: Scorer, predictions: list[str], contexts: list) -> l
 
 # ---- human ratings related to the metrics, as `empathy-score analyze` does it ---------------------
 
-# Outputs of `analyze`, by extension. An HTML report is the report module's to add: its writer takes
-# the same `AnalysisResult.result` dict as the two below.
-ANALYZE_OUTPUTS = {".json": "json", ".md": "md"}
+# Outputs of `analyze`, by extension: each writer takes the same `AnalysisResult.result` dict.
+ANALYZE_OUTPUTS = {".json": "json", ".md": "md", ".html": "html"}
 
 
 def analyze_output_kind(path: str) -> str:
+    """The kind of an analyze -o path; a UsageError for another extension, or for .html without the
+    [report] extra (checked before any work)."""
     for suffix, kind in ANALYZE_OUTPUTS.items():
         if path.lower().endswith(suffix):
+            if kind == "html":
+                require_report_extra(path)
             return kind
-    raise UsageError(f"-o {path}: analyze writes .json (everything) or .md (the tables in Markdown)")
+    raise UsageError(f"-o {path}: analyze writes .json (everything), .md (the tables in Markdown) or .html "
+                     "(the tables in a self-contained page)")
 
 
 @dataclass
@@ -615,6 +619,9 @@ def analyze_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, rat
     for path, kind in zip(outputs, kinds):
         if kind == "json":
             write_json(path, result)
-        else:
+        elif kind == "md":
             write_text(path, analysis_markdown(result))
+        else:
+            from .reporting.html_report import analysis_report
+            write_text(path, analysis_report(result))
     return AnalysisResult(result=result, warnings=related["warnings"])

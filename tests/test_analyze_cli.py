@@ -123,6 +123,16 @@ def test_markdown_and_the_terminal_tables(tiny_bundle, in_tmp):
         assert any(line.startswith(whole) for line in lines), whole
 
 
+def test_html_page_holds_every_table(tiny_bundle, in_tmp):
+    pytest.importorskip("jinja2")
+    result, data = analyze(tiny_bundle, "logs.jsonl", "--ratings", "ratings.csv", out="out.html")
+    assert result.exit_code == 0, result.output
+    page = (in_tmp / "out.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script src" not in page and "http" not in page.split("<body>")[1]
+    assert "rating &#39;helpful&#39; (turn level, ratings file)" in page
+    assert page.count("<table") == 2 and "esconv_strategy.rate.restatement_or_paraphrasing" in page
+
+
 def test_results_do_not_depend_on_record_order(tiny_bundle, in_tmp):
     _, first = analyze(tiny_bundle, "logs.jsonl", "--ratings", "ratings.csv")
     lines = (in_tmp / "logs.jsonl").read_text().splitlines(keepends=True)
@@ -154,8 +164,9 @@ def test_no_rating_matching_anything_is_exit_3(tiny_bundle, in_tmp):
 
 @pytest.mark.parametrize("args, message", [
     ([], "error: no ratings: give --ratings FILE and/or --record-rating PATH\n"),
-    (["--ratings", "ratings.csv", "-o", "out.html"],
-     "error: -o out.html: analyze writes .json (everything) or .md (the tables in Markdown)\n"),
+    (["--ratings", "ratings.csv", "-o", "out.txt"],
+     "error: -o out.txt: analyze writes .json (everything), .md (the tables in Markdown) or .html (the tables "
+     "in a self-contained page)\n"),
     (["--ratings", "ratings.csv", "--high", "abc"],
      "error: --high abc: expected METRIC=VALUE, e.g. --high perceived.empathy=0.6\n"),
     (["--ratings", "ratings.csv", "--record-rating", "helpful=survey.empathy"],

@@ -77,7 +77,8 @@ def _summary_line(result: dict) -> str:
               help="ROC-AUC makes a rating binary: rating >= VALUE is high (default: the rating's median "
                    "over the rated units). Repeatable, per rating with NAME=.")
 @click.option("-o", "--output", "outputs", multiple=True,
-              help="Write .json (everything) or .md (the tables in Markdown). Repeatable.")
+              help="Write .json (everything), .md (the tables in Markdown) or .html (a self-contained page; "
+                   "extra [report]). Repeatable.")
 @input_options
 @runtime_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no tables (warnings still go to stderr).")

@@ -198,3 +198,20 @@ def compare_report(result: dict, catalog: list[MetricInfo], tasks: list[Task], d
                   chips=chips, gates=result.get("gates", []),
                   n_regressions=changes.count("regression"), n_improvements=changes.count("improvement"),
                   arrows=ARROWS)
+
+
+def analysis_report(result: dict) -> str:
+    """The page of one `analyze` run: per rating, how it matched and its two tables (analysis_tables)."""
+    from .analysis_tables import agreement_table, intent_table, matching_line, title
+    sections = []
+    for analysis in result["analyses"]:
+        tables = []
+        if "agreement" in analysis:
+            for make, caption in ((agreement_table, "Agreement of each metric with the rating (ROC-AUC: the "
+                                                    f"rating made binary at {analysis['high']:g})"),
+                                  (intent_table, "Mean rating with and without each expressed intent (Table 2 "
+                                                 "of Xu & Jiang): Mann-Whitney U, Holm-corrected")):
+                headers, rows = make(analysis, compact=False)
+                tables.append({"caption": caption, "headers": headers, "rows": rows})
+        sections.append({"title": title(analysis), "matching": matching_line(analysis), "tables": tables})
+    return render("analysis_report.html.j2", result=result, sections=sections, chip_styles=[])
