@@ -20,7 +20,7 @@ SCHEMA_VERSION = 1
 BACKENDS = ("onnx-encoder", "onnx-seq2seq", "torch-encoder", "torch-seq2seq")
 READABLE_SUFFIXES = (".onnx", ".json", ".md", ".txt", ".data", ".safetensors")
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = "minilm-empathy-v3"
+DEFAULT_MODEL = "minilm-empathy-v4"
 REQUIRED_KEYS = ("schema_version", "name", "backend", "files", "sha256", "tasks", "window")
 # The files of a trained encoder checkpoint: role -> path inside the checkpoint folder. A bundle that
 # lists them all holds torch weights (a `torch-encoder` bundle, or an ONNX bundle that ships them for

@@ -36,7 +36,7 @@ def recipe_options(command):
     `recipe` argument, the resolved values (training/config.py)."""
     options = [
         click.option("--config", "config_file", metavar="RECIPE",
-                     help="Recipe file (TOML), or the name of a shipped recipe (e.g. minilm-empathy-v3-b). "
+                     help="Recipe file (TOML), or the name of a shipped recipe (e.g. minilm-empathy-v4). "
                           "Keys not set there keep the defaults of recipes/default.toml."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override one recipe key for this run (repeatable), e.g. --set epochs=3."),

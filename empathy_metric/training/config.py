@@ -35,7 +35,7 @@ def shipped_recipes() -> list[str]:
 
 
 def recipe_path(config: str) -> Path:
-    """A recipe file, or the name of a shipped recipe (`minilm-empathy-v3-b`)."""
+    """A recipe file, or the name of a shipped recipe (`minilm-empathy-v4`)."""
     path = Path(config)
     if path.is_file():
         return path
