@@ -48,7 +48,7 @@ class MetricInfo:
         if not self.validity:
             return f"the model ships no measured validity for {self.name}"
         r = self.validity.get("dialogue_r")
-        if r is None:
+        if not isinstance(r, (int, float)) or isinstance(r, bool):
             return f"{self.name}'s agreement with human judgements could not be measured"
         if not r >= VALIDITY_FLOOR:                        # NaN counts as below
             return (f"{self.name} agrees weakly with human judgements (dialogue-level r {r:.2f} < "
@@ -69,7 +69,8 @@ def _rate_direction(task: Task, position: int) -> str:
 def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None = None) -> list[MetricInfo]:
     """One entry per metric, in the order of `aggregation.metric_names` (a test checks they agree);
     `validity` is a bundle manifest's `validity` block."""
-    measured = (validity or {}).get("metrics", {})
+    measured = (validity or {}).get("metrics", {}) if isinstance(validity, dict) else {}
+    measured = measured if isinstance(measured, dict) else {}
     from ..pipeline.aggregation import slug  # numpy-free at import: the CLI imports this module for --help
     infos = []
     for task in tasks:
@@ -90,7 +91,9 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
             name=f"perceived.{dim}", direction=HIGHER, range="0..1",
             meaning=f"mean predicted perceived {PERCEIVED_MEANINGS.get(dim, dim)} of agent turns "
                     "(0 = low, 1 = high)"))
-    return [replace(info, validity=measured.get(info.name)) for info in infos]
+    # a malformed entry (not an object) counts as not measured
+    return [replace(info, validity=entry if isinstance(entry := measured.get(info.name), dict) else None)
+            for info in infos]
 
 
 def validity_warnings(tasks: list[Task], perceived_dims: list[str], validity: dict | None) -> dict[str, str]:
