@@ -44,11 +44,11 @@ def score_options(command):
 
 
 def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_key, text_key, id_key, agent_roles,
-              on_error, no_future_context, device, threads, max_batch_tokens, batch_size, quiet, resume, allow_empty,
+              on_error, no_future_context, device, threads, max_batch_tokens, batch_size, workers, quiet, resume, allow_empty,
               n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
-    agent_roles=, future_context=)` loads the model."""
+    agent_roles=, future_context=, workers=)` loads the model."""
     from ..api import check_outputs, gate_warnings, score_files
     from ..io.readers.counting import count_records
     from ..pipeline.aggregation import metric_names
@@ -60,7 +60,7 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
     scorer = make_scorer(device=device, threads=threads, max_batch_tokens=max_batch_tokens,
                          max_batch_size=batch_size, agent_roles=options.agent_roles,
-                         future_context=not no_future_context)
+                         future_context=not no_future_context, workers=workers)
     plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived),
                       validity_warnings=gate_warnings(scorer.bundle, scorer.tasks, scorer.perceived))
     with progress_callback(quiet, lambda: count_records(list(inputs), options)) as on_dialogue:
