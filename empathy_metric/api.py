@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
@@ -243,6 +244,7 @@ _worker_scorer: Scorer | None = None
 
 def _start_worker(recipe: Callable[..., Scorer], threads: int) -> None:
     global _worker_scorer
+    os.environ["RAYON_NUM_THREADS"] = str(threads)     # the tokenizer's pool, as ORT's: cores / workers
     _worker_scorer = recipe(threads=threads)
 
 
