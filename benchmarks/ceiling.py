@@ -34,7 +34,7 @@ STAGES = {
     "pad batches": ("empathy_metric.pipeline.encoding", None, "pad_batch"),
     "decode (labels, probs)": ("empathy_metric.api", None, "decode"),
     "dialogue metrics": ("empathy_metric.pipeline.aggregation", None, "dialogue_metrics"),
-    "write JSONL": ("empathy_metric.io.writers", "JsonlTurnWriter", "write_dialogue"),
+    "write JSONL": ("empathy_metric.io.writers", "TurnWriter", "write_dialogue"),
     "summary (bootstrap)": ("empathy_metric.api", None, "corpus_table"),
 }
 

@@ -26,7 +26,7 @@ from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import clean_text, record_to_dialogue
 from .io.output_paths import check_output_paths
 from .io.resume import begin_run
-from .io.writers import SCORE_KINDS, CsvTurnWriter, JsonlTurnWriter, output_kind, write_json, write_text
+from .io.writers import SCORE_KINDS, CsvFormat, JsonlFormat, TurnWriter, output_kind, write_json, write_text
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
@@ -125,20 +125,23 @@ class Scorer:
         return scores
 
     def iter_scores(self, dialogues: Iterable[Dialogue], counts: Counts, on_error: str = "raise",
-                    known: KnownScores | None = None) -> Iterator[DialogueScore]:
+                    known: KnownScores | None = None, formats: tuple = (),
+                    keep_utterances: bool = True) -> Iterator[DialogueScore]:
         """Score dialogues in chunks of windows; yield each dialogue, in input order, when done.
         `counts` is updated as dialogues pass (records_read is the reader's business). A dialogue for
-        which `known` returns scores is not run through the model again."""
+        which `known` returns scores is not run through the model again. With workers, dialogues come
+        back with their per-turn text in `formats` (io.writers) rendered, and without `utterances`
+        unless `keep_utterances`: unpickling them cost the parent more than writing them."""
         steps = self._steps(dialogues, counts, on_error, known)
         with contextlib.ExitStack() as stack:
             if self.workers > 1:
-                results = self._in_workers(steps, stack)
+                results = self._in_workers(steps, stack, (tuple(formats), keep_utterances))
             else:
                 results = (self._score_step(step) for step in steps)
             for scored in results:
                 for dialogue in scored:
                     counts.dialogues_scored += 1
-                    counts.windows_truncated += sum(u.truncated for u in dialogue.utterances)
+                    counts.windows_truncated += dialogue.windows_truncated
                     yield dialogue
         counts.check()
 
@@ -215,7 +218,7 @@ class Scorer:
                                          turns=dialogue.turns))
         return scored
 
-    def _in_workers(self, steps: Iterator, stack: contextlib.ExitStack) -> Iterator[list[DialogueScore]]:
+    def _in_workers(self, steps: Iterator, stack: contextlib.ExitStack, output: tuple) -> Iterator[list[DialogueScore]]:
         """`_score_step` in worker processes. The pool starts only when a second chunk comes: one
         chunk is scored here (starting workers would cost more than it saves)."""
         held: list = []
@@ -228,11 +231,11 @@ class Scorer:
             return
         pool = stack.enter_context(WorkerPool(self.workers, _start_worker, (self.recipe, self.worker_threads)))
         jobs = (Ready([step]) if isinstance(step, DialogueScore) else
-                Job(step, number, _describe(step[0]), _describe(step[-1]))
+                Job((step, *output), number, _describe(step[0]), _describe(step[-1]))
                 for number, step in enumerate(itertools.chain(held, steps), start=1))
         for job, scored in pool.ordered(_score_in_worker, jobs):
             if isinstance(job, Job):                # the turns stayed here: put them back
-                for dialogue, score in zip(job.payload, scored):
+                for dialogue, score in zip(job.payload[0], scored):
                     score.turns = dialogue.turns
             yield scored
 
@@ -248,11 +251,16 @@ def _start_worker(recipe: Callable[..., Scorer], threads: int) -> None:
     _worker_scorer = recipe(threads=threads)
 
 
-def _score_in_worker(dialogues: list[Dialogue]) -> list[DialogueScore]:
-    """One chunk, scored in a worker; the dialogues' turns are not sent back (the parent has them)."""
+def _score_in_worker(job: tuple[list[Dialogue], tuple, bool]) -> list[DialogueScore]:
+    """One chunk, scored in a worker, its per-turn text rendered in `formats`; the dialogues' turns are
+    not sent back (the parent has them), nor their utterances unless `keep_utterances`."""
+    dialogues, formats, keep_utterances = job
     scored = _worker_scorer._score_step(dialogues)
     for score in scored:
+        score.rendered = {f: f.render(score) for f in formats}
         score.turns = []
+        if not keep_utterances:
+            score.utterances = []
     return scored
 
 
@@ -272,14 +280,14 @@ class RunResult:
 
 
 def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, resume_path: str | None = None,
-                      include_text: bool = False):
+                      include_text: bool = False) -> list[TurnWriter]:
     writers = []
     for path in outputs:
         kind = output_kind(path)
         if kind == "jsonl":
-            writers.append(JsonlTurnWriter(path, append or path == resume_path, include_text))
+            writers.append(TurnWriter(path, JsonlFormat(include_text), append or path == resume_path))
         elif kind == "csv":
-            writers.append(CsvTurnWriter(path, scorer.tasks, scorer.perceived, append, include_text))
+            writers.append(TurnWriter(path, CsvFormat.of(scorer.tasks, scorer.perceived, include_text), append))
     return writers
 
 
@@ -319,7 +327,8 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     transcripts = LowestTranscripts(sort_metric(names)) if "html" in kinds else None
     writers = open_turn_writers(outputs, scorer, resume_path=resumed.path if resumed else None,
                                 include_text=include_text)
-    scores = scorer.iter_scores(read_path_list(inputs, options, stats), counts, options.on_error, known)
+    scores = scorer.iter_scores(read_path_list(inputs, options, stats), counts, options.on_error, known,
+                                formats=tuple(w.format for w in writers), keep_utterances=transcripts is not None)
     try:
         for scored in scores:
             for writer in writers:
