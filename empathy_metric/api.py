@@ -61,7 +61,9 @@ class ScoreResult:
 
 class Scorer:
     """`workers` > 1: dialogues are scored in that many worker processes (`pipeline/parallel.py`), each
-    holding the scorer that `recipe(threads=)` builds; results are the same as in one process."""
+    holding the scorer that `recipe(threads=)` builds; results are the same as in one process.
+    `pool` makes the workers: `pool(workers, initializer, initargs)` (a process pool; the Ray engine
+    swaps in `distributed.RayPool`)."""
 
     def __init__(self, bundle: Bundle, backend: Backend, agent_roles: frozenset[str] = DEFAULT_AGENT_ROLES,
                  future_context: bool = True, workers: int = 1, recipe: Callable[..., "Scorer"] | None = None,
@@ -74,6 +76,7 @@ class Scorer:
         self.perceived = bundle.perceived
         self.workers = workers if recipe is not None else 1
         self.recipe, self.worker_threads = recipe, worker_threads
+        self.pool: Callable = WorkerPool
 
     @classmethod
     def from_pretrained(cls, model: str | None = None, device: str = "cpu", threads: int | None = None,
@@ -134,7 +137,7 @@ class Scorer:
         unless `keep_utterances`: unpickling them cost the parent more than writing them."""
         steps = self._steps(dialogues, counts, on_error, known)
         with contextlib.ExitStack() as stack:
-            if self.workers > 1:
+            if self.workers > 1 or self.pool is not WorkerPool:     # a Ray pool even with one actor
                 results = self._in_workers(steps, stack, (tuple(formats), keep_utterances))
             else:
                 results = (self._score_step(step) for step in steps)
@@ -229,7 +232,7 @@ class Scorer:
         else:
             yield from (self._score_step(step) for step in held)
             return
-        pool = stack.enter_context(WorkerPool(self.workers, _start_worker, (self.recipe, self.worker_threads)))
+        pool = stack.enter_context(self.pool(self.workers, _start_worker, (self.recipe, self.worker_threads)))
         jobs = (Ready([step]) if isinstance(step, DialogueScore) else
                 Job((step, *output), number, _describe(step[0]), _describe(step[-1]))
                 for number, step in enumerate(itertools.chain(held, steps), start=1))
