@@ -40,6 +40,15 @@ def test_any_number_of_workers_writes_the_bytes_of_one_process(score_cli, logs, 
     assert summary["counts"]["dialogues_scored"] > 1000 and summary["corpus"]
 
 
+def test_compare_scores_its_logs_with_workers_to_the_same_bytes(score_cli, logs, tmp_path):
+    compared = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"compare-{workers}.json"
+        assert score_cli("compare", logs, logs, "--workers", workers, "-o", out).exit_code == 0
+        compared.append(out.read_bytes())
+    assert compared[0] == compared[1]
+
+
 def test_bad_records_give_the_same_skips_and_errors(score_cli, logs, tmp_path):
     lines = logs.read_text().splitlines()
     lines[700] = '{"id": "broken", "messages": ['                 # not JSON

@@ -29,7 +29,7 @@ def score_options(command):
                           "the model), with the local engine's outputs. See docs/scale.md."),
         click.option("--ray-address", metavar="ADDR",
                      help="--engine ray: the cluster to join ('auto', or ray://HOST:10001); default: start a "
-                          "local one on this machine's usable cores."),
+                          "local one of --workers x ORT threads CPUs."),
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress (a bar on a terminal, else a line every 10 s), no summary table."),
         click.option("--resume", is_flag=True,
