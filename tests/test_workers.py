@@ -118,9 +118,8 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
-def test_ctrl_c_ends_every_worker(logs, tiny_bundle, tmp_path):
-    out = tmp_path / "turns.jsonl"
+def started_with_workers(logs, tiny_bundle, out: Path) -> tuple[subprocess.Popen, set[int]]:
+    """`score --workers 2` in a real process, once it has written output; and its child processes."""
     process = subprocess.Popen([sys.executable, "-m", "empathy_metric.cli.main", str(logs), "-m", str(tiny_bundle),
                                 "-q", "--workers", "2", "-o", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
@@ -131,10 +130,32 @@ def test_ctrl_c_ends_every_worker(logs, tiny_bundle, tmp_path):
     assert process.poll() is None, "the run ended before it could be interrupted"
     workers = children_of(process.pid)
     assert len(workers) >= 2                   # the pool's workers (and its resource tracker)
+    return process, workers
+
+
+def assert_gone(pids: set[int]) -> None:
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "a worker outlived the run"
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
+
+
+@needs_proc
+def test_ctrl_c_ends_every_worker(logs, tiny_bundle, tmp_path):
+    process, workers = started_with_workers(logs, tiny_bundle, tmp_path / "turns.jsonl")
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) == 130
     assert process.stderr.read().decode().strip() == "interrupted"
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "a worker outlived the run"
+    assert_gone(workers)
+
+
+@needs_proc
+def test_workers_leave_with_a_parent_killed_outright(logs, tiny_bundle, tmp_path):
+    """SIGKILL (or the OOM killer) gives the parent no chance to stop them: they notice on their own."""
+    process, workers = started_with_workers(logs, tiny_bundle, tmp_path / "turns.jsonl")
+    process.kill()
+    assert process.wait(timeout=120) == -signal.SIGKILL
+    assert_gone(workers)

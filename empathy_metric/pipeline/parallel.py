@@ -5,13 +5,15 @@ parent's threads). Each worker is set up once by an initializer (it loads the mo
 Ctrl-C: the parent alone stops the run, cancels what is queued and ends its workers, so nothing is
 left running. At most `ahead` chunks are in flight, so memory does not grow with the input. A worker
 that dies (killed, out of memory, a crash in native code) is a ModelError naming its chunk, never a
-hang or a missing chunk.
+hang or a missing chunk; workers of a parent that is killed outright leave with it.
 """
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,7 +45,15 @@ class Ready:
 
 def _start_worker(initializer: Callable, initargs: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     initializer(*initargs)
+
+
+def _exit_with_parent() -> None:
+    """A parent killed outright (SIGKILL, OOM) cannot stop its workers, and they would wait for work
+    forever (each holds both ends of the pool's queue): a worker leaves when its parent is gone."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)
 
 
 class WorkerPool:
