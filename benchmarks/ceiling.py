@@ -1,12 +1,16 @@
 """The end-to-end ceiling without the model: everything a CLI run does except inference.
 
-    python benchmarks/ceiling.py --bundle BUNDLE INPUT [--limit N]
+    python benchmarks/ceiling.py --bundle BUNDLE INPUT [--limit N] [--workers N] [--bootstrap 0]
 
 Runs the CLI's scoring function (read -> windows -> tokenise + assemble + pad -> decode -> aggregate
 -> write JSONL -> summary) with the bundle's real tokenizer and batching, but with inference replaced
 by zeros. The result is the most utterances per second this process could deliver on one core however
 fast the GPU, and which stage costs what (main-thread CPU time per stage, from timers wrapped around
 each stage's function: a profiler's own overhead would distort these small Python functions).
+
+`--workers N` (N > 1) runs the CPU stages in N worker processes as `--workers` does (each with its
+own no-inference scorer): the stage table then covers only what stays in the parent (reading,
+bookkeeping, writing, summary), and the utterances per wall-second show how the stages scale.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ STAGES = {
     "pad batches": ("empathy_metric.pipeline.encoding", None, "pad_batch"),
     "decode (labels, probs)": ("empathy_metric.api", None, "decode"),
     "dialogue metrics": ("empathy_metric.pipeline.aggregation", None, "dialogue_metrics"),
-    "write JSONL": ("empathy_metric.io.writers", "JsonlTurnWriter", "write_dialogue"),
+    "write JSONL": ("empathy_metric.io.writers", "TurnWriter", "write_dialogue"),
     "summary (bootstrap)": ("empathy_metric.api", None, "corpus_table"),
 }
 
@@ -84,14 +88,23 @@ class NoInference:
         return RawOutputs(outputs=outputs, truncated=truncated)
 
 
+def no_inference_scorer(bundle: str, threads: int | None = None, workers: int = 1):
+    """A Scorer of `bundle` whose inference is replaced by zeros, in this process and in its workers."""
+    from empathy_metric.api import Scorer
+    scorer = Scorer.from_pretrained(bundle, threads=threads, workers=workers)
+    scorer.backend = NoInference(scorer.backend)
+    scorer.recipe = functools.partial(no_inference_scorer, bundle)
+    return scorer
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path)
     parser.add_argument("--bundle", required=True)
     parser.add_argument("--limit", type=int, help="first N dialogues (lines) of a JSONL input")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    from empathy_metric.api import Scorer
     from empathy_metric.io.readers import ReaderOptions
     from empathy_metric.reporting.statistics import BootstrapSettings
     spent: dict[str, float] = {}
@@ -106,23 +119,22 @@ def main(argv=None) -> None:
                     if number == args.limit:
                         break
                     dst.write(line)
-        scorer = Scorer.from_pretrained(args.bundle)
-        scorer.backend = NoInference(scorer.backend)
+        scorer = no_inference_scorer(args.bundle, workers=args.workers)
         wall, cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
         result = score_files(scorer, [str(source)], ReaderOptions(), [str(Path(tmp) / "turns.jsonl")],
                              bootstrap=BootstrapSettings(n_resamples=args.bootstrap) if args.bootstrap else None)
         wall, cpu, all_cpu = time.perf_counter() - wall, time.thread_time() - cpu, time.process_time() - all_cpu
     n = result.counts.turns_scored
-    print(f"{n} utterances, {result.counts.dialogues_scored} dialogues: {wall:.1f} s wall, {cpu:.1f} s "
-          f"main-thread CPU ({all_cpu:.1f} s all threads: the tokenizer's own pool) -> "
-          f"{n / cpu:.0f} utterances per main-thread CPU-second without inference")
+    print(f"{n} utterances, {result.counts.dialogues_scored} dialogues, --workers {args.workers}: {wall:.1f} s "
+          f"wall -> {n / wall:.0f} utterances/s; {cpu:.1f} s main-thread CPU ({all_cpu:.1f} s all threads of "
+          f"this process: the tokenizer's own pool) -> {n / cpu:.0f} utterances per main-thread CPU-second")
     print("| stage | CPU s | µs per utterance |\n|---|---:|---:|")
     for stage in STAGES:
         if stage in spent:
             print(f"| {stage} | {spent[stage]:.2f} | {1e6 * spent[stage] / n:.1f} |")
     rest = cpu - sum(spent.values())
     print(f"| everything else | {rest:.2f} | {1e6 * rest / n:.1f} |")
-    json.dump({"utterances": n, "wall_s": wall, "cpu_s": cpu, "all_threads_cpu_s": all_cpu,
+    json.dump({"utterances": n, "workers": args.workers, "wall_s": wall, "cpu_s": cpu, "all_threads_cpu_s": all_cpu,
                "stages_cpu_s": spent}, sys.stderr)
     print(file=sys.stderr)
 

@@ -12,6 +12,9 @@ the `evaluate` metric and the training side's evaluation call these; none re-imp
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
@@ -23,10 +26,11 @@ from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import clean_text, record_to_dialogue
 from .io.output_paths import check_output_paths
 from .io.resume import begin_run
-from .io.writers import SCORE_KINDS, CsvTurnWriter, JsonlTurnWriter, output_kind, write_json, write_text
+from .io.writers import SCORE_KINDS, CsvFormat, JsonlFormat, TurnWriter, output_kind, write_json, write_text
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
+from .pipeline.parallel import Job, Ready, WorkerPool, usable_cores
 from .pipeline.windows import Window, dialogue_windows, is_agent_role, is_blank, without_blank_turns
 from .reporting.analysis import analyze_rating
 from .reporting.gating import GateEvaluation, GatePlan, drop_gates, estimates_from_table, plan_gates
@@ -56,24 +60,39 @@ class ScoreResult:
 
 
 class Scorer:
+    """`workers` > 1: dialogues are scored in that many worker processes (`pipeline/parallel.py`), each
+    holding the scorer that `recipe(threads=)` builds; results are the same as in one process.
+    `pool` makes the workers: `pool(workers, initializer, initargs)` (a process pool; the Ray engine
+    swaps in `distributed.RayPool`)."""
+
     def __init__(self, bundle: Bundle, backend: Backend, agent_roles: frozenset[str] = DEFAULT_AGENT_ROLES,
-                 future_context: bool = True):
+                 future_context: bool = True, workers: int = 1, recipe: Callable[..., "Scorer"] | None = None,
+                 worker_threads: int = 1):
         self.bundle = bundle
         self.agent_roles = frozenset(normalize_role(r) for r in agent_roles)
         self.window_settings = bundle.window if future_context else bundle.window.without_future()
         self.backend = backend if future_context else backend.with_settings(self.window_settings)
         self.tasks = bundle.tasks
         self.perceived = bundle.perceived
+        self.workers = workers if recipe is not None else 1
+        self.recipe, self.worker_threads = recipe, worker_threads
+        self.pool: Callable = WorkerPool
 
     @classmethod
     def from_pretrained(cls, model: str | None = None, device: str = "cpu", threads: int | None = None,
                         max_batch_tokens: int = 16384, max_batch_size: int = 128,
                         agent_roles: Iterable[str] | None = None, future_context: bool = True,
-                        verify: bool = True) -> "Scorer":
+                        verify: bool = True, workers: int = 1) -> "Scorer":
+        """`workers` > 1: score in that many processes, each loading the model with `threads` // `workers`
+        ONNX Runtime threads (at least one; `threads` defaults to the usable cores)."""
         bundle = load_bundle(model, verify=verify)
         backend = load_backend(bundle, device, threads, max_batch_tokens, max_batch_size)
         roles = frozenset(agent_roles) if agent_roles else DEFAULT_AGENT_ROLES
-        return cls(bundle, backend, roles, future_context)
+        recipe = functools.partial(cls.from_pretrained, str(bundle.path), device=device,
+                                   max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
+                                   agent_roles=roles, future_context=future_context, verify=verify)
+        return cls(bundle, backend, roles, future_context, workers, recipe,
+                   max(1, (threads or usable_cores()) // workers))
 
     def settings(self) -> dict:
         return {"window": self.window_settings.to_dict(), "agent_roles": sorted(self.agent_roles)}
@@ -109,11 +128,32 @@ class Scorer:
         return scores
 
     def iter_scores(self, dialogues: Iterable[Dialogue], counts: Counts, on_error: str = "raise",
-                    known: KnownScores | None = None) -> Iterator[DialogueScore]:
+                    known: KnownScores | None = None, formats: tuple = (),
+                    keep_utterances: bool = True) -> Iterator[DialogueScore]:
         """Score dialogues in chunks of windows; yield each dialogue, in input order, when done.
         `counts` is updated as dialogues pass (records_read is the reader's business). A dialogue for
-        which `known` returns scores is not run through the model again."""
-        pending: list[tuple[Dialogue, list[Window]]] = []
+        which `known` returns scores is not run through the model again. With workers, dialogues come
+        back with their per-turn text in `formats` (io.writers) rendered, and without `utterances`
+        unless `keep_utterances`: unpickling them cost the parent more than writing them."""
+        steps = self._steps(dialogues, counts, on_error, known)
+        with contextlib.ExitStack() as stack:
+            if self.workers > 1 or self.pool is not WorkerPool:     # a Ray pool even with one actor
+                results = self._in_workers(steps, stack, (tuple(formats), keep_utterances))
+            else:
+                results = (self._score_step(step) for step in steps)
+            for scored in results:
+                for dialogue in scored:
+                    counts.dialogues_scored += 1
+                    counts.windows_truncated += dialogue.windows_truncated
+                    yield dialogue
+        counts.check()
+
+    def _steps(self, dialogues: Iterable[Dialogue], counts: Counts, on_error: str,
+               known: KnownScores | None) -> Iterator["DialogueScore | list[Dialogue]"]:
+        """The bookkeeping of `iter_scores`, in input order: duplicates, counts, dialogues without an
+        agent turn. Yields a chunk of dialogues to score (about `windows_per_chunk` windows), or a
+        dialogue's scores that `known` gave."""
+        pending: list[Dialogue] = []
         n_windows = 0
         seen: dict[str, str] = {}
         for dialogue in dialogues:
@@ -131,32 +171,35 @@ class Scorer:
             dialogue, blank = without_blank_turns(dialogue)
             if blank:
                 counts.add_skipped("empty_text", blank)     # as the readers count them
-            windows = dialogue_windows(dialogue, self.window_settings, self.agent_roles)
+            n_agent = 0
             for turn in dialogue.turns:
-                if not is_agent_role(turn.role, self.agent_roles):
+                if is_agent_role(turn.role, self.agent_roles):
+                    n_agent += 1
+                else:
                     role = " ".join(turn.role.split())
                     counts.roles_not_scored[role] = counts.roles_not_scored.get(role, 0) + 1
-            if not windows:
+            if not n_agent:
                 counts.add_skipped("dialogue_without_agent_turn", len(dialogue.turns))
                 counts.skip_dialogue("no_agent_turn" if dialogue.turns else "no_turns")
                 continue
-            counts.turns_scored += len(windows)
-            counts.turns_context += len(dialogue.turns) - len(windows)
-            reused = known(dialogue, windows) if known is not None else None
+            counts.turns_scored += n_agent
+            counts.turns_context += len(dialogue.turns) - n_agent
+            reused = None
+            if known is not None:
+                reused = known(dialogue, dialogue_windows(dialogue, self.window_settings, self.agent_roles))
             if reused is not None:
-                yield from self._flush(pending, counts)       # keeps the output in input order
+                if pending:
+                    yield pending                             # keeps the output in input order
                 pending, n_windows = [], 0
-                counts.dialogues_scored += 1
-                counts.windows_truncated += sum(u.truncated for u in reused.utterances)
                 yield reused
                 continue
-            pending.append((dialogue, windows))
-            n_windows += len(windows)
+            pending.append(dialogue)
+            n_windows += n_agent
             if n_windows >= self.backend.windows_per_chunk:
-                yield from self._flush(pending, counts)
+                yield pending
                 pending, n_windows = [], 0
-        yield from self._flush(pending, counts)
-        counts.check()
+        if pending:
+            yield pending
 
     @staticmethod
     def _count_read(dialogue: Dialogue, counts: Counts) -> None:
@@ -165,18 +208,67 @@ class Scorer:
         for reason, n in dialogue.skipped.items():
             counts.add_skipped(reason, n)
 
-    def _flush(self, pending, counts: Counts) -> Iterator[DialogueScore]:
-        if not pending:
-            return
-        windows = [w for _, ws in pending for w in ws]
-        utterances = self.score_windows(windows)
-        counts.windows_truncated += sum(u.truncated for u in utterances)
-        start = 0
-        for dialogue, ws in pending:
+    def _score_step(self, step: "DialogueScore | list[Dialogue]") -> list[DialogueScore]:
+        if isinstance(step, DialogueScore):
+            return [step]
+        windows = [dialogue_windows(d, self.window_settings, self.agent_roles) for d in step]
+        utterances = self.score_windows([w for ws in windows for w in ws])
+        scored, start = [], 0
+        for dialogue, ws in zip(step, windows):
             mine = utterances[start:start + len(ws)]
             start += len(ws)
-            counts.dialogues_scored += 1
-            yield dialogue_score(dialogue.dialogue_id, mine, self.tasks, self.perceived, turns=dialogue.turns)
+            scored.append(dialogue_score(dialogue.dialogue_id, mine, self.tasks, self.perceived,
+                                         turns=dialogue.turns))
+        return scored
+
+    def _in_workers(self, steps: Iterator, stack: contextlib.ExitStack, output: tuple) -> Iterator[list[DialogueScore]]:
+        """`_score_step` in worker processes. The pool starts only when a second chunk comes: one
+        chunk is scored here (starting workers would cost more than it saves)."""
+        held: list = []
+        for step in steps:
+            held.append(step)
+            if sum(not isinstance(s, DialogueScore) for s in held) == 2:
+                break
+        else:
+            yield from (self._score_step(step) for step in held)
+            return
+        pool = stack.enter_context(self.pool(self.workers, _start_worker, (self.recipe, self.worker_threads)))
+        jobs = (Ready([step]) if isinstance(step, DialogueScore) else
+                Job((step, *output), number, _describe(step[0]), _describe(step[-1]))
+                for number, step in enumerate(itertools.chain(held, steps), start=1))
+        for job, scored in pool.ordered(_score_in_worker, jobs):
+            if isinstance(job, Job):                # the turns stayed here: put them back
+                for dialogue, score in zip(job.payload[0], scored):
+                    score.turns = dialogue.turns
+            yield scored
+
+
+# ---- --workers: what each worker process holds and does -------------------------------------------
+
+_worker_scorer: Scorer | None = None
+
+
+def _start_worker(recipe: Callable[..., Scorer], threads: int) -> None:
+    global _worker_scorer
+    os.environ["RAYON_NUM_THREADS"] = str(threads)     # the tokenizer's pool, as ORT's: cores / workers
+    _worker_scorer = recipe(threads=threads)
+
+
+def _score_in_worker(job: tuple[list[Dialogue], tuple, bool]) -> list[DialogueScore]:
+    """One chunk, scored in a worker, its per-turn text rendered in `formats`; the dialogues' turns are
+    not sent back (the parent has them), nor their utterances unless `keep_utterances`."""
+    dialogues, formats, keep_utterances = job
+    scored = _worker_scorer._score_step(dialogues)
+    for score in scored:
+        score.rendered = {f: f.render(score) for f in formats}
+        score.turns = []
+        if not keep_utterances:
+            score.utterances = []
+    return scored
+
+
+def _describe(dialogue: Dialogue) -> str:
+    return f"'{dialogue.dialogue_id}'" + (f" ({dialogue.source})" if dialogue.source else "")
 
 
 # ---- one scoring run, as `empathy-score score` does it -------------------------------------------
@@ -191,14 +283,14 @@ class RunResult:
 
 
 def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, resume_path: str | None = None,
-                      include_text: bool = False):
+                      include_text: bool = False) -> list[TurnWriter]:
     writers = []
     for path in outputs:
         kind = output_kind(path)
         if kind == "jsonl":
-            writers.append(JsonlTurnWriter(path, append or path == resume_path, include_text))
+            writers.append(TurnWriter(path, JsonlFormat(include_text), append or path == resume_path))
         elif kind == "csv":
-            writers.append(CsvTurnWriter(path, scorer.tasks, scorer.perceived, append, include_text))
+            writers.append(TurnWriter(path, CsvFormat.of(scorer.tasks, scorer.perceived, include_text), append))
     return writers
 
 
@@ -238,9 +330,10 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     transcripts = LowestTranscripts(sort_metric(names)) if "html" in kinds else None
     writers = open_turn_writers(outputs, scorer, resume_path=resumed.path if resumed else None,
                                 include_text=include_text)
+    scores = scorer.iter_scores(read_path_list(inputs, options, stats), counts, options.on_error, known,
+                                formats=tuple(w.format for w in writers), keep_utterances=transcripts is not None)
     try:
-        dialogues = read_path_list(inputs, options, stats)
-        for scored in scorer.iter_scores(dialogues, counts, options.on_error, known):
+        for scored in scores:
             for writer in writers:
                 if scored.reused_from != writer.path:     # resumed records are already there
                     writer.write_dialogue(scored)
@@ -250,6 +343,7 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
             if on_dialogue:
                 on_dialogue(stats.records_read, len(rows), counts.turns_scored)
     except BaseException:
+        scores.close()                  # stops --workers' processes now, not when the error is gone
         # Keep what was written (an interrupted run stays resumable), and the first error.
         for writer in writers:
             with contextlib.suppress(OutputError):

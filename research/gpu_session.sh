@@ -27,8 +27,15 @@
 #      back here: (cd FILES_AT && sha256sum -c student.sha256 && cat student.tar.xz.part* | xz -d) \
 #        | tar -x -C runs/     gives runs/student, a checkpoint for `average`, `eval` and `export`.
 #      Rehearsed on CPU with tiny models: SESSION_DIR=/tmp/r TRAIN_DEVICE=cpu OUT=... distill SUM.
+#
+# --workers (issue 20): `bench` ends with `workers`, which any session can also run alone:
+#        bash research/gpu_session.sh workers BUNDLE INPUT N
+#      the ceiling (inference replaced by zeros) and the CLI end to end with --workers 1 and N, on
+#      $DEVICE (default cuda), outputs compared byte for byte; $OUT/workers.txt. Rehearsed on CPU:
+#        SESSION_DIR=/tmp/r OUT=/tmp/r DEVICE=cpu bash research/gpu_session.sh workers \
+#          tests/fixtures/tiny-bundle examples/sample_logs.jsonl 2
 set -euo pipefail
-mode=${1:?usage: gpu_session.sh prepare CHECKPOINT | prepare-distill TEACHER_BASE | train SUM | bench SUM | distill SUM}
+mode=${1:?usage: gpu_session.sh prepare CHECKPOINT | prepare-distill TEACHER_BASE | train SUM | bench SUM | distill SUM | workers BUNDLE INPUT N}
 TEACHER_LR=${TEACHER_LR:-5e-5}                # for a base-size teacher (MiniLM's default is 8e-5)
 ORT_GPU_VERSION=${ORT_GPU_VERSION:-1.31.1}    # built for CUDA 13 + cuDNN 9, like the lent machines
 GEN_DIALOGUES=${GEN_DIALOGUES:-10000}         # ~73k scored utterances
@@ -215,6 +222,31 @@ if [ "$mode" = train ]; then
   exit 0
 fi
 
+bench_workers() {  # bench_workers BUNDLE INPUT N: --workers 1 against N, ceiling and end to end
+  local bundle=$1 input=$2 n=$3 device=${DEVICE:-cuda} w t0 big=()
+  [ "$device" = cuda ] && big=(--max-batch-tokens 262144 --batch-size 2048)
+  { echo "--workers 1 vs $n on $device, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $input"
+    for w in 1 "$n"; do
+      python3 benchmarks/ceiling.py "$input" --bundle "$bundle" --bootstrap 0 --workers "$w" 2>/dev/null | head -n 1
+    done
+    for w in 1 "$n"; do
+      t0=$(date +%s.%N)
+      cli score "$input" -m "$bundle" -q --device "$device" "${big[@]}" --workers "$w" \
+        -o $G/workers-$w.jsonl -o $G/workers-$w.json
+      echo "cli --workers $w: exit $?, $(python3 -c "import json, sys, time; s = time.time() - float(sys.argv[2])
+n = json.load(open(sys.argv[1]))['counts']['turns_scored']; print(f'{n} utterances in {s:.1f} s: {n / s:.0f}/s')" \
+        $G/workers-$w.json "$t0")"
+    done
+    cmp $G/workers-1.jsonl $G/workers-$n.jsonl && cmp $G/workers-1.json $G/workers-$n.json \
+      && echo "outputs byte-identical"
+  } 2>&1 | tee $R/workers.txt
+  cp $R/workers.txt "${OUT:-$G}/" 2>/dev/null || true
+}
+
+if [ "$mode" = workers ]; then
+  bench_workers "${2:?bundle}" "${3:?input}" "${4:?workers}"; exit 0
+fi
+
 [ "$mode" = bench ] || { echo "unknown mode $mode"; exit 2; }
 unpack bench "${2:?sum}" || exit 1
 cp -r $G/bench/site/. /tmp/site/
@@ -245,9 +277,11 @@ python3 benchmarks/run.py --device cuda --checkpoint $P/checkpoint --bundles $P/
 tail -n 25 $R/log_gen.txt
 tar -C $G -czf $OUT/results.tgz results
 # where the end-to-end time goes (main thread; the GPU thread shows as waiting)
-python3 -m cProfile -o $G/cli.prof -m empathy_metric.cli.main score $G/gen.jsonl \
+python3 -m cProfile -o $G/cli.prof -m empathy_metric.cli.main score $G/gen.jsonl --workers 1 \
   -m $P/bundles/ort-fp16 -o $G/prof.jsonl -q --device cuda --max-batch-tokens 262144 --batch-size 2048
 python3 -c "import pstats; pstats.Stats('$G/cli.prof').sort_stats('cumulative').print_stats(40)" > $R/cli_profile.txt
 python3 -c "import pstats; pstats.Stats('$G/cli.prof').sort_stats('tottime').print_stats(25)" >> $R/cli_profile.txt
+tar -C $G -czf $OUT/results.tgz results
+bench_workers $P/bundles/ort-fp16 $G/gen.jsonl 15     # the CPU stages in 15 processes, inference on the GPU
 tar -C $G -czf $OUT/results.tgz results
 echo "done"

@@ -235,12 +235,12 @@ def scorer(tiny_bundle):
 @given(records=st.lists(CHAT | CHAT | RECORD, max_size=4))
 def test_whole_chain_on_fuzzed_records(scorer, tmp_path, records):
     """Fuzzed records through reader, windows, tokenizer, ONNX Runtime and the JSONL writer."""
-    from empathy_metric.io.writers import JsonlTurnWriter
+    from empathy_metric.io.writers import JsonlFormat, TurnWriter
     from empathy_metric.pipeline.accounting import Counts
     path = tmp_path / "chain.jsonl"
     path.write_bytes(jsonl_bytes(records, b"\n", False, 0))
     counts, stats = Counts(), ReadStats()
-    writer = JsonlTurnWriter(str(tmp_path / "out.jsonl"))
+    writer = TurnWriter(str(tmp_path / "out.jsonl"), JsonlFormat())
     try:
         dialogues = read_dialogues(str(path), ReaderOptions(on_error="skip"), stats)
         for scored in scorer.iter_scores(dialogues, counts, "skip"):

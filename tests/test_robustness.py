@@ -254,7 +254,7 @@ def test_ctrl_c_exits_130_and_leaves_a_resumable_output(score_cli, tmp_path, tin
     assert part.read_bytes() == full.read_bytes()
 
 
-@pytest.mark.parametrize("option", ["--batch-size", "--threads", "--max-batch-tokens"])
+@pytest.mark.parametrize("option", ["--batch-size", "--threads", "--max-batch-tokens", "--workers"])
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_numeric_options_must_be_at_least_1(score_cli, in_tmp, option, value):
     for command in (["score", "in.jsonl"], ["compare", "in.jsonl", "in.jsonl"]):

@@ -85,7 +85,7 @@ def _summary_line(result: dict) -> str:
 @bootstrap_options
 def analyze(inputs, model, ratings_path, rating_names, ratings_id_key, ratings_turn_key, record_ratings, high,
             outputs, fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error, no_future_context, device,
-            threads, max_batch_tokens, batch_size, quiet, n_resamples, confidence, seed):
+            threads, max_batch_tokens, batch_size, workers, quiet, n_resamples, confidence, seed):
     """Relate every metric to your own human ratings of the same dialogues.
 
     \b
@@ -109,7 +109,7 @@ def analyze(inputs, model, ratings_path, rating_names, ratings_id_key, ratings_t
                              high=thresholds(high))
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
     scorer = load_scorer(model, options.agent_roles, no_future_context, device, threads, max_batch_tokens,
-                         batch_size)
+                         batch_size, workers)
     with progress_callback(quiet, lambda: count_records(list(inputs), options)) as on_dialogue:
         analysis = analyze_files(scorer, list(inputs), options, request, list(outputs),
                                  bootstrap_settings(n_resamples, confidence, seed), on_dialogue)

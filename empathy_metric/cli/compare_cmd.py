@@ -28,7 +28,7 @@ from .runtime_options import load_scorer, runtime_options
                    "(repeatable; only metrics with a direction).")
 @gate_on_options
 def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_key, id_key, agent_roles,
-            on_error, no_future_context, device, threads, max_batch_tokens, batch_size, quiet,
+            on_error, no_future_context, device, threads, max_batch_tokens, batch_size, workers, quiet,
             n_resamples, confidence, seed, max_drop, gate_on, min_dialogues):
     """Compare two releases over the same test conversations.
 
@@ -43,7 +43,7 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
 
     def make_scorer():
         return load_scorer(model, options.agent_roles, no_future_context, device, threads, max_batch_tokens,
-                           batch_size)
+                           batch_size, workers)
     compared = compare_files(baseline, candidate, options, make_scorer, model=model,
                              bootstrap=bootstrap_settings(n_resamples, confidence, seed), max_drop=max_drop,
                              gate_on=gate_on, min_dialogues=min_dialogues, outputs=outputs)

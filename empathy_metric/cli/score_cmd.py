@@ -24,6 +24,12 @@ def score_options(command):
                      help="Per-turn .jsonl/.csv outputs carry the scored turn's text."),
         input_options,
         runtime_options,
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="ray: score the chunks on a Ray cluster (extra [ray]; --workers actors, each holding "
+                          "the model), with the local engine's outputs. See docs/scale.md."),
+        click.option("--ray-address", metavar="ADDR",
+                     help="--engine ray: the cluster to join ('auto', or ray://HOST:10001); default: start a "
+                          "local one of --workers x ORT threads CPUs."),
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress (a bar on a terminal, else a line every 10 s), no summary table."),
         click.option("--resume", is_flag=True,
@@ -44,11 +50,12 @@ def score_options(command):
 
 
 def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_key, text_key, id_key, agent_roles,
-              on_error, no_future_context, device, threads, max_batch_tokens, batch_size, quiet, resume, allow_empty,
+              on_error, no_future_context, device, threads, max_batch_tokens, batch_size, workers, engine, ray_address,
+              quiet, resume, allow_empty,
               n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
-    agent_roles=, future_context=)` loads the model."""
+    agent_roles=, future_context=, workers=)` loads the model."""
     from ..api import check_outputs, gate_warnings, score_files
     from ..io.readers.counting import count_records
     from ..pipeline.aggregation import metric_names
@@ -58,9 +65,15 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     gates = threshold_gates(fail_under, fail_over)        # and so does a malformed gate
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
+    if engine == "ray":
+        from ..distributed import require_ray
+        require_ray()                                     # a missing extra fails before the model loads
     scorer = make_scorer(device=device, threads=threads, max_batch_tokens=max_batch_tokens,
                          max_batch_size=batch_size, agent_roles=options.agent_roles,
-                         future_context=not no_future_context)
+                         future_context=not no_future_context, workers=workers)
+    if engine == "ray":
+        from ..distributed import use_ray
+        use_ray(scorer, ray_address, device)
     plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived),
                       validity_warnings=gate_warnings(scorer.bundle, scorer.tasks, scorer.perceived))
     with progress_callback(quiet, lambda: count_records(list(inputs), options)) as on_dialogue:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError, UsageError
@@ -101,55 +103,68 @@ class _Syncer:
                 self.handle.close()
 
 
-class JsonlTurnWriter:
-    def __init__(self, path: str, append: bool = False, include_text: bool = False):
-        self.path, self.include_text = path, include_text
-        with writing(path):
-            self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="\n")
-        self.syncer = _Syncer(self.handle)
+@dataclass(frozen=True)
+class JsonlFormat:
+    """Per-turn records as JSON lines (hashable and small: `--workers` render in the workers)."""
+    include_text: bool = False
 
-    def write_dialogue(self, dialogue_score) -> None:
-        text = "".join(dumps_record(u.to_record(self.include_text)) + "\n" for u in dialogue_score.utterances)
-        with writing(self.path):
-            self.handle.write(text)
-            self.syncer.dialogue_done()
-
-    def close(self) -> None:
-        with writing(self.path):
-            self.syncer.close()
+    def render(self, dialogue_score) -> str:
+        return "".join(dumps_record(u.to_record(self.include_text)) + "\n" for u in dialogue_score.utterances)
 
 
-class CsvTurnWriter:
+@dataclass(frozen=True)
+class CsvFormat:
     """One row per scored turn: label per task, probability per (task, label), perceived scores, and
     with `include_text` the scored turn's text last (columns are added, never moved)."""
+    tasks: tuple[tuple[str, tuple[str, ...]], ...]       # (task name, its labels)
+    dims: tuple[str, ...]
+    include_text: bool = False
 
-    def __init__(self, path: str, tasks, perceived_dims, append: bool = False, include_text: bool = False):
-        self.columns = ["dialogue_id", "turn_index", "role", "truncated"]
-        for task in tasks:
-            self.columns.append(task.name)
-            self.columns += [f"{task.name}.p.{slug(label)}" for label in task.labels]
-        self.columns += [f"perceived.{d}" for d in perceived_dims]
-        self.columns += ["text"] if include_text else []
-        self.tasks, self.dims, self.include_text = tasks, perceived_dims, include_text
+    @classmethod
+    def of(cls, tasks, perceived_dims, include_text: bool = False) -> "CsvFormat":
+        return cls(tuple((t.name, tuple(t.labels)) for t in tasks), tuple(perceived_dims), include_text)
+
+    def columns(self) -> list[str]:
+        columns = ["dialogue_id", "turn_index", "role", "truncated"]
+        for name, labels in self.tasks:
+            columns.append(name)
+            columns += [f"{name}.p.{slug(label)}" for label in labels]
+        columns += [f"perceived.{d}" for d in self.dims]
+        return columns + (["text"] if self.include_text else [])
+
+    def render(self, dialogue_score) -> str:
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        for u in dialogue_score.utterances:
+            row = [u.dialogue_id, u.turn_index, u.role, int(u.truncated)]
+            for name, labels in self.tasks:
+                row.append(u.labels[name])
+                row += [u.probs[name][label] for label in labels]
+            row += [u.perceived[d] for d in self.dims]
+            row += [u.text] if self.include_text else []
+            writer.writerow([csv_cell(value) for value in row])
+        return text.getvalue()
+
+
+class TurnWriter:
+    """A per-turn file in one format, written a whole dialogue at a time. A dialogue scored in a
+    `--workers` process arrives with its text already rendered (`DialogueScore.rendered`)."""
+
+    def __init__(self, path: str, format: JsonlFormat | CsvFormat, append: bool = False):
+        self.path, self.format = path, format
         exists = append and Path(path).is_file() and Path(path).stat().st_size > 0
-        self.path = path
         with writing(path):
             self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="")
             self.syncer = _Syncer(self.handle)
-            self.writer = csv.writer(self.handle)
-            if not exists:
-                self.writer.writerow(self.columns)
+            if isinstance(format, CsvFormat) and not exists:
+                csv.writer(self.handle).writerow(format.columns())
 
     def write_dialogue(self, dialogue_score) -> None:
+        text = dialogue_score.rendered.get(self.format)
+        if text is None:
+            text = self.format.render(dialogue_score)
         with writing(self.path):
-            for u in dialogue_score.utterances:
-                row = [u.dialogue_id, u.turn_index, u.role, int(u.truncated)]
-                for task in self.tasks:
-                    row.append(u.labels[task.name])
-                    row += [u.probs[task.name][label] for label in task.labels]
-                row += [u.perceived[d] for d in self.dims]
-                row += [u.text] if self.include_text else []
-                self.writer.writerow([csv_cell(value) for value in row])
+            self.handle.write(text)
             self.syncer.dialogue_done()
 
     def close(self) -> None:

@@ -72,6 +72,10 @@ class DialogueScore:
     # Every conversation turn of the dialogue (context ones too), for transcripts; empty when the
     # scores were rebuilt from a per-turn file.
     turns: list[Turn] = field(default_factory=list)
+    windows_truncated: int = 0
+    # Scored in a --workers process: its per-turn output text by format (io.writers), rendered there;
+    # `utterances` then come back only when the run needs them (transcripts, analyze).
+    rendered: dict = field(default_factory=dict)
 
 
 def dialogue_score(dialogue_id: str, utterances: list[UtteranceScore], tasks: list[Task],
@@ -79,7 +83,8 @@ def dialogue_score(dialogue_id: str, utterances: list[UtteranceScore], tasks: li
                    turns: list[Turn] | None = None) -> DialogueScore:
     return DialogueScore(dialogue_id=dialogue_id, utterances=utterances,
                          metrics=dialogue_metrics(utterances, tasks, perceived_dims), n_turns=len(utterances),
-                         reused_from=reused_from, turns=list(turns or []))
+                         reused_from=reused_from, turns=list(turns or []),
+                         windows_truncated=sum(u.truncated for u in utterances))
 
 
 def corpus_means(per_dialogue: list[dict[str, float]]) -> dict[str, float]:

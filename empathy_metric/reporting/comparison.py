@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -104,12 +104,19 @@ def _utterance(record: dict, tasks: list[Task], dims: list[str], name: str, line
 
 
 def iter_saved_scores(path: str, tasks: list[Task], dims: list[str]) -> Iterator[list[UtteranceScore]]:
-    """Each dialogue's scored turns read back from a saved per-turn file. `score` writes a dialogue's
-    turns together; an id that comes back after another dialogue is refused (it would be ambiguous)."""
+    """Each dialogue's scored turns read back from a saved per-turn file."""
+    return group_saved_scores(_records(path), tasks, dims)
+
+
+def group_saved_scores(records: Iterable[tuple[str, int, dict]], tasks: list[Task],
+                       dims: list[str]) -> Iterator[list[UtteranceScore]]:
+    """Per-turn records (source, line, record), as `score` writes them, grouped by dialogue. `score`
+    writes a dialogue's turns together; an id that comes back after another dialogue is refused (it
+    would be ambiguous)."""
     done: dict[str, int] = {}                 # dialogue id -> line of its first turn
     current: list[UtteranceScore] = []
     first_line = 0
-    for name, line, record in _records(path):
+    for name, line, record in records:
         for key in SAVED_KEYS:
             if key not in record:
                 raise InputError(f"no '{key}' field (a per-turn record of empathy-score score has "
@@ -132,13 +139,13 @@ def iter_saved_scores(path: str, tasks: list[Task], dims: list[str]) -> Iterator
 
 def read_saved_rows(path: str, tasks: list[Task], dims: list[str]) -> list[DialogueRow]:
     """Per-dialogue metrics rebuilt from a saved per-turn file."""
-    rows = [_row(utterances, tasks, dims) for utterances in iter_saved_scores(path, tasks, dims)]
+    rows = [saved_row(utterances, tasks, dims) for utterances in iter_saved_scores(path, tasks, dims)]
     if not rows:
         raise InputError("no per-turn records", source=path)
     return rows
 
 
-def _row(utterances: list[UtteranceScore], tasks: list[Task], dims: list[str]) -> DialogueRow:
+def saved_row(utterances: list[UtteranceScore], tasks: list[Task], dims: list[str]) -> DialogueRow:
     return DialogueRow(utterances[0].dialogue_id, len(utterances), dialogue_metrics(utterances, tasks, dims))
 
 

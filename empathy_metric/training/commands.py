@@ -287,6 +287,6 @@ def zero_shot(checkpoint, inputs, no_instructions, **options):
     Options and outputs are those of `score`."""
     from .seq2seq.zero_shot import zero_shot_scorer
 
-    def make_scorer(**runtime):
+    def make_scorer(workers, **runtime):       # a torch model: scored in this process
         return zero_shot_scorer(checkpoint, instructions=not no_instructions, **runtime)
     run_score(make_scorer, inputs, **options)

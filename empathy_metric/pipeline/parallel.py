@@ -1,0 +1,108 @@
+"""Chunks of work in worker processes, results back in input order (`--workers`).
+
+A standard-library process pool (spawn: the same start on every platform, nothing inherited from the
+parent's threads). Each worker is set up once by an initializer (it loads the model) and ignores
+Ctrl-C: the parent alone stops the run, cancels what is queued and ends its workers, so nothing is
+left running. At most `ahead` chunks are in flight, so memory does not grow with the input. A worker
+that dies (killed, out of memory, a crash in native code) is a ModelError naming its chunk, never a
+hang or a missing chunk; workers of a parent that is killed outright leave with it.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from ..errors import ModelError
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass
+class Job:
+    """Work for a worker: `function(payload)`; errors name its number and its first and last items."""
+    payload: Any
+    number: int
+    first: str
+    last: str
+
+
+@dataclass
+class Ready:
+    """A result known without a worker; it keeps its place in the order."""
+    value: Any
+
+
+def _start_worker(initializer: Callable, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    initializer(*initargs)
+
+
+def _exit_with_parent() -> None:
+    """A parent killed outright (SIGKILL, OOM) cannot stop its workers, and they would wait for work
+    forever (each holds both ends of the pool's queue): a worker leaves when its parent is gone."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)
+
+
+class WorkerPool:
+    def __init__(self, workers: int, initializer: Callable, initargs: tuple = ()):
+        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_start_worker, initargs=(initializer, initargs))
+        self.ahead = 2 * workers
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.executor.shutdown(wait=True)
+        else:
+            self.stop()
+
+    def stop(self) -> None:
+        """Drop queued chunks and end the workers now (not after their current chunk)."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        # Python 3.14 has executor.terminate_workers(); before it, the processes are reached directly.
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+
+    def ordered(self, function: Callable, items: Iterable[Job | Ready]) -> Iterator[tuple[Job | Ready, Any]]:
+        """(item, result) in the order of `items`: `function(job.payload)` run in a worker for a Job,
+        a Ready's value as it is."""
+        in_flight: deque[tuple[Job | Ready, Future | None]] = deque()
+        for item in items:
+            in_flight.append((item, self.executor.submit(function, item.payload) if isinstance(item, Job) else None))
+            while len(in_flight) > self.ahead:
+                yield _result(in_flight)
+        while in_flight:
+            yield _result(in_flight)
+
+
+def _result(in_flight: deque) -> tuple[Job | Ready, Any]:
+    item, future = in_flight.popleft()
+    if future is None:
+        return item, item.value
+    try:
+        return item, future.result()
+    except BrokenProcessPool as exc:
+        # Every unfinished chunk fails with it; the pool does not say which one its worker held.
+        lost = [item] + [job for job, f in in_flight if f is not None]
+        chunks = f"chunk {item.number}" if len(lost) == 1 else f"chunks {item.number} to {lost[-1].number}"
+        raise ModelError(f"a worker process died while scoring {chunks} (dialogues {item.first} to "
+                         f"{lost[-1].last}): {exc} Rerun with --workers 1 to see its error; --resume keeps "
+                         "what was written") from None
