@@ -4,7 +4,7 @@
 #
 #   bash benchmarks/scale.sh BUNDLE CEILING_INPUT E2E_INPUT [WORKERS]
 #
-# BUNDLE: a model bundle (the shipped one: empathy_metric/models/minilm-empathy-v3); inputs: JSONL
+# BUNDLE: a model bundle (the shipped one: empathy_metric/models/minilm-empathy-v4); inputs: JSONL
 # logs (benchmarks/make_dialogues.py writes them); WORKERS (default 2) is compared with 1.
 # Everything it writes goes to a temporary folder; the per-turn outputs are compared byte for byte.
 set -uo pipefail
