@@ -217,8 +217,8 @@ def plan_gates(gates: list[Gate], gate_on: str, min_dialogues: int, bootstrap, k
     if gate_on == "ci" and bootstrap is None:
         raise UsageError("--gate-on ci needs confidence intervals: use --bootstrap N (N > 0) "
                          "or --gate-on mean")
-    warned = tuple((g.metric, (validity_warnings or {})[g.metric]) for g in gates
-                   if g.metric in (validity_warnings or {}))
+    warnings = validity_warnings or {}
+    warned = tuple((g.metric, warnings[g.metric]) for g in gates if g.metric in warnings)
     return GatePlan(tuple(gates), gate_on, min_dialogues, subject, unit, warned)
 
 

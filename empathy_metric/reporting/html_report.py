@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import math
 import re
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 from ..errors import UsageError
 from ..schemas import Task
 from ..version import __version__
-from .metric_catalog import HIGHER, LOWER, VALIDITY_FLOOR, MetricInfo, grouped
+from .metric_catalog import HIGHER, LOWER, VALIDITY_FLOOR, MetricInfo, finite_number, grouped
 from .transcripts import Transcript
 
 REPORT_MODULES = ("jinja2", "matplotlib")
@@ -57,13 +56,8 @@ def render(template: str, **context) -> str:
     return _environment().get_template(template).render(version=__version__, **context)
 
 
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value) else None
-
-
 def _interval(value, signed: bool = False) -> str:
-    bounds = [_number(v) for v in value] if isinstance(value, (list, tuple)) and len(value) == 2 else []
+    bounds = [finite_number(v) for v in value] if isinstance(value, (list, tuple)) and len(value) == 2 else []
     if len(bounds) != 2 or None in bounds:
         return ""
     return " [" + ", ".join(f"{b:+.3f}" if signed else f"{b:.2f}" for b in bounds) + "]"
@@ -73,14 +67,14 @@ def validity_note(entry) -> str:
     """A metric's measured agreement with people: its entry in the manifest's `validity` block
     (`eval --record-validity`: dialogue_r, dialogue_r_ci, length_partialled_r(_ci), corpus_bias(_ci),
     n_dialogues, data), read defensively; "not measured" when the model has none."""
-    r = _number(entry.get("dialogue_r")) if isinstance(entry, dict) else None
+    r = finite_number(entry.get("dialogue_r")) if isinstance(entry, dict) else None
     if r is None:
         return "not measured"
     text = f"dialogue-level r {r:.2f}{_interval(entry.get('dialogue_r_ci'))}"
-    partialled = _number(entry.get("length_partialled_r"))
+    partialled = finite_number(entry.get("length_partialled_r"))
     if partialled is not None:
         text += f" ({partialled:.2f}{_interval(entry.get('length_partialled_r_ci'))} with reply length partialled out)"
-    bias = _number(entry.get("corpus_bias"))
+    bias = finite_number(entry.get("corpus_bias"))
     if bias is not None:
         text += f"; corpus bias {bias:+.3f}{_interval(entry.get('corpus_bias_ci'), signed=True)}"
     n = entry.get("n_dialogues")

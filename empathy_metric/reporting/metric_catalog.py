@@ -12,6 +12,7 @@ A corpus value is the mean over dialogues of the per-dialogue value.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 from ..schemas import Task
@@ -31,6 +32,13 @@ PERCEIVED_MEANINGS = {
 VALIDITY_FLOOR = 0.4
 
 
+def finite_number(value) -> float | None:
+    """A manifest value as a float when it is a finite number (not a bool), else None: what counts as
+    measured, for gate warnings and the report alike."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     name: str
@@ -47,10 +55,10 @@ class MetricInfo:
         """Why a gate on this metric may be noise, or None when its measured validity is above the floor."""
         if not self.validity:
             return f"the model ships no measured validity for {self.name}"
-        r = self.validity.get("dialogue_r")
-        if not isinstance(r, (int, float)) or isinstance(r, bool):
+        r = finite_number(self.validity.get("dialogue_r"))
+        if r is None:
             return f"{self.name}'s agreement with human judgements could not be measured"
-        if not r >= VALIDITY_FLOOR:                        # NaN counts as below
+        if r < VALIDITY_FLOOR:
             return (f"{self.name} agrees weakly with human judgements (dialogue-level r {r:.2f} < "
                     f"{VALIDITY_FLOOR} on {self.validity.get('data', 'held-out data')})")
         return None
@@ -98,8 +106,8 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
 
 def validity_warnings(tasks: list[Task], perceived_dims: list[str], validity: dict | None) -> dict[str, str]:
     """Metric -> why a gate on it may be noise, for every metric below the floor or never measured."""
-    return {info.name: info.validity_warning for info in catalog(tasks, perceived_dims, validity)
-            if info.validity_warning}
+    warnings = {info.name: info.validity_warning for info in catalog(tasks, perceived_dims, validity)}
+    return {name: warning for name, warning in warnings.items() if warning}
 
 
 def directions(tasks: list[Task], perceived_dims: list[str]) -> dict[str, str]:

@@ -265,13 +265,11 @@ def fit_rates_command(bundle_dir, data_dir, estimator):
     does this with the recipe key `rates`; this command does it for a bundle trained without."""
     from ..bundle import load_bundle, record_manifest_key
     from ..runtime import load_backend
-    from .experiment import default_splits
-    from .rate_validity import fit_rates
+    from .experiment import default_splits, tasks_with_rates
     bundle = load_bundle(bundle_dir)
     valid = default_splits(data_dir, bundle.window, sources=("esconv", "emh"), log=log).valid
-    outputs = load_backend(bundle).predict([x.window for x in valid]).outputs
-    tasks = fit_rates(bundle.tasks, {t.name: outputs[f"logits.{t.name}"] for t in bundle.tasks},
-                      [x.labels for x in valid], estimator)
+    backend = load_backend(bundle)
+    tasks = tasks_with_rates(bundle.tasks, lambda windows: backend.predict(windows).outputs, valid, estimator)
     record_manifest_key(bundle.path, "tasks", [t.to_dict() for t in tasks])
     log(f"{estimator} rates fitted on {len(valid)} validation windows; recorded in {bundle.path / 'manifest.json'}")
 

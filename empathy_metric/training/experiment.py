@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +168,7 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
         report[name] = evaluate_outputs(recipe.tasks, outputs, labelled, bias)
         report["uncalibrated"][name] = evaluate_outputs(recipe.tasks, outputs, labelled)["means"]
     recipe.set_calibration(bias)
-    fit_recipe_rates(recipe, splits.valid, rates)
+    recipe.tasks = tasks_with_rates(recipe.tasks, recipe.predict, splits.valid, rates)
     out = Path(out_dir)
     recipe.save(out, {"training": history, "calibration_bias": bias, "calibration": calibration,
                       "seconds": time.time() - started,
@@ -184,14 +184,15 @@ def run_experiment(recipe, splits: DataSplits, out_dir: str, calibration: str = 
     return report
 
 
-def fit_recipe_rates(recipe, valid: list[LabelledWindow], estimator: str) -> None:
-    """Give the recipe's tasks rate estimators fitted on the calibrated model's validation logits."""
+def tasks_with_rates(tasks: list[Task], predict, valid: list[LabelledWindow], estimator: str) -> list[Task]:
+    """The tasks with rate estimators fitted on the validation logits `predict(windows)` gives (the
+    calibrated model's, or an exported bundle's); "cc", or no validation data, leaves them without."""
     if estimator == "cc" or not valid:
-        return
+        return [replace(t, rates={}) for t in tasks]
     from .rate_validity import fit_rates
-    outputs = recipe.predict([x.window for x in valid])
-    recipe.tasks = fit_rates(recipe.tasks, {t.name: outputs[f"logits.{t.name}"] for t in recipe.tasks},
-                             [x.labels for x in valid], estimator)
+    outputs = predict([x.window for x in valid])
+    return fit_rates(tasks, {t.name: outputs[f"logits.{t.name}"] for t in tasks}, [x.labels for x in valid],
+                     estimator)
 
 
 def evaluate_bundle(model: str | None, data_dir: str | None, heldout: list[str], device: str = "cpu",
