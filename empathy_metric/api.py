@@ -24,9 +24,10 @@ from .errors import InputError, OutputError, UsageError
 from .io.ratings import Rating, RatingsOptions, RecordRating, read_ratings
 from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import clean_text, record_to_dialogue
-from .io.output_paths import check_output_paths
+from .io.output_paths import check_output_paths, check_shard_outputs
 from .io.resume import begin_run
-from .io.writers import SCORE_KINDS, CsvFormat, JsonlFormat, TurnWriter, output_kind, write_json, write_text
+from .io.writers import SCORE_KINDS, SHARDS, CsvFormat, JsonlFormat, ShardFolder, TurnWriter, output_kind, \
+    write_json, write_text
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
@@ -63,7 +64,7 @@ class Scorer:
     """`workers` > 1: dialogues are scored in that many worker processes (`pipeline/parallel.py`), each
     holding the scorer that `recipe(threads=)` builds; results are the same as in one process.
     `pool` makes the workers: `pool(workers, initializer, initargs)` (a process pool; the Ray engine
-    swaps in `distributed.RayPool`)."""
+    swaps in `distributed.RayPool`, and `engine` becomes 'ray': it can write per-turn shards)."""
 
     def __init__(self, bundle: Bundle, backend: Backend, agent_roles: frozenset[str] = DEFAULT_AGENT_ROLES,
                  future_context: bool = True, workers: int = 1, recipe: Callable[..., "Scorer"] | None = None,
@@ -77,6 +78,7 @@ class Scorer:
         self.workers = workers if recipe is not None else 1
         self.recipe, self.worker_threads = recipe, worker_threads
         self.pool: Callable = WorkerPool
+        self.engine = "local"
 
     @classmethod
     def from_pretrained(cls, model: str | None = None, device: str = "cpu", threads: int | None = None,
@@ -129,16 +131,17 @@ class Scorer:
 
     def iter_scores(self, dialogues: Iterable[Dialogue], counts: Counts, on_error: str = "raise",
                     known: KnownScores | None = None, formats: tuple = (),
-                    keep_utterances: bool = True) -> Iterator[DialogueScore]:
+                    keep_utterances: bool = True, shards: ShardFolder | None = None) -> Iterator[DialogueScore]:
         """Score dialogues in chunks of windows; yield each dialogue, in input order, when done.
         `counts` is updated as dialogues pass (records_read is the reader's business). A dialogue for
         which `known` returns scores is not run through the model again. With workers, dialogues come
         back with their per-turn text in `formats` (io.writers) rendered, and without `utterances`
-        unless `keep_utterances`: unpickling them cost the parent more than writing them."""
+        unless `keep_utterances`: unpickling them cost the parent more than writing them. `shards`
+        (engine 'ray'): the pool writes the per-turn records there, and every chunk goes to it."""
         steps = self._steps(dialogues, counts, on_error, known)
         with contextlib.ExitStack() as stack:
             if self.workers > 1 or self.pool is not WorkerPool:     # a Ray pool even with one actor
-                results = self._in_workers(steps, stack, (tuple(formats), keep_utterances))
+                results = self._in_workers(steps, stack, (tuple(formats), keep_utterances), shards)
             else:
                 results = (self._score_step(step) for step in steps)
             for scored in results:
@@ -221,18 +224,20 @@ class Scorer:
                                          turns=dialogue.turns))
         return scored
 
-    def _in_workers(self, steps: Iterator, stack: contextlib.ExitStack, output: tuple) -> Iterator[list[DialogueScore]]:
-        """`_score_step` in worker processes. The pool starts only when a second chunk comes: one
-        chunk is scored here (starting workers would cost more than it saves)."""
+    def _in_workers(self, steps: Iterator, stack: contextlib.ExitStack, output: tuple,
+                    shards: ShardFolder | None = None) -> Iterator[list[DialogueScore]]:
+        """`_score_step` in worker processes. Without `shards`, the pool starts only when a second chunk
+        comes: one chunk is scored here (starting workers would cost more than it saves)."""
         held: list = []
         for step in steps:
             held.append(step)
-            if sum(not isinstance(s, DialogueScore) for s in held) == 2:
+            if shards is not None or sum(not isinstance(s, DialogueScore) for s in held) == 2:
                 break
         else:
             yield from (self._score_step(step) for step in held)
             return
-        pool = stack.enter_context(self.pool(self.workers, _start_worker, (self.recipe, self.worker_threads)))
+        make_pool = functools.partial(self.pool, shards=shards) if shards is not None else self.pool
+        pool = stack.enter_context(make_pool(self.workers, _start_worker, (self.recipe, self.worker_threads)))
         jobs = (Ready([step]) if isinstance(step, DialogueScore) else
                 Job((step, *output), number, _describe(step[0]), _describe(step[-1]))
                 for number, step in enumerate(itertools.chain(held, steps), start=1))
@@ -294,14 +299,21 @@ def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, 
     return writers
 
 
-def check_outputs(outputs, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "score") -> list[str]:
-    """The kind of every -o path; a UsageError for an unknown extension, or for an HTML report without
-    the [report] extra. Called before any work is done (the CLI calls it before loading the model)."""
-    kinds = [output_kind(path, allowed, command) for path in outputs]
+def check_outputs(outputs, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "score",
+                  engine: str = "local") -> list[str]:
+    """The kind of every -o path; a UsageError for an unknown extension, for an HTML report without
+    the [report] extra, for a folder (per-turn shards) unless `engine` is 'ray', or for an output that
+    cannot go with one. Called before any work is done (the CLI calls it before loading the model)."""
+    kinds = [output_kind(path, score_kinds(allowed, engine), command) for path in outputs]
     for path, kind in zip(outputs, kinds):
         if kind == "html":
             require_report_extra(path)
+    check_shard_outputs(list(outputs), kinds)
     return kinds
+
+
+def score_kinds(allowed: tuple[str, ...], engine: str) -> tuple[str, ...]:
+    return allowed + (SHARDS,) if engine == "ray" else allowed
 
 
 # (records read so far, dialogues scored, agent turns scored), after each dialogue
@@ -317,21 +329,26 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     of at most reporting.transcripts.TRANSCRIPT_CAP dialogues are kept) and gate verdicts (.junit.xml).
     `resume`: keep the dialogues already in the one .jsonl output and append the rest (io/resume.py).
     An input without any record is an InputError unless `allow_empty`. `include_text`: per-turn
-    outputs carry the scored turn's text."""
-    kinds = check_outputs(outputs)            # fail on a bad -o before any work is done
-    check_output_paths(inputs, outputs)       # and never overwrite an input
+    outputs carry the scored turn's text. A folder in `outputs` (engine 'ray') gets the per-turn records
+    as shards, written by the cluster."""
+    kinds = check_outputs(outputs, engine=scorer.engine)       # fail on a bad -o before any work is done
+    check_output_paths(inputs, outputs, score_kinds(SCORE_KINDS, scorer.engine))   # never overwrite an input
+    shards = next((ShardFolder.of(path, scorer.tasks, scorer.perceived, include_text)
+                   for path, kind in zip(outputs, kinds) if kind == SHARDS), None)
+    files = [path for path, kind in zip(outputs, kinds) if kind != SHARDS]
     stats, counts, rows = ReadStats(), Counts(), []
-    resumed = begin_run(outputs, scorer, options, inputs, resume, include_text)
+    resumed = begin_run(files, scorer, options, inputs, resume, include_text)
     known = None
     if resumed is not None:
         def known(dialogue, windows):
             return resumed.known_score(dialogue, windows, scorer.tasks, scorer.perceived, counts)
     names = metric_names(scorer.tasks, scorer.perceived)
     transcripts = LowestTranscripts(sort_metric(names)) if "html" in kinds else None
-    writers = open_turn_writers(outputs, scorer, resume_path=resumed.path if resumed else None,
+    writers = open_turn_writers(files, scorer, resume_path=resumed.path if resumed else None,
                                 include_text=include_text)
+    formats = tuple(w.format for w in writers) + ((shards.lines,) if shards else ())
     scores = scorer.iter_scores(read_path_list(inputs, options, stats), counts, options.on_error, known,
-                                formats=tuple(w.format for w in writers), keep_utterances=transcripts is not None)
+                                formats=formats, keep_utterances=transcripts is not None, shards=shards)
     try:
         for scored in scores:
             for writer in writers:

@@ -1,6 +1,7 @@
 """The Ray Data engine on a real local Ray cluster (`ray.init(num_cpus=2)`): `score --engine ray` writes
-the local engine's bytes; `score_dataset` gives the local per-turn records and `summarize` the local
-summary; without the extra, `--engine ray` is one line naming it (exit 2)."""
+the local engine's bytes; with `-o DIR/` its shards (JSONL, Parquet) hold the local per-turn records
+and the summary is the local one; `score_dataset` gives the local per-turn records and `summarize` the
+local summary; without the extra, `--engine ray` is one line naming it (exit 2)."""
 import importlib.util
 import json
 import subprocess
@@ -64,6 +65,82 @@ def test_score_dataset_and_summarize_give_the_local_results(cluster, score_cli, 
     expected = json.loads(local["summary.json"])
     assert (summary["corpus"], summary["dialogues"]) == (expected["corpus"], expected["dialogues"])
     assert summary["counts"]["turns_scored"] == expected["counts"]["turns_scored"]
+
+
+@pytest.fixture(scope="module")
+def logs_with_gold(logs):
+    """`logs` with gold labels on every third dialogue's turns (absent elsewhere) and, in an agent turn,
+    a character that str.splitlines() would cut a JSON line at."""
+    records = [json.loads(line) for line in logs.read_text().splitlines()]
+    for number, record in enumerate(records):
+        for message in record["messages"]:
+            if number % 3 == 0:
+                message["strategy"] = {"name": "Question", "votes": [number, 2]}
+    agent_turn = next(r["messages"][1] for r in records if len(r["messages"]) > 1)
+    agent_turn["content"] += " \u2028 next"
+    path = logs.with_name("gold.jsonl")
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+def jsonl_records(path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:       # lines end at \n only, unlike str.splitlines()
+        return [json.loads(line) for line in handle]
+
+
+def shard_records(folder) -> dict[tuple[str, int], dict]:
+    """The records of a shard folder, by (dialogue_id, turn_index), read as a user would: json or pyarrow
+    (Parquet keeps `gold` as its JSON text, null when absent)."""
+    if folder.name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+        records = pq.read_table(folder).to_pylist()
+        for record in records:
+            gold = record.pop("gold")
+            record.update({"gold": json.loads(gold)} if gold is not None else {})
+    else:
+        records = [record for path in folder.iterdir() for record in jsonl_records(path)]
+    by_turn = {(r["dialogue_id"], r["turn_index"]): r for r in records}
+    assert len(by_turn) == len(records)
+    return by_turn
+
+
+@pytest.mark.ray
+@needs_ray
+@pytest.mark.parametrize("folder", ["shards", "shards.parquet"])
+def test_shards_hold_the_local_records_and_the_summary_is_the_local_one(cluster, score_cli, logs_with_gold,
+                                                                       tmp_path, monkeypatch, folder):
+    from empathy_metric.distributed import shards
+    monkeypatch.setattr(shards, "SHARD_MIN_ROWS", 400)       # several shards from this input
+    args = (logs_with_gold, "--include-text")
+    assert score_cli(*args, "--workers", "1", "-o", tmp_path / "turns.jsonl",
+                     "-o", tmp_path / "local.json").exit_code == 0
+    result = score_cli(*args, "--engine", "ray", "--workers", "2", "-o", f"{tmp_path / folder}/",
+                       "-o", tmp_path / "ray.json")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / folder).iterdir())) > 1
+    local = {(r["dialogue_id"], r["turn_index"]): r for r in jsonl_records(tmp_path / "turns.jsonl")}
+    assert shard_records(tmp_path / folder) == local
+    assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+
+
+@pytest.mark.ray
+@needs_ray
+def test_a_shard_folder_that_holds_files_is_refused(cluster, score_cli, logs, tmp_path):
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "old.jsonl").write_text("{}\n")
+    result = score_cli(logs, "--engine", "ray", "-o", f"{tmp_path}/shards/")
+    assert (result.exit_code, result.stderr) == (2, f"error: -o {tmp_path}/shards/: the folder holds files "
+                                                    "already; give a new or empty folder (shards of two runs would mix)\n")
+
+
+@pytest.mark.scoring
+def test_a_shard_folder_takes_the_per_turn_records_alone(score_cli, tmp_path):
+    """Checked before the extra or the model is needed."""
+    result = score_cli(SAMPLE, "--engine", "ray", "-o", f"{tmp_path}/shards/", "-o", tmp_path / "t.csv")
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: -o {tmp_path / 't.csv'}: not with the shard folder -o {tmp_path}/shards/: the per-turn records "
+           "stay on the cluster, and it would need them here\n")
+    assert not (tmp_path / "shards").exists()
 
 
 @pytest.mark.scoring

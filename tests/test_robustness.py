@@ -71,7 +71,10 @@ def test_an_output_naming_the_input_is_refused_and_the_input_kept(score_cli, in_
 @pytest.mark.parametrize("output, message", [
     ("nodir/t.jsonl", "-o nodir/t.jsonl: folder nodir does not exist"),
     ("in.jsonl/t.json", "-o in.jsonl/t.json: in.jsonl is not a folder"),
-    ("folder.json", "-o folder.json: is a folder; give a file name"),
+    ("folder.json", "-o folder.json: is a folder; give a file name (a folder takes per-turn shards, written by "
+                    "score --engine ray)"),
+    ("shards/", "-o shards/: is a folder; give a file name (a folder takes per-turn shards, written by score "
+                "--engine ray)"),
     ("t.txt", "-o t.txt: unknown output format for score (use .jsonl, .csv, .json, .junit.xml, .html or .md)"),
     ("s.json", "-o s.json: names the same file as -o ./s.json"),
 ])

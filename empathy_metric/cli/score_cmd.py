@@ -19,9 +19,11 @@ def score_options(command):
         click.option("-o", "--output", "outputs", multiple=True,
                      help="Write results; format by extension: .jsonl (per turn), .csv (per turn), "
                           ".json (run summary), .junit.xml (gate verdicts), .md (a Markdown summary for a "
-                          "CI job summary), .html (a self-contained report; extra [report]). Repeatable."),
+                          "CI job summary), .html (a self-contained report; extra [report]). Repeatable. "
+                          "With --engine ray, a folder (DIR/) gets the per-turn records as shards written by "
+                          "the cluster: JSONL, or Parquet when DIR ends in .parquet."),
         click.option("--include-text", is_flag=True,
-                     help="Per-turn .jsonl/.csv outputs carry the scored turn's text."),
+                     help="Per-turn outputs (.jsonl, .csv, shards) carry the scored turn's text."),
         input_options,
         runtime_options,
         click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -61,7 +63,7 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     from ..pipeline.aggregation import metric_names
     from ..reporting.gating import plan_gates, threshold_gates
     from ..reporting.metric_catalog import directions
-    check_outputs(outputs)                                # a bad -o or a missing extra fails before any work
+    check_outputs(outputs, engine=engine)                 # a bad -o or a missing extra fails before any work
     gates = threshold_gates(fail_under, fail_over)        # and so does a malformed gate
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)

@@ -3,7 +3,8 @@
 - `score --engine ray`: the run is the local one (reading, accounting, --resume, writing, summary on
   the driver), with its chunks of dialogues scored by `map_batches` over a pool of actors that each
   hold the model (`RayPool`: what `--workers` does with processes). Outputs are the local engine's,
-  byte for byte.
+  byte for byte. With `-o DIR/` the per-turn records go from the actors to Ray's file writers
+  (shards.py) and only per-dialogue metrics come back to the driver.
 - `score_dataset(ds, ...)`: a `ray.data.Dataset` of dialogue records (rows as in a JSONL log) -> a
   Dataset of per-turn records, for inputs too large for one driver; `summarize(...)` computes the
   summary (aggregates, bootstrap CIs, gates) on the driver from those records with the local code.
@@ -14,20 +15,21 @@ import functools
 import importlib.util
 import json
 import logging
+import pickle
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from .api import Scorer
-from .errors import InputError, ModelError, UsageError
-from .io.readers import ReaderOptions
-from .io.readers.records import record_to_dialogue
-from .io.writers import JsonlFormat
-from .pipeline.accounting import Counts
-from .pipeline.parallel import Job, Ready
-from .reporting.comparison import group_saved_scores, saved_row
-from .reporting.gating import GatePlan, estimates_from_table
-from .reporting.statistics import BootstrapSettings
-from .reporting.summary import build_summary, corpus_table
+from ..api import Scorer
+from ..errors import InputError, ModelError, UsageError
+from ..io.readers import ReaderOptions
+from ..io.readers.records import record_to_dialogue
+from ..io.writers import JsonlFormat, ShardFolder, jsonl_lines
+from ..pipeline.accounting import Counts
+from ..pipeline.parallel import Job, Ready
+from ..reporting.comparison import group_saved_scores, saved_row
+from ..reporting.gating import GatePlan, estimates_from_table
+from ..reporting.statistics import BootstrapSettings
+from ..reporting.summary import build_summary, corpus_table
 
 ROW_SOURCE = "<dataset>"
 
@@ -66,25 +68,47 @@ def _objects(values: list):
 
 
 class _ChunkActor:
-    """One actor: `initializer(*initargs)` once (it loads the model), then `function(job)` per row."""
+    """One actor: `initializer(*initargs)` once (it loads the model), then `function(job)` per row
+    (a row: the chunk's number and its job)."""
 
     def __init__(self, initializer: Callable, initargs: tuple, function: Callable):
         initializer(*initargs)
         self.function = function
 
     def __call__(self, batch: dict) -> dict:
-        return {"scored": _objects([self.function(job) for job in batch["data"]])}
+        return {"scored": _objects([self.function(job) for _, job in batch["data"]])}
+
+
+class _ShardActor(_ChunkActor):
+    """A chunk -> its per-turn records (`json`: the lines of `lines`), with the chunk's number and, on
+    its first record, the chunk's scored dialogues (pickled, without their per-turn text) for the
+    driver: what shards.ShardSink writes and hands back."""
+
+    def __init__(self, initializer: Callable, initargs: tuple, function: Callable, lines: JsonlFormat):
+        super().__init__(initializer, initargs, function)
+        self.lines = lines
+
+    def __call__(self, batch: dict):
+        import pyarrow as pa
+        (number, job), = batch["data"]
+        scored = self.function(job)
+        records = [line for dialogue in scored for line in jsonl_lines(dialogue.rendered.pop(self.lines))]
+        return pa.table({"json": pa.array(records, pa.string()),
+                         "chunk": pa.array([number] * len(records), pa.int64()),
+                         "scored": pa.array([pickle.dumps(scored)] + [None] * (len(records) - 1), pa.binary())})
 
 
 @dataclass
 class RayPool:
     """`pipeline.parallel.WorkerPool`'s interface on Ray (`Scorer.pool`): `workers` actors, each with
     `num_gpus` GPUs. The chunks travel as one Dataset, so the driver holds the input's dialogues at
-    once; `score_dataset` is the way for inputs larger than that."""
+    once; `score_dataset` is the way for inputs larger than that. With `shards`, the per-turn records
+    are written there by Ray's writers and the chunks come back, all at the end, without them."""
     workers: int
     initializer: Callable
     initargs: tuple
     num_gpus: float = 0
+    shards: ShardFolder | None = None
 
     def __enter__(self) -> "RayPool":
         return self
@@ -96,12 +120,19 @@ class RayPool:
         import ray.data
         items = list(items)
         # one block per chunk, so that every actor gets chunks
-        jobs = ray.data.from_numpy([_objects([item.payload]) for item in items if isinstance(item, Job)])
+        jobs = ray.data.from_numpy([_objects([(item.number, item.payload)]) for item in items
+                                    if isinstance(item, Job)])
+        actor, arguments = ((_ShardActor, (self.initializer, self.initargs, function, self.shards.lines))
+                            if self.shards else (_ChunkActor, (self.initializer, self.initargs, function)))
         # Ray restarts an actor that dies and retries its chunk (its core logs a line about that at start)
-        scored = jobs.map_batches(_ChunkActor, fn_constructor_args=(self.initializer, self.initargs, function),
-                                  batch_size=1, batch_format="numpy", num_gpus=self.num_gpus,
-                                  compute=ray.data.ActorPoolStrategy(size=self.workers))
-        results = (row["scored"] for row in scored.iter_rows())
+        scored = jobs.map_batches(actor, fn_constructor_args=arguments, batch_size=1, batch_format="numpy",
+                                  num_gpus=self.num_gpus, compute=ray.data.ActorPoolStrategy(size=self.workers))
+        if self.shards:
+            from .shards import write_shards
+            written = write_shards(scored, self.shards)
+            results = (written.get(item.number) for item in items if isinstance(item, Job))
+        else:
+            results = (row["scored"] for row in scored.iter_rows())
         for item in items:
             if isinstance(item, Ready):
                 yield item, item.value
@@ -120,6 +151,7 @@ def use_ray(scorer: Scorer, address: str | None = None, device: str = "cpu") -> 
         raise UsageError("--engine ray: this model cannot be rebuilt in other processes (zero-shot scores in one)")
     connect(address, num_cpus=scorer.workers * scorer.worker_threads)
     scorer.pool = functools.partial(RayPool, num_gpus=1 if device == "cuda" else 0)
+    scorer.engine = "ray"
 
 
 # ---- a Dataset in, a Dataset out -------------------------------------------------------------------
@@ -141,7 +173,7 @@ class _DialogueScorer:
             dialogues.append(dialogue)
         rows = {"dialogue_id": [], "turn_index": [], "json": []}
         for scored in self.scorer.iter_scores(dialogues, Counts()):
-            for line in self.format.render(scored).splitlines():
+            for line in jsonl_lines(self.format.render(scored)):
                 record = json.loads(line)
                 rows["dialogue_id"].append(record["dialogue_id"])
                 rows["turn_index"].append(record["turn_index"])

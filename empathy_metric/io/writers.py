@@ -26,10 +26,17 @@ from ..pipeline.aggregation import slug
 TURN_FORMATS = (".jsonl", ".csv")
 SUMMARY_FORMATS = (".json", ".html", ".md")
 SCORE_KINDS = ("jsonl", "csv", "json", "junit", "html", "md")
+SHARDS = "shards"           # -o DIR/: per-turn records written by the cluster (--engine ray)
 
 
 def output_kind(path: str, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "") -> str:
-    """The kind of an -o path by its extension; a UsageError names the extensions `allowed`."""
+    """The kind of an -o path: SHARDS for a folder, else by its extension; a UsageError names the
+    extensions `allowed`."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        if SHARDS not in allowed:
+            raise UsageError(f"-o {path}: is a folder; give a file name "
+                             "(a folder takes per-turn shards, written by score --engine ray)")
+        return SHARDS
     name = path.lower()
     kind = None
     if name.endswith(".junit.xml") or name.endswith(".xml"):
@@ -110,6 +117,33 @@ class JsonlFormat:
 
     def render(self, dialogue_score) -> str:
         return "".join(dumps_record(u.to_record(self.include_text)) + "\n" for u in dialogue_score.utterances)
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The records of rendered JSONL text. Not `splitlines()`: JSON keeps U+2028, U+0085 and the like
+    raw (ensure_ascii=False), and splitlines() would cut a record there."""
+    return text.split("\n")[:-1]
+
+
+@dataclass(frozen=True)
+class ShardFolder:
+    """`-o DIR/` with --engine ray: the per-turn records, written by the cluster (distributed/shards.py)
+    as JSONL files holding `lines`' records (those of `-o turns.jsonl`), or Parquet when DIR ends in
+    .parquet. Ray's write tasks run on any node: on a cluster of several machines, DIR must be on a
+    file system they share, or a URI (s3://, gs://)."""
+    path: str
+    lines: JsonlFormat
+    tasks: tuple                            # schemas.Task: the Parquet columns of labels and probs
+    dims: tuple[str, ...]
+
+    @classmethod
+    def of(cls, path: str, tasks, dims, include_text: bool) -> "ShardFolder":
+        where = path if "://" in path else os.path.abspath(path)     # Ray workers have another working folder
+        return cls(where, JsonlFormat(include_text), tuple(tasks), tuple(dims))
+
+    @property
+    def parquet(self) -> bool:
+        return self.path.rstrip("/").lower().endswith(".parquet")
 
 
 @dataclass(frozen=True)
