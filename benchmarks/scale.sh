@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # --workers and --engine ray on this machine: the ceiling (inference replaced by zeros) and the real
-# model end to end, one run after the other, with the load average before and after each.
+# model end to end (and --engine ray writing shards, -o DIR/), one run after the other, with the load
+# average before and after each.
 #
 #   bash benchmarks/scale.sh BUNDLE CEILING_INPUT E2E_INPUT [WORKERS]
 #
@@ -30,8 +31,13 @@ for run in "local 1" "local $n" "ray $n"; do
   timed "end to end --engine $1 --workers $2" $py -m empathy_metric.cli.main score "$e2e_input" -m "$bundle" -q \
     --engine "$1" --workers "$2" -o "$tmp/$1-$2.jsonl" -o "$tmp/$1-$2.json"
 done
+# the per-turn records as shards written by the cluster (-o DIR/), against -o turns.jsonl just above
+timed "end to end --engine ray --workers $n -o DIR/" $py -m empathy_metric.cli.main score "$e2e_input" -m "$bundle" \
+  -q --engine ray --workers "$n" -o "$tmp/shards/" -o "$tmp/shards.json"
 cmp "$tmp/local-1.jsonl" "$tmp/local-$n.jsonl" && cmp "$tmp/local-1.jsonl" "$tmp/ray-$n.jsonl" \
   && cmp "$tmp/local-1.json" "$tmp/local-$n.json" && cmp "$tmp/local-1.json" "$tmp/ray-$n.json" \
   && echo "per-turn outputs and summaries byte-identical"
+cmp <(sort "$tmp/local-1.jsonl") <(cat "$tmp"/shards/*.jsonl | sort) && cmp "$tmp/local-1.json" "$tmp/shards.json" \
+  && echo "shards: the same per-turn lines ($(ls "$tmp/shards" | wc -l) files), summary byte-identical"
 $py -c "import json, sys; print(json.load(open(sys.argv[1]))['counts']['turns_scored'], 'utterances end to end')" \
   "$tmp/local-1.json"
