@@ -45,14 +45,30 @@ def strategy_macro_f1(result: dict, labels: dict, tasks: list[dict]) -> float | 
     return task_report(task, gold, pred)["mean"]["f1"]
 
 
+def _fp32_reference(variant, results: dict) -> str:
+    """The fp32 PyTorch run of the variant's own checkpoint (the student's for a student)."""
+    own = f"{'fast-' if getattr(variant, 'fast', False) else ''}torch-eager"
+    return own if own in results else next(iter(results))
+
+
+def _bundle_r(variant, variants, results: dict) -> float | None:
+    """perceived r of the variant, or (a CLI row) of the ORT variant that runs the same bundle."""
+    if "perceived_r" in results[variant.name]:
+        return results[variant.name]["perceived_r"]
+    same = [v for v in variants if v.kind == "ort" and v.export == variant.export
+            and getattr(v, "fast", False) == getattr(variant, "fast", False) and v.name in results]
+    return results[same[0].name].get("perceived_r") if same else None
+
+
 def summarise(variants, results: dict, tasks: list[dict]) -> list[dict]:
     labels = {name: _labels_by_key(r, tasks) for name, r in results.items()}
-    reference = "torch-eager" if "torch-eager" in results else next(iter(results))
-    base_speed = results[reference]["n_utterances"] / results[reference]["seconds"]
+    baseline = "torch-eager" if "torch-eager" in results else next(iter(results))
+    base_speed = results[baseline]["n_utterances"] / results[baseline]["seconds"]
     rows = []
     for v in variants:
         r = results[v.name]
         speed = r["n_utterances"] / r["seconds"]
+        reference = _fp32_reference(v, results)
         agree = agreement(labels[reference], labels[v.name])
         rows.append({"variant": v.name, "what": v.what, "n_utterances": r["n_utterances"],
                      "seconds": r["seconds"], "utterances_per_s": speed, "ratio": speed / base_speed,
@@ -62,7 +78,8 @@ def summarise(variants, results: dict, tasks: list[dict]) -> list[dict]:
                      "load_s": r.get("load_s"), "inference_s": r.get("inference_s"),
                      "providers": r.get("providers"),
                      "agreement": agree, "agreement_min": min(agree.values()) if agree else None,
-                     "strategy_macro_f1": strategy_macro_f1(r, labels[v.name], tasks)})
+                     "strategy_macro_f1": strategy_macro_f1(r, labels[v.name], tasks),
+                     "perceived_r": _bundle_r(v, variants, results)})
     return rows
 
 
@@ -83,13 +100,15 @@ def markdown(report: dict) -> str:
               f"Input: {report['input']}" + (f" (first {report['limit']} dialogues)" if report["limit"] else ""),
               "",
               "| variant | what | utterances | time (s) | utterances/s | x baseline | utterances per CPU-s "
-              "| peak RSS (MiB) | label agreement with fp32 (lowest task) | ESConv strategy macro-F1 |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| peak RSS (MiB) | label agreement with fp32 (lowest task) | ESConv strategy macro-F1 "
+              "| perceived r, WASSA dev |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["rows"]:
         agree = r["agreement_min"]
         lines.append(f"| {r['variant']} | {r['what']} | {r['n_utterances']} | {r['seconds']:.1f} "
                      f"| {r['utterances_per_s']:.1f} | {r['ratio']:.2f} | {r['utterances_per_cpu_s']:.1f} "
                      f"| {r['peak_rss_mib']:.0f} "
                      f"| {_fmt(None if agree is None else 100 * agree, '.2f')}% "
-                     f"| {_fmt(None if r['strategy_macro_f1'] is None else 100 * r['strategy_macro_f1'], '.1f')} |")
+                     f"| {_fmt(None if r['strategy_macro_f1'] is None else 100 * r['strategy_macro_f1'], '.1f')} "
+                     f"| {_fmt(r.get('perceived_r'), '.3f')} |")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Speed benchmark: one trained checkpoint, one input, every way of running it, in one invocation.
 
-    .venv/bin/python benchmarks/run.py --checkpoint runs/minilm-ce [--input FILE] [--limit N]
-        [--threads N] [--device cpu|cuda] [--work-dir DIR] [--out-md FILE] [--out-json FILE]
+    .venv/bin/python benchmarks/run.py --checkpoint runs/minilm-ce [--fast-checkpoint runs/fast]
+        [--input FILE] [--limit N] [--threads N] [--device cpu|cuda] [--work-dir DIR]
+        [--out-md FILE] [--out-json FILE]
 
 Variants (each in its own process, one after the other, so that peak RSS is honest):
   CPU:  torch-eager (baseline: fp32, batch 32 in input order, padded to the longest in the batch),
@@ -10,10 +11,14 @@ Variants (each in its own process, one after the other, so that peak RSS is hone
         cli-opt (the same with the optimised fp32 bundle: the fallback if int8 quality does not hold).
   CUDA: torch-eager (fp32, batch 32), torch-fp16 (batch 32), ort-cuda-fp32, ort-cuda-fp16 (I/O binding),
         cli (--device cuda, fp16 graph).
+  --fast-checkpoint (CPU): a smaller student of the same tasks, as fast-torch-eager, fast-ort-int8 and
+        fast-cli; its speed is against the same torch-eager baseline (the default model in PyTorch).
 Bundles are exported into the work folder by the project's export code (reused when the checkpoint
-has not changed). Agreement is with the labels of the fp32 baseline, per task (the table shows the
-lowest task); macro-F1 is the paper's ESConv-strategy score (training/metrics.py) against the gold
-strategies in the input. See BENCHMARKS.md.
+has not changed). Agreement is with the labels of the fp32 PyTorch model of the same checkpoint, per
+task (the table shows the lowest task); macro-F1 is the paper's ESConv-strategy score
+(training/metrics.py) against the gold strategies in the input; perceived r is the Pearson r of
+`perceived.empathy` with WASSA 2023 dev turns' third-party ratings (untimed; a CLI row shows its
+bundle's). See BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ from machine import describe  # noqa: E402
 from report import markdown, summarise  # noqa: E402
 
 DEFAULT_INPUT = REPO.parent / "shared" / "data" / "esconv" / "valid.json"
+DEFAULT_WASSA = REPO.parent / "shared" / "data" / "wassa23"
+FAST = "fast-"                 # name prefix of the student's variants
 VALIDATION_WINDOWS = 64      # windows each export is validated on against torch (parity in its manifest)
 
 
@@ -46,6 +53,16 @@ class Variant:
     export: str | None = None      # bundle from exports.EXPORTS
     device: str = "cpu"
     extra: list[str] = field(default_factory=list)
+    fast: bool = False             # the --fast-checkpoint student, not the default model
+
+
+def fast_variants(baseline_batch: int) -> list[Variant]:
+    return [
+        Variant(f"{FAST}torch-eager", "torch", f"student in PyTorch eager fp32, batch {baseline_batch}, input order",
+                extra=["--batch-size", str(baseline_batch)], fast=True),
+        Variant(f"{FAST}ort-int8", "ort", "student, ORT smoothed dynamic int8", "ort-int8", fast=True),
+        Variant(f"{FAST}cli", "cli", "empathy-score CLI end to end (student int8 bundle)", "ort-int8", fast=True),
+    ]
 
 
 def variants_for(device: str, baseline_batch: int) -> list[Variant]:
@@ -129,7 +146,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, type=Path,
                         help="trained checkpoint folder (empathy_config.json, encoder/, heads.safetensors, tokenizer.json)")
+    parser.add_argument("--fast-checkpoint", type=Path,
+                        help="a smaller student's checkpoint: also run it (fast-* variants, CPU only)")
     parser.add_argument("--input", type=Path, default=DEFAULT_INPUT, help="dialogue file (default: ESConv valid.json)")
+    parser.add_argument("--wassa", type=Path, default=DEFAULT_WASSA,
+                        help="WASSA 2023 folder for the perceived r column (skipped where it is missing)")
     parser.add_argument("--limit", type=int, help="only the first N dialogues of a JSONL input")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
@@ -139,7 +160,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", help="comma-separated variant names to run (default: all)")
     parser.add_argument("--work-dir", type=Path, help="keep exports and outputs here (default: a temporary folder)")
     parser.add_argument("--bundles", type=Path, help="use bundles exported earlier (DIR/<variant export name>) "
-                                                     "instead of exporting (e.g. on a GPU machine without the export stack)")
+                                                     "instead of exporting (e.g. on a GPU machine without the export stack); "
+                                                     "the student's under DIR/fast/")
     parser.add_argument("--out-md", type=Path, help="also write the markdown table here")
     parser.add_argument("--out-json", type=Path, help="also write every number here")
     parser.add_argument("--note", default="", help="a line printed above the table (e.g. 'STAND-IN model')")
@@ -155,23 +177,28 @@ def main(argv=None) -> None:
     machine = describe()
     input_path = prepare_input(args.input.resolve(), args.limit, work)
     variants = variants_for(args.device, args.baseline_batch)
+    if args.fast_checkpoint and args.device == "cpu":
+        variants += fast_variants(args.baseline_batch)
     if args.only:
         wanted = set(args.only.split(","))
         variants = [v for v in variants if v.name in wanted]
 
-    exports = list(dict.fromkeys(v.export for v in variants if v.export))
-    if args.bundles:
-        bundles = {name: args.bundles.resolve() / name for name in exports}
-        exports = []
-    else:
-        bundles = {name: work / "bundles" / name for name in exports}
-    if exports:       # in a process of its own: this one stays small, so children's RSS stays theirs
-        started = time.perf_counter()
-        subprocess.run([sys.executable, str(HERE / "exports.py"), "--checkpoint", str(checkpoint),
-                        "--input", str(input_path), "--windows", str(VALIDATION_WINDOWS),
-                        "--work-dir", str(work / "bundles"), *exports], check=True, cwd=REPO,
-                       stdout=sys.stderr)
-        print(f"[export] {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    checkpoints = {False: checkpoint, True: args.fast_checkpoint.resolve() if args.fast_checkpoint else None}
+    bundles = {}                   # (fast, export name) -> bundle folder
+    for fast, source in checkpoints.items():
+        exports = list(dict.fromkeys(v.export for v in variants if v.export and v.fast == fast))
+        folder = work / ("bundles-fast" if fast else "bundles")
+        if args.bundles:
+            given = args.bundles.resolve() / ("fast" if fast else "")
+            bundles.update({(fast, name): given / name for name in exports})
+            continue
+        bundles.update({(fast, name): folder / name for name in exports})
+        if exports:   # in a process of its own: this one stays small, so children's RSS stays theirs
+            started = time.perf_counter()
+            subprocess.run([sys.executable, str(HERE / "exports.py"), "--checkpoint", str(source),
+                            "--input", str(input_path), "--windows", str(VALIDATION_WINDOWS),
+                            "--work-dir", str(folder), *exports], check=True, cwd=REPO, stdout=sys.stderr)
+            print(f"[export] {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
     results = {}
     for v in variants:
@@ -179,14 +206,18 @@ def main(argv=None) -> None:
         out = work / f"{v.name}.result.json"
         if v.kind == "cli":
             turns = work / f"{v.name}.turns.jsonl"
-            child = run_child(cli_command(v, bundles[v.export], input_path, turns, args), work / f"{v.name}.log")
+            child = run_child(cli_command(v, bundles[v.fast, v.export], input_path, turns, args),
+                              work / f"{v.name}.log")
             result = {**read_cli_output(turns), "seconds": child["wall_s"]}
         else:
             worker = [sys.executable, str(HERE / "worker.py"), v.kind, "--input", str(input_path),
                       "--out", str(out), "--device", v.device, "--threads", str(args.threads), *v.extra]
-            worker += ["--checkpoint", str(checkpoint)] if v.kind == "torch" else ["--bundle", str(bundles[v.export])]
+            worker += ["--checkpoint", str(checkpoints[v.fast])] if v.kind == "torch" \
+                else ["--bundle", str(bundles[v.fast, v.export])]
             if v.kind == "ort" and v.device == "cuda":
                 worker += ["--max-batch-tokens", str(args.gpu_batch_tokens), "--max-batch-size", str(args.gpu_batch_size)]
+            if args.wassa and args.wassa.is_dir():
+                worker += ["--wassa", str(args.wassa)]
             child = run_child(worker, work / f"{v.name}.log")
             result = json.loads(out.read_text())
         result.update(child)

@@ -8,18 +8,40 @@ Both read the same dialogues into the same windows. Timed: tokenisation + infere
 `torch` is the plain-user baseline: windows in input order, fixed-size batches, each padded to its
 longest window. `ort` is the project's backend (length-sorted batches cut by a token budget).
 Writes JSON: timings, and per task the argmax label index of every window (for agreement/F1).
+With --wassa DIR, also (untimed) the Pearson r of `perceived.empathy` with the third-party ratings of
+WASSA 2023 dev turns (DIR holds dev_context_w1.txt and dev_context_labels.txt), as `eval` reports it.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 WARMUP_WINDOWS = 8
 CHUNK = 512          # windows per backend call, as the scorer does (scorer.WINDOWS_PER_CHUNK)
+
+
+@dataclass
+class Model:
+    """What the untimed validity check needs of a loaded variant."""
+    predict: Callable[[list], dict]          # windows -> raw outputs
+    settings: object                         # its WindowSettings
+    perceived_dims: list[str]
+
+
+def wassa_dev_r(model: Model, folder: str) -> float | None:
+    """Pearson r of the `empathy` perceived output with the WASSA dev turns' third-party ratings."""
+    from empathy_metric.training.wassa import wassa_windows
+    if "empathy" not in model.perceived_dims:
+        return None
+    labelled = wassa_windows(folder, "dev", model.settings, ["empathy"])
+    scores = model.predict([x.window for x in labelled])["perceived"][:, model.perceived_dims.index("empathy")]
+    return float(np.corrcoef(scores, [x.perceived[0] for x in labelled])[0, 1])
 
 
 def read_windows(path: str, settings):
@@ -29,7 +51,7 @@ def read_windows(path: str, settings):
     return windows_of(read_dialogues(path, ReaderOptions()), settings, DEFAULT_AGENT_ROLES)
 
 
-def run_torch(args) -> tuple[dict, list, dict]:
+def run_torch(args) -> tuple[dict, list, dict, Model]:
     import torch
 
     from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer, pad_batch
@@ -77,11 +99,16 @@ def run_torch(args) -> tuple[dict, list, dict]:
         torch.cuda.synchronize()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     outputs = {n: np.concatenate(v) for n, v in chunks.items()}
+
+    def predict(more_windows):
+        parts = [forward(more_windows[start:start + args.batch_size])
+                 for start in range(0, len(more_windows), args.batch_size)]
+        return {n: np.concatenate([p[n] for p in parts]) for n in names}
     return outputs, windows, {"load_s": load_s, "seconds": seconds, "timed_cpu_s": cpu,
-                              "inference_s": infer_s[0]}
+                              "inference_s": infer_s[0]}, Model(predict, settings, config.get("perceived", []))
 
 
-def run_ort(args) -> tuple[dict, list, dict]:
+def run_ort(args) -> tuple[dict, list, dict, Model]:
     from empathy_metric.bundle import load_bundle
     from empathy_metric.runtime import load_backend
     started = time.perf_counter()
@@ -113,7 +140,8 @@ def run_ort(args) -> tuple[dict, list, dict]:
     session = getattr(backend, "session", None)
     if session is not None:
         info["providers"] = session.get_providers()
-    return outputs, windows, info
+    backend._run = run
+    return outputs, windows, info, Model(lambda more: backend.predict(more).outputs, bundle.window, bundle.perceived)
 
 
 def main(argv=None) -> None:
@@ -130,8 +158,11 @@ def main(argv=None) -> None:
     parser.add_argument("--max-batch-tokens", type=int, default=16384)
     parser.add_argument("--max-batch-size", type=int, default=128)
     parser.add_argument("--chunk", type=int, default=CHUNK)
+    parser.add_argument("--wassa", help="WASSA 2023 folder: also report perceived r on its dev turns (untimed)")
     args = parser.parse_args(argv)
-    outputs, windows, info = run_torch(args) if args.engine == "torch" else run_ort(args)
+    outputs, windows, info, model = run_torch(args) if args.engine == "torch" else run_ort(args)
+    if args.wassa:
+        info["perceived_r"] = wassa_dev_r(model, args.wassa)
     result = {
         **info,
         "n_utterances": len(windows),
