@@ -5,6 +5,9 @@ train.json windows), then compares labels with the fp32 graph on the same ESConv
 one window per call (as the int8 backend runs).
 
 Usage: python research/int8_variants.py FP32_BUNDLE [N_WINDOWS] [--only-smoothing] [--alphas=0.5,0.8]
+                                       [--smoothed-groups]
+  --smoothed-groups: also keep each group of MatMuls fp32 after smoothing (mixed precision on top of the
+  shipped path), at every alpha
   FP32_BUNDLE: `empathy-score export CKPT -o DIR --precision fp32` (the optimised fp32 graph)
 Prints one JSON line per variant: label agreement per task (%), max |logit diff|, seconds.
 """
@@ -51,7 +54,8 @@ def report(name: str, out: dict, reference: dict, seconds: float, fp32_seconds: 
                       "seconds": round(seconds, 1), "speed_vs_fp32": round(fp32_seconds / seconds, 2)}), flush=True)
 
 
-def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHING_ALPHAS) -> None:
+def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHING_ALPHAS,
+         smoothed_groups: bool = False) -> None:
     import onnx
     graph_path = bundle / "model.onnx"
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -61,12 +65,14 @@ def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHIN
     reference, fp32_seconds = run_graph_rowwise(graph_path, encoded)
     print(json.dumps({"variant": "fp32", "windows": len(encoded), "seconds": round(fp32_seconds, 1)}), flush=True)
     matmuls = [n.name for n in onnx.load(str(graph_path)).graph.node if n.op_type in ("MatMul", "Attention")]
+    layers = sum(1 for m in matmuls if m.startswith("Attention"))
     groups = {
         "all int8 (shipped)": [],
         "attention fp32": [m for m in matmuls if m.startswith("Attention") or "attention/output" in m],
         "FFN output fp32": [m for m in matmuls if "/output/dense" in m and "attention" not in m],
         "FFN fp32": [m for m in matmuls if "intermediate" in m or ("/output/dense" in m and "attention" not in m)],
-        "last layer fp32": [m for m in matmuls if "layer.5/" in m or m == "Attention_5"],
+        "last layer fp32": [m for m in matmuls if f"layer.{layers - 1}/" in m or m == f"Attention_{layers - 1}"],
+        "first layer fp32": [m for m in matmuls if "layer.0/" in m or m == "Attention_0"],
     }
     heads = head_nodes(graph_path, list(reference))
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,14 +88,16 @@ def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHIN
             count = smooth(graph_path, smoothed, feeds, alpha, set(heads))
             fp32_check, _ = run_graph_rowwise(smoothed, encoded[:50])
             drift = max(float(np.abs(fp32_check[k] - reference[k][:50]).max()) for k in fp32_check)
-            quantise_int8(smoothed, quantised, heads)
-            out, seconds = run_graph_rowwise(quantised, encoded)
-            report(f"smoothed alpha {alpha}, all int8", out, reference, seconds, fp32_seconds,
-                   smoothed_nodes=count, smoothed_fp32_max_diff=round(drift, 6))
+            for name, kept in (groups if smoothed_groups else dict(list(groups.items())[:1])).items():
+                quantise_int8(smoothed, quantised, heads + kept)
+                out, seconds = run_graph_rowwise(quantised, encoded)
+                report(f"smoothed alpha {alpha}, {name}", out, reference, seconds, fp32_seconds,
+                       fp32_matmuls=len(kept), smoothed_nodes=count, smoothed_fp32_max_diff=round(drift, 6))
 
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     alphas = next((tuple(map(float, a.split("=", 1)[1].split(","))) for a in sys.argv if a.startswith("--alphas=")),
                   SMOOTHING_ALPHAS)
-    main(Path(args[0]), int(args[1]) if len(args) > 1 else 600, "--only-smoothing" in sys.argv, alphas)
+    main(Path(args[0]), int(args[1]) if len(args) > 1 else 600, "--only-smoothing" in sys.argv, alphas,
+         "--smoothed-groups" in sys.argv)
