@@ -21,6 +21,9 @@ BACKENDS = ("onnx-encoder", "onnx-seq2seq", "torch-encoder", "torch-seq2seq")
 READABLE_SUFFIXES = (".onnx", ".json", ".md", ".txt", ".data", ".safetensors")
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "minilm-empathy-v4"
+# Short names of shipped models: "fast" is a 3-layer student of the default, about twice as fast on
+# CPU and less valid (its model card says by how much).
+MODEL_ALIASES = {"default": DEFAULT_MODEL, "fast": "minilm-empathy-v4-fast"}
 REQUIRED_KEYS = ("schema_version", "name", "backend", "files", "sha256", "tasks", "window")
 # The files of a trained encoder checkpoint: role -> path inside the checkpoint folder. A bundle that
 # lists them all holds torch weights (a `torch-encoder` bundle, or an ONNX bundle that ships them for
@@ -89,16 +92,17 @@ def checkpoint_files(prefix: str = "") -> dict[str, str]:
 
 
 def resolve_model_path(model: str | Path | None) -> Path:
-    """None -> the shipped default; a folder path; or the name of a shipped model."""
+    """None -> the shipped default; a folder path; or the name (or alias) of a shipped model."""
     if model is None:
         return MODELS_DIR / DEFAULT_MODEL
     path = Path(model)
     if path.is_dir() or path.exists():
         return path
-    shipped = MODELS_DIR / str(model)
+    shipped = MODELS_DIR / MODEL_ALIASES.get(str(model), str(model))
     if "/" not in str(model) and shipped.is_dir():
         return shipped
-    shipped_names = ", ".join(shipped_models()) or "none is installed"
+    aliases = [f"{alias} = {name}" for alias, name in MODEL_ALIASES.items() if name in shipped_models()]
+    shipped_names = ", ".join(shipped_models() + aliases) or "none is installed"
     raise ModelError(f"model '{model}' not found: give a bundle folder or a shipped model name "
                      f"({shipped_names})")
 

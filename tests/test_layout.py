@@ -102,3 +102,14 @@ def test_score_responses_scores_the_reply_as_the_scorer_scores_its_dialogue(tiny
     scored = scorer.score(dialogues)
     last = [d.utterances[-1] for d in scored.dialogues]
     assert [(u.labels, u.probs, u.perceived) for u in replies] == [(u.labels, u.probs, u.perceived) for u in last]
+
+
+def test_fast_names_the_shipped_student(tmp_path):
+    """`-m fast` scores with the 3-layer student shipped beside the default; an unknown name lists it."""
+    out = tmp_path / "turns.jsonl"
+    result = CliRunner().invoke(main.cli, ["score", str(SAMPLE), "-m", "fast", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "turns.jsonl.run.json").read_text())["signature"]["model"] == "minilm-empathy-v4-fast"
+    result = CliRunner().invoke(main.cli, ["score", str(SAMPLE), "-m", "quick", "-o", str(out)])
+    assert result.exit_code == 4
+    assert "fast = minilm-empathy-v4-fast" in result.output

@@ -1,4 +1,4 @@
-"""The shipped model's perceived scores on held-out support conversations (ESConv valid.json, beside
+"""The shipped models' perceived scores (the default and `fast`) on held-out support conversations (ESConv valid.json, beside
 the checkout in ../shared/data; skipped without it): padding every reply with an irrelevant neutral
 sentence must not raise the corpus score beyond its CI, and a canned or off-topic release must lower it
 below its CI. The real model, the real Scorer, the real bootstrap."""
@@ -19,11 +19,11 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not VALID.is_file(), reason="needs ../shared/data/esconv/valid.json")]
 
 
-@pytest.fixture(scope="module")
-def releases():
+@pytest.fixture(scope="module", params=[None, "fast"], ids=["default", "fast"])
+def releases(request):
     dialogues = list(read_dialogues(str(VALID), ReaderOptions(format="esconv", agent_roles=AGENT_ROLES)))
     pool = [(d.dialogue_id, t.text) for d in dialogues for t in d.turns if t.role.lower() in AGENT_ROLES]
-    scorer = Scorer.from_pretrained(agent_roles=AGENT_ROLES)
+    scorer = Scorer.from_pretrained(request.param, agent_roles=AGENT_ROLES)
 
     def corpus(kind):
         rng = random.Random(kind)

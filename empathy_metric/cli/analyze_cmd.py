@@ -60,7 +60,8 @@ def _summary_line(result: dict) -> str:
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
+@click.option("-m", "--model", help="Bundle folder, shipped model name, or 'fast' (the 3-layer student; "
+                                    "default: the shipped default model).")
 @click.option("--ratings", "ratings_path", metavar="FILE",
               help="Human ratings, CSV or JSONL (by extension): one row per rating, keyed by dialogue id and, "
                    "for a turn-level rating, turn_index (absent or empty: a dialogue-level rating).")

@@ -22,7 +22,8 @@ def _tasks_and_dims(model: str | None):
 
 
 @click.command()
-@click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
+@click.option("-m", "--model", help="Bundle folder, shipped model name, or 'fast' (the 3-layer student; "
+                                    "default: the shipped default model).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def metrics(model, as_json):
     """List metric names (as used in summaries and gates), direction and meaning.

@@ -91,7 +91,8 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-m", "--model", help="Bundle folder or shipped model name (default: the shipped model).")
+@click.option("-m", "--model", help="Bundle folder, shipped model name, or 'fast' (the 3-layer student; "
+                                    "default: the shipped default model).")
 @score_options
 def score(inputs, model, **options):
     """Score dialogue logs (JSONL, JSON, EMH CSV; '-' for stdin)."""
