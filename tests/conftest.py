@@ -1,6 +1,7 @@
 import importlib.util
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ FIXTURES = REPO / "tests" / "fixtures"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 TRAINING_STACK = importlib.util.find_spec("torch") is not None
+
+
+def with_default_sigint() -> None:
+    """preexec_fn for a child that a test interrupts with SIGINT: a shell starts a background job
+    (`make test &`) with SIGINT ignored, children inherit that and Python keeps it, so Ctrl-C would
+    never reach the child. It gets the disposition a terminal user's process has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def pytest_ignore_collect(collection_path, config):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, with_default_sigint
 from empathy_metric.bundle import write_manifest
 
 pytestmark = pytest.mark.scoring
@@ -241,7 +241,8 @@ def test_ctrl_c_exits_130_and_leaves_a_resumable_output(score_cli, tmp_path, tin
     full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
     assert score_cli(logs, "-o", full).exit_code == 0
     process = subprocess.Popen([sys.executable, "-m", "empathy_metric.cli.main", str(logs), "-m", str(tiny_bundle),
-                                "-q", "-o", str(part)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+                                "-q", "-o", str(part)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
+                               preexec_fn=with_default_sigint)
     deadline = time.monotonic() + 300
     while not (part.exists() and part.stat().st_size > full.stat().st_size // 5) and process.poll() is None:
         assert time.monotonic() < deadline, "the run wrote nothing"

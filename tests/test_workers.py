@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, with_default_sigint
 from test_resume import make_logs
 
 pytestmark = pytest.mark.scoring
@@ -122,7 +122,8 @@ def started_with_workers(logs, tiny_bundle, out: Path) -> tuple[subprocess.Popen
     """`score --workers 2` in a real process, once it has written output; and its child processes."""
     process = subprocess.Popen([sys.executable, "-m", "empathy_metric.cli.main", str(logs), "-m", str(tiny_bundle),
                                 "-q", "--workers", "2", "-o", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
+                               preexec_fn=with_default_sigint)
     deadline = time.monotonic() + 300
     while not (out.exists() and out.stat().st_size > 0) and process.poll() is None:
         assert time.monotonic() < deadline, "the run wrote nothing"
