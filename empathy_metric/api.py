@@ -300,15 +300,19 @@ def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, 
 
 
 def check_outputs(outputs, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "score",
-                  engine: str = "local") -> list[str]:
+                  engine: str = "local", inputs: list[str] | None = None) -> list[str]:
     """The kind of every -o path; a UsageError for an unknown extension, for an HTML report without
     the [report] extra, for a folder (per-turn shards) unless `engine` is 'ray', or for an output that
-    cannot go with one. Called before any work is done (the CLI calls it before loading the model)."""
+    cannot go with one; with `inputs`, also for a path that names an input, a missing or read-only
+    folder, or a shard folder that holds files. Called before any work is done (the CLI calls it
+    before loading the model or starting a cluster)."""
     kinds = [output_kind(path, score_kinds(allowed, engine), command) for path in outputs]
     for path, kind in zip(outputs, kinds):
         if kind == "html":
             require_report_extra(path)
     check_shard_outputs(list(outputs), kinds)
+    if inputs is not None:
+        check_output_paths(list(inputs), list(outputs), score_kinds(allowed, engine))
     return kinds
 
 
@@ -331,8 +335,7 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     An input without any record is an InputError unless `allow_empty`. `include_text`: per-turn
     outputs carry the scored turn's text. A folder in `outputs` (engine 'ray') gets the per-turn records
     as shards, written by the cluster."""
-    kinds = check_outputs(outputs, engine=scorer.engine)       # fail on a bad -o before any work is done
-    check_output_paths(inputs, outputs, score_kinds(SCORE_KINDS, scorer.engine))   # never overwrite an input
+    kinds = check_outputs(outputs, engine=scorer.engine, inputs=inputs)   # before any work; never overwrite an input
     shards = next((ShardFolder.of(path, scorer.tasks, scorer.perceived, include_text)
                    for path, kind in zip(outputs, kinds) if kind == SHARDS), None)
     files = [path for path, kind in zip(outputs, kinds) if kind != SHARDS]

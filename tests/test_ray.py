@@ -123,9 +123,9 @@ def test_shards_hold_the_local_records_and_the_summary_is_the_local_one(cluster,
     assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "local.json").read_bytes()
 
 
-@pytest.mark.ray
-@needs_ray
-def test_a_shard_folder_that_holds_files_is_refused(cluster, score_cli, logs, tmp_path):
+@pytest.mark.scoring
+def test_a_shard_folder_that_holds_files_is_refused(score_cli, logs, tmp_path):
+    """Before the extra is needed, the model loads or a cluster starts."""
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "old.jsonl").write_text("{}\n")
     result = score_cli(logs, "--engine", "ray", "-o", f"{tmp_path}/shards/")

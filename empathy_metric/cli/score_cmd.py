@@ -63,7 +63,7 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     from ..pipeline.aggregation import metric_names
     from ..reporting.gating import plan_gates, threshold_gates
     from ..reporting.metric_catalog import directions
-    check_outputs(outputs, engine=engine)                 # a bad -o or a missing extra fails before any work
+    check_outputs(outputs, engine=engine, inputs=list(inputs))   # a bad -o or a missing extra fails before any work
     gates = threshold_gates(fail_under, fail_over)        # and so does a malformed gate
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
