@@ -47,7 +47,7 @@ def strategy_macro_f1(result: dict, labels: dict, tasks: list[dict]) -> float | 
 
 def _fp32_reference(variant, results: dict) -> str:
     """The fp32 PyTorch run of the variant's own checkpoint (the student's for a student)."""
-    own = f"{'fast-' if getattr(variant, 'fast', False) else ''}torch-eager"
+    own = f"{'fast-' if variant.fast else ''}torch-eager"
     return own if own in results else next(iter(results))
 
 
@@ -56,7 +56,7 @@ def _bundle_r(variant, variants, results: dict) -> float | None:
     if "perceived_r" in results[variant.name]:
         return results[variant.name]["perceived_r"]
     same = [v for v in variants if v.kind == "ort" and v.export == variant.export
-            and getattr(v, "fast", False) == getattr(variant, "fast", False) and v.name in results]
+            and v.fast == variant.fast and v.name in results]
     return results[same[0].name].get("perceived_r") if same else None
 
 

@@ -36,12 +36,13 @@ class Model:
 
 def wassa_dev_r(model: Model, folder: str) -> float | None:
     """Pearson r of the `empathy` perceived output with the WASSA dev turns' third-party ratings."""
+    from empathy_metric.training.perceived_validity import pearson
     from empathy_metric.training.wassa import wassa_windows
     if "empathy" not in model.perceived_dims:
         return None
     labelled = wassa_windows(folder, "dev", model.settings, ["empathy"])
     scores = model.predict([x.window for x in labelled])["perceived"][:, model.perceived_dims.index("empathy")]
-    return float(np.corrcoef(scores, [x.perceived[0] for x in labelled])[0, 1])
+    return pearson(scores, [x.perceived[0] for x in labelled])
 
 
 def read_windows(path: str, settings):

@@ -45,10 +45,15 @@ def run_graph_rowwise(path: Path, encoded) -> tuple[dict, float]:
     return {n: np.concatenate(v) for n, v in outputs.items()}, time.perf_counter() - started
 
 
+def label_agreement(out: dict, reference: dict, digits: int = 1) -> dict[str, float]:
+    """Per task, % of windows whose argmax label equals the reference graph's."""
+    return {k[len("logits."):]: round(100 * float((out[k].argmax(-1) == reference[k].argmax(-1)).mean()), digits)
+            for k in reference if k.startswith("logits.")}
+
+
 def report(name: str, out: dict, reference: dict, seconds: float, fp32_seconds: float, **extra) -> None:
     logits = [n for n in reference if n.startswith("logits.")]
-    agreement = {k[len("logits."):]: round(100 * float((out[k].argmax(-1) == reference[k].argmax(-1)).mean()), 1)
-                 for k in logits}
+    agreement = label_agreement(out, reference)
     print(json.dumps({"variant": name, **extra, "agreement_pct": agreement,
                       "max_abs_logit_diff": round(max(float(np.abs(out[k] - reference[k]).max()) for k in logits), 3),
                       "seconds": round(seconds, 1), "speed_vs_fp32": round(fp32_seconds / seconds, 2)}), flush=True)

@@ -25,6 +25,7 @@ from empathy_metric.export.smoothing import smooth
 from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer, pad_batch
 from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.training.data import esconv_windows
+from int8_variants import label_agreement, run_graph_rowwise   # research/, beside this script
 
 ESCONV_VALID = "../shared/data/esconv/valid.json"
 ESCONV_TRAIN = "../shared/data/esconv/train.json"
@@ -36,17 +37,6 @@ def session(path: Path, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def rowwise(path: Path, encoded) -> tuple[dict, float]:
-    s = session(path, 1)
-    names = [o.name for o in s.get_outputs()]
-    out = {n: [] for n in names}
-    started = time.perf_counter()
-    for feed in graph_feeds(encoded):
-        for n, v in zip(names, s.run(names, feed)):
-            out[n].append(v)
-    return {n: np.concatenate(v) for n, v in out.items()}, time.perf_counter() - started
 
 
 def sorted_batches(path: Path, encoded, size: int = 32) -> tuple[dict, float]:
@@ -65,11 +55,6 @@ def sorted_batches(path: Path, encoded, size: int = 32) -> tuple[dict, float]:
     return out, time.perf_counter() - started
 
 
-def agreement(out: dict, reference: dict) -> dict:
-    return {k[len("logits."):]: round(100 * float((out[k].argmax(-1) == reference[k].argmax(-1)).mean()), 2)
-            for k in reference if k.startswith("logits.")}
-
-
 class Calibration:
     def __init__(self, feeds):
         self.feeds = iter(feeds)
@@ -85,27 +70,29 @@ def main(bundle: Path, limit: int) -> None:
     settings = WindowSettings.from_dict(manifest["window"])
     encoder = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings)
     encoded = encoder.encode([x.window for x in esconv_windows(ESCONV_VALID, settings)[:limit]])
-    reference, fp32_s = rowwise(graph, encoded)
-    calibration = graph_feeds(encoder.encode([x.window for x in esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]]))
+    reference, fp32_s = run_graph_rowwise(graph, encoded)
+    train = esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]
+    calibration = graph_feeds(encoder.encode([x.window for x in train]))
     heads = head_nodes(graph, list(reference))
     with tempfile.TemporaryDirectory() as tmp:
         smoothed, dynamic = Path(tmp) / "smoothed.onnx", Path(tmp) / "dynamic.onnx"
         smooth(graph, smoothed, calibration, 0.8, set(heads))
         quantise_int8(smoothed, dynamic, heads)
-        out, seconds = rowwise(dynamic, encoded)
-        print(json.dumps({"variant": "dynamic int8, smoothed (shipped)", "agreement_pct": agreement(out, reference),
-                          "rowwise_s": round(seconds, 1), "fp32_rowwise_s": round(fp32_s, 1)}), flush=True)
+        out, seconds = run_graph_rowwise(dynamic, encoded)
+        print(json.dumps({"variant": "dynamic int8, smoothed (shipped)",
+                          "agreement_pct": label_agreement(out, reference, 2), "rowwise_s": round(seconds, 1),
+                          "fp32_rowwise_s": round(fp32_s, 1)}), flush=True)
         for method in (CalibrationMethod.MinMax,):
             static = Path(tmp) / f"static-{method.name}.onnx"
             quantize_static(str(smoothed), str(static), Calibration(calibration), quant_format=QuantFormat.QDQ,
                             op_types_to_quantize=["MatMul"], per_channel=True, activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, nodes_to_exclude=heads, calibrate_method=method)
-            out, seconds = rowwise(static, encoded)
+            out, seconds = run_graph_rowwise(static, encoded)
             batched, batched_s = sorted_batches(static, encoded)
             same = all(np.array_equal(batched[k], out[k]) for k in out)
             close = max(float(np.abs(batched[k] - out[k]).max()) for k in out)
             print(json.dumps({"variant": f"static int8 QDQ, smoothed, {method.name}",
-                              "agreement_pct": agreement(out, reference), "rowwise_s": round(seconds, 1),
+                              "agreement_pct": label_agreement(out, reference, 2), "rowwise_s": round(seconds, 1),
                               "sorted_batches_32_s": round(batched_s, 1), "batched_equals_rowwise": same,
                               "batched_max_diff": close}), flush=True)
 
