@@ -11,6 +11,9 @@ each stage's function: a profiler's own overhead would distort these small Pytho
 `--workers N` (N > 1) runs the CPU stages in N worker processes as `--workers` does (each with its
 own no-inference scorer): the stage table then covers only what stays in the parent (reading,
 bookkeeping, writing, summary), and the utterances per wall-second show how the stages scale.
+`--inference here` (with --workers N): the layout of `--device cuda`, one inference process fed by
+CPU workers. The workers encode and batch, the parent takes each chunk's batches and hands back its
+(zero) outputs: the ceiling of a GPU run whose model side is infinitely fast.
 """
 from __future__ import annotations
 
@@ -80,18 +83,26 @@ class NoInference:
         return getattr(self.backend, name)
 
     def predict(self, windows):
-        from empathy_metric.runtime import RawOutputs
+        from empathy_metric.pipeline.encoding import plan_batches
         truncated = np.zeros(len(windows), dtype=bool)
-        for _ in self.backend._batches(windows, truncated):      # tokenise, assemble, sort, pad
+        for _ in plan_batches(self.backend.encoder, windows, self.backend.plan, truncated):   # tokenise, sort, pad
             pass
-        outputs = {name: np.zeros((len(windows), *shape), dtype=np.float32) for name, shape in self.shapes.items()}
+        return self.zeros(len(windows), truncated)
+
+    def run_prepared(self, prepared):
+        return self.zeros(prepared.count, prepared.truncated)
+
+    def zeros(self, n: int, truncated):
+        from empathy_metric.runtime import RawOutputs
+        outputs = {name: np.zeros((n, *shape), dtype=np.float32) for name, shape in self.shapes.items()}
         return RawOutputs(outputs=outputs, truncated=truncated)
 
 
-def no_inference_scorer(bundle: str, threads: int | None = None, workers: int = 1):
-    """A Scorer of `bundle` whose inference is replaced by zeros, in this process and in its workers."""
+def no_inference_scorer(bundle: str, threads: int | None = None, workers: int = 1, inference: str = "workers"):
+    """A Scorer of `bundle` whose inference is replaced by zeros, in this process and in its workers
+    (`inference='here'`: workers that encode and batch, the zeros made in this process)."""
     from empathy_metric.api import Scorer
-    scorer = Scorer.from_pretrained(bundle, threads=threads, workers=workers)
+    scorer = Scorer.from_pretrained(bundle, threads=threads, workers=workers, inference=inference)
     scorer.backend = NoInference(scorer.backend)
     scorer.recipe = functools.partial(no_inference_scorer, bundle)
     return scorer
@@ -104,6 +115,7 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, help="first N dialogues (lines) of a JSONL input")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--inference", choices=("workers", "here"), default="workers")
     args = parser.parse_args(argv)
     from empathy_metric.io.readers import ReaderOptions
     from empathy_metric.reporting.statistics import BootstrapSettings
@@ -119,13 +131,14 @@ def main(argv=None) -> None:
                     if number == args.limit:
                         break
                     dst.write(line)
-        scorer = no_inference_scorer(args.bundle, workers=args.workers)
+        scorer = no_inference_scorer(args.bundle, workers=args.workers, inference=args.inference)
         wall, cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
         result = score_files(scorer, [str(source)], ReaderOptions(), [str(Path(tmp) / "turns.jsonl")],
                              bootstrap=BootstrapSettings(n_resamples=args.bootstrap) if args.bootstrap else None)
         wall, cpu, all_cpu = time.perf_counter() - wall, time.thread_time() - cpu, time.process_time() - all_cpu
     n = result.counts.turns_scored
-    print(f"{n} utterances, {result.counts.dialogues_scored} dialogues, --workers {args.workers}: {wall:.1f} s "
+    print(f"{n} utterances, {result.counts.dialogues_scored} dialogues, --workers {args.workers} "
+          f"(inference: {args.inference}): {wall:.1f} s "
           f"wall -> {n / wall:.0f} utterances/s; {cpu:.1f} s main-thread CPU ({all_cpu:.1f} s all threads of "
           f"this process: the tokenizer's own pool) -> {n / cpu:.0f} utterances per main-thread CPU-second")
     print("| stage | CPU s | µs per utterance |\n|---|---:|---:|")

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .bundle import Bundle, load_bundle
 from .dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn, normalize_role
-from .errors import InputError, OutputError, UsageError
+from .errors import InputError, ModelError, OutputError, UsageError
 from .io.ratings import Rating, RatingsOptions, RecordRating, read_ratings
 from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import clean_text, record_to_dialogue
@@ -31,6 +31,7 @@ from .io.writers import SCORE_KINDS, SHARDS, CsvFormat, JsonlFormat, ShardFolder
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
+from .pipeline.encoding import BatchPlan, PreparedWindows, WindowEncoder, load_tokenizer, prepare_windows
 from .pipeline.parallel import Job, Ready, WorkerPool, usable_cores
 from .pipeline.windows import Window, dialogue_windows, is_agent_role, is_blank, without_blank_turns
 from .reporting.analysis import analyze_rating
@@ -42,7 +43,7 @@ from .reporting.rated_units import ScoredDialogue, intents, rated_units
 from .reporting.statistics import BootstrapSettings
 from .reporting.summary import DialogueRow, build_summary, corpus_table
 from .reporting.transcripts import LowestTranscripts, Transcript, sort_metric, transcript_of
-from .runtime import Backend, load_backend
+from .runtime import Backend, RawOutputs, load_backend
 
 # A dialogue's scores known without running the model (e.g. read back from an interrupted run's
 # output), or None: known(dialogue, its windows) -> DialogueScore | None.
@@ -64,7 +65,10 @@ class Scorer:
     """`workers` > 1: dialogues are scored in that many worker processes (`pipeline/parallel.py`), each
     holding the scorer that `recipe(threads=)` builds; results are the same as in one process.
     `pool` makes the workers: `pool(workers, initializer, initargs)` (a process pool; the Ray engine
-    swaps in `distributed.RayPool`, and `engine` becomes 'ray': it can write per-turn shards)."""
+    swaps in `distributed.RayPool`, and `engine` becomes 'ray': it can write per-turn shards).
+    With a `stages_recipe` (inference in this process: one process per GPU), the workers hold only
+    the CPU stages that it builds: they cut and encode windows into batches, this process runs them
+    through the model, and they decode, aggregate and render the results."""
 
     def __init__(self, bundle: Bundle, backend: Backend, agent_roles: frozenset[str] = DEFAULT_AGENT_ROLES,
                  future_context: bool = True, workers: int = 1, recipe: Callable[..., "Scorer"] | None = None,
@@ -77,6 +81,7 @@ class Scorer:
         self.perceived = bundle.perceived
         self.workers = workers if recipe is not None else 1
         self.recipe, self.worker_threads = recipe, worker_threads
+        self.stages_recipe: Callable[..., "Scorer"] | None = None
         self.pool: Callable = WorkerPool
         self.engine = "local"
 
@@ -84,17 +89,35 @@ class Scorer:
     def from_pretrained(cls, model: str | None = None, device: str = "cpu", threads: int | None = None,
                         max_batch_tokens: int = 16384, max_batch_size: int = 128,
                         agent_roles: Iterable[str] | None = None, future_context: bool = True,
-                        verify: bool = True, workers: int = 1) -> "Scorer":
-        """`workers` > 1: score in that many processes, each loading the model with `threads` // `workers`
-        ONNX Runtime threads (at least one; `threads` defaults to the usable cores)."""
+                        verify: bool = True, workers: int = 1, inference: str = "auto") -> "Scorer":
+        """`workers` > 1: score in that many processes. `inference` says where the model runs:
+        'workers' (each loads it with `threads` // `workers` ONNX Runtime threads, at least one;
+        `threads` defaults to the usable cores), 'here' (this process alone holds it, the workers do
+        the CPU stages: one process per GPU) or 'auto' ('here' on CUDA, else 'workers'). Backends
+        that cannot run batches encoded elsewhere (torch, seq2seq) always run in the workers."""
+        if inference not in ("auto", "workers", "here"):
+            raise UsageError(f"inference={inference!r}: expected 'auto', 'workers' or 'here'")
         bundle = load_bundle(model, verify=verify)
         backend = load_backend(bundle, device, threads, max_batch_tokens, max_batch_size)
         roles = frozenset(agent_roles) if agent_roles else DEFAULT_AGENT_ROLES
         recipe = functools.partial(cls.from_pretrained, str(bundle.path), device=device,
                                    max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
                                    agent_roles=roles, future_context=future_context, verify=verify)
-        return cls(bundle, backend, roles, future_context, workers, recipe,
-                   max(1, (threads or usable_cores()) // workers))
+        scorer = cls(bundle, backend, roles, future_context, workers, recipe,
+                     max(1, (threads or usable_cores()) // workers))
+        here = inference == "here" or (inference == "auto" and device == "cuda")
+        if here and hasattr(backend, "run_prepared"):
+            scorer.stages_recipe = functools.partial(cls.cpu_stages, str(bundle.path), backend.plan, roles,
+                                                     future_context, verify)
+        return scorer
+
+    @classmethod
+    def cpu_stages(cls, model: str, plan: BatchPlan, agent_roles: frozenset[str], future_context: bool,
+                   verify: bool, threads: int = 1) -> "Scorer":
+        """A scorer without the model, for a worker of a run whose inference is elsewhere: it prepares
+        windows (`prepare_step`) and decodes their outputs (`finish_step`)."""
+        bundle = load_bundle(model, verify=verify)
+        return cls(bundle, CpuStages(bundle, plan), agent_roles, future_context)
 
     def settings(self) -> dict:
         return {"window": self.window_settings.to_dict(), "agent_roles": sorted(self.agent_roles)}
@@ -125,9 +148,11 @@ class Scorer:
         chunk = self.backend.windows_per_chunk
         for start in range(0, len(windows), chunk):
             part = windows[start:start + chunk]
-            raw = self.backend.predict(part)
-            scores += decode(part, raw.outputs, raw.truncated, self.tasks, self.perceived)
+            scores += self._decoded(part, self.backend.predict(part))
         return scores
+
+    def _decoded(self, windows: list[Window], raw: RawOutputs) -> list[UtteranceScore]:
+        return decode(windows, raw.outputs, raw.truncated, self.tasks, self.perceived)
 
     def iter_scores(self, dialogues: Iterable[Dialogue], counts: Counts, on_error: str = "raise",
                     known: KnownScores | None = None, formats: tuple = (),
@@ -211,11 +236,14 @@ class Scorer:
         for reason, n in dialogue.skipped.items():
             counts.add_skipped(reason, n)
 
-    def _score_step(self, step: "DialogueScore | list[Dialogue]") -> list[DialogueScore]:
+    def _score_step(self, step: "DialogueScore | list[Dialogue]", outputs: RawOutputs | None = None
+                    ) -> list[DialogueScore]:
+        """A chunk's dialogue scores; `outputs`: its windows' model outputs, computed elsewhere."""
         if isinstance(step, DialogueScore):
             return [step]
         windows = [dialogue_windows(d, self.window_settings, self.agent_roles) for d in step]
-        utterances = self.score_windows([w for ws in windows for w in ws])
+        flat = [w for ws in windows for w in ws]
+        utterances = self.score_windows(flat) if outputs is None else self._decoded(flat, outputs)
         scored, start = [], 0
         for dialogue, ws in zip(step, windows):
             mine = utterances[start:start + len(ws)]
@@ -237,15 +265,50 @@ class Scorer:
             yield from (self._score_step(step) for step in held)
             return
         make_pool = functools.partial(self.pool, shards=shards) if shards is not None else self.pool
-        pool = stack.enter_context(make_pool(self.workers, _start_worker, (self.recipe, self.worker_threads)))
+        here = self.stages_recipe is not None and self.pool is WorkerPool
+        pool = stack.enter_context(make_pool(self.workers, _start_worker,
+                                             (self.stages_recipe if here else self.recipe, self.worker_threads)))
         jobs = (Ready([step]) if isinstance(step, DialogueScore) else
                 Job((step, *output), number, _describe(step[0]), _describe(step[-1]))
                 for number, step in enumerate(itertools.chain(held, steps), start=1))
+        if here:
+            jobs = self._inferred_here(pool.ordered(_prepare_in_worker, jobs))
         for job, scored in pool.ordered(_score_in_worker, jobs):
             if isinstance(job, Job):                # the turns stayed here: put them back
                 for dialogue, score in zip(job.payload[0], scored):
                     score.turns = dialogue.turns
             yield scored
+
+
+    def _inferred_here(self, prepared: Iterator[tuple[Job | Ready, Any]]) -> Iterator[Job | Ready]:
+        """Each chunk's batches, encoded by a worker, run through the model here; the chunk goes back
+        to a worker with its outputs, as a job of `_score_in_worker`."""
+        for job, value in prepared:
+            if isinstance(job, Job):
+                job = replace(job, payload=(*job.payload, self.backend.run_prepared(value)))
+            yield job
+
+    def prepare_step(self, dialogues: list[Dialogue]) -> PreparedWindows:
+        return self.backend.prepare([w for d in dialogues
+                                     for w in dialogue_windows(d, self.window_settings, self.agent_roles)])
+
+
+class CpuStages:
+    """The backend of a worker whose model runs in another process: it cuts and encodes windows into
+    the batches that model's backend would make (`plan`), and takes their outputs back."""
+
+    def __init__(self, bundle: Bundle, plan: BatchPlan, settings=None):
+        self.bundle, self.plan = bundle, plan
+        self.encoder = WindowEncoder(load_tokenizer(bundle.file("tokenizer")), settings or bundle.window)
+
+    def with_settings(self, settings) -> "CpuStages":
+        return CpuStages(self.bundle, self.plan, settings)
+
+    def prepare(self, windows: list[Window]) -> PreparedWindows:
+        return prepare_windows(self.encoder, windows, self.plan)
+
+    def predict(self, windows: list[Window]) -> RawOutputs:
+        raise ModelError("internal: the CPU stages of a scoring run hold no model; its process does")
 
 
 # ---- --workers: what each worker process holds and does -------------------------------------------
@@ -262,14 +325,18 @@ def _start_worker(recipe: Callable[..., Scorer], threads: int) -> None:
 def _score_in_worker(job: tuple[list[Dialogue], tuple, bool]) -> list[DialogueScore]:
     """One chunk, scored in a worker, its per-turn text rendered in `formats`; the dialogues' turns are
     not sent back (the parent has them), nor their utterances unless `keep_utterances`."""
-    dialogues, formats, keep_utterances = job
-    scored = _worker_scorer._score_step(dialogues)
+    dialogues, formats, keep_utterances, *inferred = job      # inferred: the model process's outputs
+    scored = _worker_scorer._score_step(dialogues, *inferred)
     for score in scored:
         score.rendered = {f: f.render(score) for f in formats}
         score.turns = []
         if not keep_utterances:
             score.utterances = []
     return scored
+
+
+def _prepare_in_worker(job: tuple[list[Dialogue], tuple, bool]) -> PreparedWindows:
+    return _worker_scorer.prepare_step(job[0])
 
 
 def _describe(dialogue: Dialogue) -> str:

@@ -229,6 +229,9 @@ bench_workers() {  # bench_workers BUNDLE INPUT N: --workers 1 against N, ceilin
     for w in 1 "$n"; do
       python3 benchmarks/ceiling.py "$input" --bundle "$bundle" --bootstrap 0 --workers "$w" 2>/dev/null | head -n 1
     done
+    # the layout of --device cuda with workers: one inference process fed batches by the workers
+    python3 benchmarks/ceiling.py "$input" --bundle "$bundle" --bootstrap 0 --workers "$n" --inference here \
+      2>/dev/null | head -n 1
     for w in 1 "$n"; do
       t0=$(date +%s.%N)
       cli score "$input" -m "$bundle" -q --device "$device" "${big[@]}" --workers "$w" \

@@ -40,6 +40,26 @@ def test_any_number_of_workers_writes_the_bytes_of_one_process(score_cli, logs, 
     assert summary["counts"]["dialogues_scored"] > 1000 and summary["corpus"]
 
 
+def test_model_in_this_process_and_cpu_stages_in_workers_write_the_same_bytes(logs, tiny_bundle, tmp_path):
+    """One inference process per GPU (the default with --device cuda), run here on CPU: the workers
+    encode and batch each chunk, this process runs the batches, the workers decode and render."""
+    from empathy_metric.api import CpuStages, Scorer, score_files
+    from empathy_metric.io.readers import ReaderOptions
+    written = {}
+    for name, workers, inference in (("one", 1, "workers"), ("here", 2, "here")):
+        scorer = Scorer.from_pretrained(str(tiny_bundle), workers=workers, inference=inference)
+        run_here, ran = scorer.backend.run_prepared, []
+        scorer.backend.run_prepared = lambda prepared: ran.append(prepared.count) or run_here(prepared)
+        outputs = [str(tmp_path / f"{name}-{file}") for file in OUTPUTS]
+        score_files(scorer, [str(logs)], ReaderOptions(), outputs, include_text=True)
+        written[name] = [Path(path).read_bytes() for path in outputs]
+    assert written["here"] == written["one"]
+    turns = json.loads(written["here"][OUTPUTS.index("summary.json")])["counts"]["turns_scored"]
+    assert len(ran) >= 3 and sum(ran) == turns          # every chunk's windows ran here, none in a worker
+    stages = scorer.stages_recipe(threads=1)
+    assert isinstance(stages.backend, CpuStages) and not hasattr(stages.backend, "session")
+
+
 def test_compare_scores_its_logs_with_workers_to_the_same_bytes(score_cli, logs, tmp_path):
     compared = []
     for workers in ("1", "2"):

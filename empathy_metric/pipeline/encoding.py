@@ -6,7 +6,7 @@ tokens, which the model mean-pools (the paper's encoder design).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -179,6 +179,42 @@ def length_sorted_batches(encoded: list[EncodedWindow], max_batch_tokens: int,
             positions = np.concatenate([positions, np.repeat(positions[-1:], min_rows - len(positions))])
         yield pad_batch(encoded, positions, pad_id)
         start = stop
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How a backend cuts windows into batches: what the CPU stage needs to know of its model."""
+    max_batch_tokens: int
+    max_batch_size: int
+    min_rows: int
+    span: int | None = None      # sort by length a span of this many windows at a time (None: all)
+
+
+@dataclass
+class PreparedWindows:
+    """Windows encoded and cut into padded, length-sorted batches (positions index the windows): the
+    CPU half of inference, made in a --workers process and run where the model is."""
+    count: int
+    truncated: np.ndarray        # bool [count]
+    batches: list[Batch]
+
+
+def plan_batches(encoder: "WindowEncoder", windows: list[Window], plan: BatchPlan, truncated: np.ndarray):
+    """The batches of `windows` under `plan`, a span at a time (so that a GPU can run one span while
+    the next is encoded); marks `truncated` as windows are encoded."""
+    span = plan.span or max(1, len(windows))
+    for offset in range(0, len(windows), span):
+        encoded = encoder.encode(windows[offset:offset + span])
+        truncated[offset:offset + len(encoded)] = [e.truncated for e in encoded]
+        for batch in length_sorted_batches(encoded, plan.max_batch_tokens, plan.max_batch_size,
+                                           encoder.pad_id, plan.min_rows):
+            yield replace(batch, positions=batch.positions + offset)
+
+
+def prepare_windows(encoder: "WindowEncoder", windows: list[Window], plan: BatchPlan) -> PreparedWindows:
+    truncated = np.zeros(len(windows), dtype=bool)
+    batches = list(plan_batches(encoder, windows, plan, truncated))
+    return PreparedWindows(len(windows), truncated, batches)
 
 
 def pad_batch(encoded: list[EncodedWindow], positions: np.ndarray, pad_id: int) -> Batch:

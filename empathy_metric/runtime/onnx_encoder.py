@@ -9,7 +9,7 @@ import numpy as np
 
 from ..bundle import has_torch_weights
 from ..errors import ModelError
-from ..pipeline.encoding import WindowEncoder, length_sorted_batches, load_tokenizer
+from ..pipeline.encoding import BatchPlan, PreparedWindows, WindowEncoder, load_tokenizer, plan_batches
 from . import WINDOWS_PER_CHUNK, RawOutputs, backend_factory
 from .ort_session import make_session, physical_cores, require_cuda_provider, scoring_failures
 
@@ -68,19 +68,21 @@ class OnnxEncoderBackend:
         # Multi-row graphs never run a batch of one (see length_sorted_batches): results must not
         # depend on --batch-size or on how many windows happen to be left for the last batch.
         self.min_rows = 1 if single else 2
+        # CUDA: sorted a span at a time, so the GPU can start on one span while the next is encoded
+        self.plan = BatchPlan(self.max_batch_tokens, self.max_batch_size, self.min_rows,
+                              CUDA_SORT_SPAN if self.cuda else None)
 
     def with_settings(self, settings):
         other = copy.copy(self)                 # shares the session
         other.encoder = WindowEncoder(self.encoder.tokenizer, settings)
         return other
 
-    def _run(self, item):
-        offset, batch = item
+    def _run(self, batch):
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
                  "target_mask": batch.target_mask}
         with scoring_failures(self.graph_path):
             if not self.cuda:
-                return offset + batch.positions, self.session.run(self.output_names, feeds)
+                return batch.positions, self.session.run(self.output_names, feeds)
             # I/O binding: inputs copied to the GPU once, outputs left there and read back together.
             from onnxruntime import OrtValue
             binding = self.session.io_binding()
@@ -89,24 +91,18 @@ class OnnxEncoderBackend:
             for name in self.output_names:
                 binding.bind_output(name, "cuda", 0)
             self.session.run_with_iobinding(binding)
-            return offset + batch.positions, binding.copy_outputs_to_cpu()
-
-    def _batches(self, windows, truncated: np.ndarray):
-        """(offset, batch) pairs. On CPU the whole call is sorted by length at once; on CUDA a span
-        at a time, so the GPU can start on one span while the next is being encoded."""
-        span = CUDA_SORT_SPAN if self.cuda else max(1, len(windows))
-        for offset in range(0, len(windows), span):
-            encoded = self.encoder.encode(windows[offset:offset + span])
-            truncated[offset:offset + len(encoded)] = [e.truncated for e in encoded]
-            for batch in length_sorted_batches(encoded, self.max_batch_tokens, self.max_batch_size,
-                                               self.encoder.pad_id, self.min_rows):
-                yield offset, batch
+            return batch.positions, binding.copy_outputs_to_cpu()
 
     def predict(self, windows) -> RawOutputs:
-        n = len(windows)
+        truncated = np.zeros(len(windows), dtype=bool)
+        return self._collect(plan_batches(self.encoder, windows, self.plan, truncated), len(windows), truncated)
+
+    def run_prepared(self, prepared: PreparedWindows) -> RawOutputs:
+        """The outputs of windows a --workers process encoded and batched under `self.plan`."""
+        return self._collect(iter(prepared.batches), prepared.count, prepared.truncated)
+
+    def _collect(self, batches, n: int, truncated: np.ndarray) -> RawOutputs:
         results: dict[str, np.ndarray] = {}
-        truncated = np.zeros(n, dtype=bool)
-        batches = self._batches(windows, truncated)
         if self.workers > 1 or self.cuda:
             pool = ThreadPoolExecutor(self.workers)
             try:
