@@ -84,6 +84,8 @@ def _checked(key: str, value, default, where: str):
         fail(f"must be one of {', '.join(CHOICES[key])}, got {value!r}")
     if key == "data_sets" and (not value or any(v not in DATA_SETS for v in value)):
         fail(f"must list data sets of {', '.join(DATA_SETS)}, got {value!r}")
+    if key == "contrast_sources" and any(v not in ("esconv", "wassa") for v in value):
+        fail(f"must list data sets of esconv, wassa (those with perceived targets), got {value!r}")
     if key == "target_tail" and not 0.0 <= value < 1.0:
         fail(f"is a share in [0, 1), got {value}")
     return value
@@ -118,6 +120,7 @@ def train_config(values: dict):
     fields = {k: values[k] for k in TrainConfig.__dataclass_fields__ if k in values}
     fields["max_steps"] = values["max_steps"] or None
     fields["distill_weight"] = values["distill_weight"] if values["teachers"] else 0.0
+    fields["contrast_sources"] = tuple(values["contrast_sources"])
     return TrainConfig(**fields)
 
 

@@ -24,15 +24,15 @@ MIN_RATED_TARGET = 0.5
 
 
 def attach_contrasts(examples: list[Example], labelled: list[LabelledWindow], encoder: WindowEncoder,
-                     seed: int, empathy_column: int | None) -> int:
-    """Give each eligible example its worse replies (one per kind that applies) and a padded copy,
-    encoded once. Returns the number of examples that got them."""
+                     seed: int, empathy_column: int | None, sources=CONTRAST_SOURCES) -> int:
+    """Give each eligible example of `sources` its worse replies (one per kind that applies) and a
+    padded copy, encoded once. Returns the number of examples that got them."""
     rng = random.Random(seed)
     pools = {s: [(lw.group, lw.window.target) for lw in labelled if lw.source == s and lw.window.target.strip()]
-             for s in CONTRAST_SOURCES}
+             for s in sources}
     plans = []
     for index, lw in enumerate(labelled):
-        if lw.source not in CONTRAST_SOURCES or not lw.window.target.strip():
+        if lw.source not in sources or not lw.window.target.strip():
             continue
         rated = lw.perceived[empathy_column] if empathy_column is not None else float("nan")
         rank = not (rated == rated and rated < MIN_RATED_TARGET)      # NaN (unrated) counts as ranked

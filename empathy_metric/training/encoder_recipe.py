@@ -38,7 +38,8 @@ class EncoderRecipe:
         examples = encode_examples(train, self.encoder)
         if self.config.contrast_weight and self.perceived:
             column = self.perceived.index("empathy") if "empathy" in self.perceived else None
-            n = attach_contrasts(examples, train, self.encoder, self.config.seed, column)
+            n = attach_contrasts(examples, train, self.encoder, self.config.seed, column,
+                                 self.config.contrast_sources)
             self.log(f"contrastive perceived supervision: {n} training turns with worse and padded replies")
         if self.teachers and self.config.distill_weight:
             soft = soft_labels(self.teachers, [x.window for x in train], self.config.distill_temperature,

@@ -36,6 +36,7 @@ class TrainConfig:
     patience: int = 1               # epochs without validation gain before stopping
     seed: int = 13
     emh_repeat: int = 2             # EMH pairs are few: show them this many times an epoch
+    wassa_repeat: int = 1           # WASSA turns: the only turn-level perceived ratings
     perceived_weight: float = 1.0
     rationale_weight: float = 0.0   # > 0: EPITOME rationale tagging as an auxiliary loss (rationales.py)
     pooling: str = "target"         # encoder: "target" or "target+context" (model.py)
@@ -43,6 +44,7 @@ class TrainConfig:
     distill_temperature: float = 2.0
     contrast_weight: float = 0.0    # > 0: ranking losses on the perceived head (contrast.py)
     contrast_margin: float = 0.1    # the real reply's score must beat a worse one's by this much
+    contrast_sources: tuple[str, ...] = ("esconv", "wassa")   # whose turns get ranking pairs
     contrast_share: float = 0.5     # chance that an eligible example adds one worse reply to its batch
     padding_share: float = 0.25     # chance that it adds its padded copy
     device: str = "auto"
@@ -158,7 +160,8 @@ def fit_encoder(model, tasks: list[Task], train: list[Example], valid: list[Exam
     and the heads learn at their own rates; validation by `score_fn` of the outputs."""
     device = pick_device(config.device)
     losses = {t.name: TaskLoss(config.loss, class_counts(train, t)) for t in tasks}
-    epoch_examples = [e for e in train for _ in range(config.emh_repeat if e.source == "emh" else 1)]
+    repeats = {"emh": config.emh_repeat, "wassa": config.wassa_repeat}
+    epoch_examples = [e for e in train for _ in range(repeats.get(e.source, 1))]
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     groups = [{"params": list(model.encoder.parameters()), "lr": config.lr},
               {"params": head_params, "lr": config.head_lr}]
