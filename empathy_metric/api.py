@@ -115,7 +115,7 @@ class Scorer:
     def cpu_stages(cls, model: str, plan: BatchPlan, agent_roles: frozenset[str], future_context: bool,
                    verify: bool, threads: int = 1) -> "Scorer":
         """A scorer without the model, for a worker of a run whose inference is elsewhere: it prepares
-        windows (`prepare_step`) and decodes their outputs (`finish_step`)."""
+        a chunk's batches (`prepare_step`) and decodes their outputs (`_score_step(chunk, outputs)`)."""
         bundle = load_bundle(model, verify=verify)
         return cls(bundle, CpuStages(bundle, plan), agent_roles, future_context)
 
@@ -241,7 +241,7 @@ class Scorer:
         """A chunk's dialogue scores; `outputs`: its windows' model outputs, computed elsewhere."""
         if isinstance(step, DialogueScore):
             return [step]
-        windows = [dialogue_windows(d, self.window_settings, self.agent_roles) for d in step]
+        windows = self._windows_of(step)
         flat = [w for ws in windows for w in ws]
         utterances = self.score_windows(flat) if outputs is None else self._decoded(flat, outputs)
         scored, start = [], 0
@@ -279,6 +279,8 @@ class Scorer:
                     score.turns = dialogue.turns
             yield scored
 
+    def _windows_of(self, dialogues: list[Dialogue]) -> list[list[Window]]:
+        return [dialogue_windows(d, self.window_settings, self.agent_roles) for d in dialogues]
 
     def _inferred_here(self, prepared: Iterator[tuple[Job | Ready, Any]]) -> Iterator[Job | Ready]:
         """Each chunk's batches, encoded by a worker, run through the model here; the chunk goes back
@@ -289,8 +291,7 @@ class Scorer:
             yield job
 
     def prepare_step(self, dialogues: list[Dialogue]) -> PreparedWindows:
-        return self.backend.prepare([w for d in dialogues
-                                     for w in dialogue_windows(d, self.window_settings, self.agent_roles)])
+        return self.backend.prepare([w for ws in self._windows_of(dialogues) for w in ws])
 
 
 class CpuStages:

@@ -59,16 +59,30 @@ def report(name: str, out: dict, reference: dict, seconds: float, fp32_seconds: 
                       "seconds": round(seconds, 1), "speed_vs_fp32": round(fp32_seconds / seconds, 2)}), flush=True)
 
 
-def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHING_ALPHAS,
-         smoothed_groups: bool = False) -> None:
-    import onnx
-    graph_path = bundle / "model.onnx"
+def bundle_windows(bundle: Path, limit: int) -> tuple[list, list[dict]]:
+    """The bundle's first `limit` ESConv valid.json windows encoded, and the calibration feeds (the
+    first CALIBRATION_WINDOWS of train.json, one window each), both cut with the bundle's window."""
     manifest = json.loads((bundle / "manifest.json").read_text())
     settings = WindowSettings.from_dict(manifest["window"])
     encoder = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings)
     encoded = encoder.encode([x.window for x in esconv_windows(ESCONV_VALID, settings)[:limit]])
-    reference, fp32_seconds = run_graph_rowwise(graph_path, encoded)
-    print(json.dumps({"variant": "fp32", "windows": len(encoded), "seconds": round(fp32_seconds, 1)}), flush=True)
+    train = esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]
+    return encoded, graph_feeds(encoder.encode([x.window for x in train]))
+
+
+def fp32_reference(graph: Path, encoded) -> tuple[dict, float]:
+    """The fp32 graph's outputs and seconds, one window per call (printed as the first JSON line)."""
+    reference, seconds = run_graph_rowwise(graph, encoded)
+    print(json.dumps({"variant": "fp32", "windows": len(encoded), "seconds": round(seconds, 1)}), flush=True)
+    return reference, seconds
+
+
+def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHING_ALPHAS,
+         smoothed_groups: bool = False) -> None:
+    import onnx
+    graph_path = bundle / "model.onnx"
+    encoded, feeds = bundle_windows(bundle, limit)
+    reference, fp32_seconds = fp32_reference(graph_path, encoded)
     matmuls = [n.name for n in onnx.load(str(graph_path)).graph.node if n.op_type in ("MatMul", "Attention")]
     layers = sum(1 for m in matmuls if m.startswith("Attention"))
     groups = {
@@ -86,8 +100,6 @@ def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHIN
             quantise_int8(graph_path, quantised, heads + kept)
             out, seconds = run_graph_rowwise(quantised, encoded)
             report(name, out, reference, seconds, fp32_seconds, fp32_matmuls=len(kept))
-        calibration = encoder.encode([x.window for x in esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]])
-        feeds = graph_feeds(calibration)
         for alpha in alphas:
             smoothed = Path(tmp) / "smoothed.onnx"
             count = smooth(graph_path, smoothed, feeds, alpha, set(heads))

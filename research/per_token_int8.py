@@ -18,19 +18,15 @@ Prints one JSON line per variant (research/int8_variants.py's format).
 """
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from int8_variants import CALIBRATION_WINDOWS, ESCONV_TRAIN, ESCONV_VALID, report, run_graph_rowwise
-from empathy_metric.export.encoder_graph import graph_feeds, head_nodes, quantise_int8
+from int8_variants import bundle_windows, fp32_reference, report, run_graph_rowwise
+from empathy_metric.export.encoder_graph import head_nodes, quantise_int8
 from empathy_metric.export.smoothing import smooth
-from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer
-from empathy_metric.pipeline.windows import WindowSettings
-from empathy_metric.training.data import esconv_windows
 
 GROUPS = {"ffn_out": lambda m: "/output/dense" in m and "attention" not in m,
           "ffn_in": lambda m: "intermediate/dense" in m,
@@ -97,18 +93,13 @@ def per_token_rewrite(src: Path, dst: Path, names: set[str], unsigned: bool = Fa
 def main(bundle: Path, limit: int, groups: list[str], unsigned: bool, weights_only: bool) -> None:
     import onnx
     graph_path = bundle / "model.onnx"
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    settings = WindowSettings.from_dict(manifest["window"])
-    encoder = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings)
-    encoded = encoder.encode([x.window for x in esconv_windows(ESCONV_VALID, settings)[:limit]])
-    reference, fp32_seconds = run_graph_rowwise(graph_path, encoded)
-    print(json.dumps({"variant": "fp32", "windows": len(encoded), "seconds": round(fp32_seconds, 1)}), flush=True)
+    encoded, calibration = bundle_windows(bundle, limit)
+    reference, fp32_seconds = fp32_reference(graph_path, encoded)
     matmuls = [n.name for n in onnx.load(str(graph_path)).graph.node if n.op_type == "MatMul"]
     heads = head_nodes(graph_path, list(reference))
-    calibration = encoder.encode([x.window for x in esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]])
     with tempfile.TemporaryDirectory() as tmp:
         smoothed, dynamic, final = (Path(tmp) / f for f in ("smoothed.onnx", "dynamic.onnx", "final.onnx"))
-        smooth(graph_path, smoothed, graph_feeds(calibration), 0.8, set(heads))
+        smooth(graph_path, smoothed, calibration, 0.8, set(heads))
         quantise_int8(smoothed, dynamic, heads)
         out, seconds = run_graph_rowwise(dynamic, encoded)
         report("smoothed dynamic int8 (shipped)", out, reference, seconds, fp32_seconds)

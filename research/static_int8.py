@@ -20,16 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from empathy_metric.export.encoder_graph import graph_feeds, head_nodes, quantise_int8
+from empathy_metric.export.encoder_graph import head_nodes, quantise_int8
 from empathy_metric.export.smoothing import smooth
-from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer, pad_batch
-from empathy_metric.pipeline.windows import WindowSettings
-from empathy_metric.training.data import esconv_windows
-from int8_variants import label_agreement, run_graph_rowwise   # research/, beside this script
-
-ESCONV_VALID = "../shared/data/esconv/valid.json"
-ESCONV_TRAIN = "../shared/data/esconv/train.json"
-CALIBRATION_WINDOWS = 256
+from empathy_metric.pipeline.encoding import pad_batch
+from int8_variants import bundle_windows, label_agreement, run_graph_rowwise   # research/, beside this script
 
 
 def session(path: Path, threads: int):
@@ -66,13 +60,8 @@ class Calibration:
 def main(bundle: Path, limit: int) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     graph = bundle / "model.onnx"
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    settings = WindowSettings.from_dict(manifest["window"])
-    encoder = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings)
-    encoded = encoder.encode([x.window for x in esconv_windows(ESCONV_VALID, settings)[:limit]])
+    encoded, calibration = bundle_windows(bundle, limit)
     reference, fp32_s = run_graph_rowwise(graph, encoded)
-    train = esconv_windows(ESCONV_TRAIN, settings)[:CALIBRATION_WINDOWS]
-    calibration = graph_feeds(encoder.encode([x.window for x in train]))
     heads = head_nodes(graph, list(reference))
     with tempfile.TemporaryDirectory() as tmp:
         smoothed, dynamic = Path(tmp) / "smoothed.onnx", Path(tmp) / "dynamic.onnx"
