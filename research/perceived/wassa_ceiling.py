@@ -6,7 +6,7 @@ with the shipped window and target pooling, and reports Pearson r per epoch on t
 split of `train` (hash seed 2027, the one `train` uses) and on `dev`. Decisions are taken on the
 validation split; `dev` is reported, never selected on.
 
-    python research/perceived/wassa_ceiling.py --data ../shared/data --epochs 3 [--aux] [--encoder DIR]
+    python research/perceived/wassa_ceiling.py --data ../shared/data --epochs 3 [--aux] [--encoder DIR] [--save DIR]
 
 `--aux`: also regress the turn's emotional polarity (0..2) and intensity (0..5), as the multi-task
 shared-task systems do.
@@ -85,6 +85,7 @@ def main():
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--aux", action="store_true")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--save", type=Path, help="save the encoder after each epoch in SAVE/epoch-<n>")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     path = args.encoder or default_encoder()
@@ -124,6 +125,8 @@ def main():
         r_valid = pearsonr(predict(model, valid, encoder.pad_id), [y[0] for _, y, _ in valid])[0]
         r_dev = pearsonr(predict(model, dev, encoder.pad_id), [y[0] for _, y, _ in dev])[0]
         print(f"epoch {epoch + 1}: r valid {r_valid:.3f}, r dev {r_dev:.3f} ({time.time() - start:.0f}s)", flush=True)
+        if args.save:
+            model.encoder.save_pretrained(args.save / f"epoch-{epoch + 1}", safe_serialization=True)
 
 
 if __name__ == "__main__":
