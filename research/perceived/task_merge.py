@@ -25,13 +25,9 @@ from pathlib import Path
 
 import torch
 
-from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.training.encoder_recipe import EncoderRecipe
 from empathy_metric.training.experiment import default_splits, evaluate_outputs, run_experiment, validation_score
-from empathy_metric.training.loop import TrainConfig
-from empathy_metric.training.model import CONFIG_FILE, build_model, load_checkpoint
-from empathy_metric.training.soup import remove_calibration
-from empathy_metric.schemas import Task
+from empathy_metric.training.model import CONFIG_FILE, build_model, checkpoint_config, load_checkpoint
 
 EMPATHY_ROW = 0
 
@@ -40,8 +36,6 @@ def merged(multi, specialist, base_state, mode: str, weight: float, head: str):
     """A copy of `multi` with its encoder merged with `specialist`'s and a chosen `empathy` row."""
     model = copy.deepcopy(multi)
     m, s = multi.encoder.state_dict(), specialist.encoder.state_dict()
-    if head == "multi":
-        specialist = None
     state = {}
     for name, value in m.items():
         if not value.is_floating_point():
@@ -52,7 +46,7 @@ def merged(multi, specialist, base_state, mode: str, weight: float, head: str):
             state[name] = value + weight * (s[name] - base_state[name])
     model.encoder.load_state_dict(state)
     with torch.no_grad():
-        for part in ("weight", "bias") if specialist is not None else ():
+        for part in ("weight", "bias") if head != "multi" else ():
             mine, theirs = getattr(model.perceived, part), getattr(specialist.perceived, part)
             if head == "interp":
                 mine[EMPATHY_ROW] = (1 - weight) * mine[EMPATHY_ROW] + weight * theirs[EMPATHY_ROW]
@@ -78,24 +72,19 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="calibrate, evaluate and save --pick here")
     parser.add_argument("--pick", help="candidate name to save (default: the best on validation)")
     args = parser.parse_args()
-    multi, config = load_checkpoint(args.multi)
-    remove_calibration(multi, config.get("calibration_bias") or {})
+    recipe = EncoderRecipe.averaged([str(args.multi)])      # one checkpoint: itself, uncalibrated
+    multi, config = recipe.model, checkpoint_config(args.multi)
     has_head = (args.specialist / CONFIG_FILE).exists()
     specialist = load_checkpoint(args.specialist)[0] if has_head else build_model(str(args.specialist), {}, 0)
     base_state = build_model(config["base_model"], {}, 0).encoder.state_dict()
-    settings = WindowSettings.from_dict(config["window"])
-    splits = default_splits(args.data, settings)
-    tasks = [Task.from_dict(t) for t in config["tasks"]]
-    known = set(TrainConfig.__dataclass_fields__)
-    train_config = TrainConfig(**{k: v for k, v in config.get("train_config", {}).items() if k in known})
+    splits = default_splits(args.data, recipe.settings)
+    tasks = recipe.tasks
     score = validation_score(tasks)
     results = {}
     for name, (mode, weight, head) in candidates(has_head):
         if args.pick and args.save and name != args.pick:
             continue
-        model = merged(multi, specialist, base_state, mode, weight, head)
-        recipe = EncoderRecipe(config["base_model"], tasks, config["perceived"], train_config, settings,
-                               tokenizer_path=str(args.multi / "tokenizer.json"), model=model)
+        recipe.model = merged(multi, specialist, base_state, mode, weight, head)
         outputs = recipe.predict([x.window for x in splits.valid])
         report = evaluate_outputs(tasks, outputs, splits.valid)
         results[name] = {"score": score(outputs, splits.valid),
