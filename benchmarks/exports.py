@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# name -> (default precision, optimise with ORT's transformer optimizer, extra graphs, smooth before int8)
+# The float fallback's margin the shipped bundles use (chosen on ESConv train.json windows:
+# research/int8_fallback.py, research/notes/int8-robust-finetune.md)
+FALLBACK_MARGIN = 0.04
+# name -> (default precision, optimise with ORT's transformer optimizer, extra graphs, smooth before int8,
+#          float fallback margin)
 EXPORTS = {
-    "ort-fp32": ("fp32", False, (), False),         # the plain torch.onnx.export graph
-    "ort-opt": ("fp32", True, (), False),           # + ORT transformer optimizer (fused attention, LN, GELU)
-    "ort-int8": ("int8", True, (), True),           # the shipped path: optimised, smoothed, dynamic int8
-    "ort-fp16": ("fp32", True, ("fp16",), False),   # fp32 default + an fp16 graph that --device cuda runs
+    "ort-fp32": ("fp32", False, (), False, None),         # the plain torch.onnx.export graph
+    "ort-opt": ("fp32", True, (), False, None),           # + ORT transformer optimizer (fused attention, LN, GELU)
+    "ort-int8": ("int8", True, (), True, None),           # optimised, smoothed, dynamic int8
+    "ort-int8-fb": ("int8", True, (), True, FALLBACK_MARGIN),   # + the float fallback (the shipped path)
+    "ort-fp16": ("fp32", True, ("fp16",), False, None),   # fp32 default + an fp16 graph that --device cuda runs
 }
 SMOOTH_ON = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "esconv" / "train.json"
 SMOOTH_WINDOWS = 256         # as `export --smooth-on` (calibration windows from training data)
@@ -36,8 +41,9 @@ def export_variant(name: str, checkpoint: Path, windows, work_dir: Path, log=pri
             and json.loads(stamp_path.read_text()) == stamp:
         log(f"[export] {name}: reusing {out}")
         return out
-    precision, optimise, extra, smooth = EXPORTS[name]
+    precision, optimise, extra, smooth, fallback_margin = EXPORTS[name]
     log(f"[export] {name}: precision={precision} optimise={optimise} extra={list(extra)} smooth={smooth} "
+        f"fallback_margin={fallback_margin} "
         f"(validated on {len(windows)} windows)")
     smooth_windows = None
     if smooth:
@@ -45,7 +51,8 @@ def export_variant(name: str, checkpoint: Path, windows, work_dir: Path, log=pri
         settings = WindowSettings.from_dict(json.loads((checkpoint / "empathy_config.json").read_text())["window"])
         smooth_windows = validation_windows(str(SMOOTH_ON), settings, SMOOTH_WINDOWS)
     export_encoder_bundle(str(checkpoint), str(out), f"bench-{name}", windows, precision=precision,
-                          optimise=optimise, extra_graphs=extra, smooth_windows=smooth_windows)
+                          optimise=optimise, extra_graphs=extra, smooth_windows=smooth_windows,
+                          fallback_margin=fallback_margin)
     stamp_path.write_text(json.dumps(stamp))
     return out
 

@@ -7,12 +7,14 @@
 Variants (each in its own process, one after the other, so that peak RSS is honest):
   CPU:  torch-eager (baseline: fp32, batch 32 in input order, padded to the longest in the batch),
         ort-fp32, ort-opt (ORT transformer optimizer), ort-int8 (the project's export path),
+        ort-int8-fb (and its float fallback for near-tie labels, export --fallback-margin),
         cli (`empathy-score score FILE -m <int8 bundle> -o out.jsonl -q`, process start to files written),
+        cli-fb (the same with the int8 + fallback bundle),
         cli-opt (the same with the optimised fp32 bundle: the fallback if int8 quality does not hold).
   CUDA: torch-eager (fp32, batch 32), torch-fp16 (batch 32), ort-cuda-fp32, ort-cuda-fp16 (I/O binding),
         cli (--device cuda, fp16 graph).
-  --fast-checkpoint (CPU): a smaller student of the same tasks, as fast-torch-eager, fast-ort-int8 and
-        fast-cli; its speed is against the same torch-eager baseline (the default model in PyTorch).
+  --fast-checkpoint (CPU): a smaller student of the same tasks, as fast-torch-eager, fast-ort-int8,
+        fast-cli, fast-ort-int8-fb and fast-cli-fb; its speed is against the same torch-eager baseline (the default model in PyTorch).
 Bundles are exported into the work folder by the project's export code (reused when the checkpoint
 has not changed). Agreement is with the labels of the fp32 PyTorch model of the same checkpoint, per
 task (the table shows the lowest task); macro-F1 is the paper's ESConv-strategy score
@@ -62,6 +64,9 @@ def fast_variants(baseline_batch: int) -> list[Variant]:
                 extra=["--batch-size", str(baseline_batch)], fast=True),
         Variant(f"{FAST}ort-int8", "ort", "student, ORT smoothed dynamic int8", "ort-int8", fast=True),
         Variant(f"{FAST}cli", "cli", "empathy-score CLI end to end (student int8 bundle)", "ort-int8", fast=True),
+        Variant(f"{FAST}ort-int8-fb", "ort", "student, int8 + float fallback for near ties", "ort-int8-fb", fast=True),
+        Variant(f"{FAST}cli-fb", "cli", "empathy-score CLI end to end (student int8 + fallback bundle)",
+                "ort-int8-fb", fast=True),
     ]
 
 
@@ -81,8 +86,10 @@ def variants_for(device: str, baseline_batch: int) -> list[Variant]:
                 extra=["--batch-size", str(baseline_batch)]),
         Variant("ort-fp32", "ort", "ORT fp32 (plain export), project batching", "ort-fp32"),
         Variant("ort-opt", "ort", "ORT fp32 + transformer optimizer", "ort-opt"),
-        Variant("ort-int8", "ort", "ORT smoothed dynamic int8 (shipped export path)", "ort-int8"),
+        Variant("ort-int8", "ort", "ORT smoothed dynamic int8", "ort-int8"),
+        Variant("ort-int8-fb", "ort", "int8 + float fallback for near ties", "ort-int8-fb"),
         Variant("cli", "cli", "empathy-score CLI end to end (int8 bundle)", "ort-int8"),
+        Variant("cli-fb", "cli", "empathy-score CLI end to end (int8 + fallback bundle)", "ort-int8-fb"),
         Variant("cli-opt", "cli", "empathy-score CLI end to end (optimised fp32 bundle)", "ort-opt"),
     ]
 

@@ -42,11 +42,14 @@ def validation_windows(path: str | None, settings, limit: int):
 @click.option("--smooth-limit", type=int, default=256, show_default=True, help="Calibration windows.")
 @click.option("--smooth-alpha", type=click.FloatRange(0, 1), default=0.8, show_default=True,
               help="Migration strength: share of each activation channel's range moved into the weights.")
+@click.option("--fallback-margin", type=click.FloatRange(min=0), default=None,
+              help="int8: also ship a float fallback that re-scores windows whose int8 top-2 logit margin "
+                   "(smallest over the label heads) is under this, for labels equal to fp32's.")
 @click.option("--card", type=click.Path(exists=True, dir_okay=False), help="Model card (README.md) to ship.")
 @click.option("--quality", type=click.Path(exists=True, dir_okay=False),
               help="JSON with measured quality to record in the manifest (from `empathy-score eval`).")
 def export(checkpoint, out_dir, name, precision, also, validate_on, validate_limit, smooth_on, smooth_limit,
-           smooth_alpha, card, quality):
+           smooth_alpha, fallback_margin, card, quality):
     """Export CHECKPOINT (from `empathy-score train`) to an ONNX bundle, validated against torch: the
     differences are recorded in the manifest, and a graph beyond tolerance fails the export (exit 4)."""
     from ..pipeline.windows import WindowSettings
@@ -64,5 +67,6 @@ def export(checkpoint, out_dir, name, precision, also, validate_on, validate_lim
         from .bundle_builder import export_encoder_bundle
         manifest = export_encoder_bundle(checkpoint, out_dir, name, windows, precision=precision,
                                          quality=quality_data, card=card_text, extra_graphs=tuple(also),
-                                         smooth_windows=smooth_windows, smooth_alpha=smooth_alpha)
+                                         smooth_windows=smooth_windows, smooth_alpha=smooth_alpha,
+                                         fallback_margin=fallback_margin)
     click.echo(json.dumps(manifest.get("export_validation", {}), indent=2))

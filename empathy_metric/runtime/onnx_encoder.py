@@ -11,6 +11,7 @@ from ..bundle import has_torch_weights
 from ..errors import ModelError
 from ..pipeline.encoding import BatchPlan, PreparedWindows, WindowEncoder, load_tokenizer, plan_batches
 from . import WINDOWS_PER_CHUNK, RawOutputs, backend_factory
+from .float_fallback import EMBEDDED, MASK_INDEX, FloatFallback
 from .ort_session import make_session, physical_cores, require_cuda_provider, scoring_failures
 
 # CUDA: windows are encoded (CPU) in spans of this many, each span's batches going to the GPU thread
@@ -55,11 +56,19 @@ class OnnxEncoderBackend:
         self.cuda = device == "cuda"
         if self.cuda:
             self.workers, self.windows_per_chunk = 1, CUDA_WINDOWS_PER_CHUNK
-        self.output_names = [o.name for o in self.session.get_outputs()]
+        graph_outputs = [o.name for o in self.session.get_outputs()]
+        self.output_names = [n for n in graph_outputs if n not in (EMBEDDED, MASK_INDEX)]
         expected = [f"logits.{t.name}" for t in bundle.tasks] + (["perceived"] if bundle.perceived else [])
         missing = [n for n in expected if n not in self.output_names]
         if missing:
             raise ModelError(f"{graph_path}: graph lacks output(s) {', '.join(missing)}")
+        # int8 on CPU: near-tie labels recomputed in float from the int8 graph's embedding output
+        self.fallback = None
+        margin = bundle.manifest.get("runtime", {}).get("float_fallback_margin")
+        if margin is not None and not self.cuda and graph_path == bundle.file("model"):
+            self.fallback = FloatFallback(make_session(bundle.file("model_fallback"), device,
+                                                       1 if self.workers > 1 else threads), margin)
+            self.output_names = graph_outputs
         self.encoder = WindowEncoder(load_tokenizer(bundle.file("tokenizer")), bundle.window)
         # Dynamically quantised graphs compute activation ranges over the whole batch, so a window's
         # result would depend on its batch-mates: such graphs run one window per call.
@@ -72,6 +81,11 @@ class OnnxEncoderBackend:
         self.plan = BatchPlan(self.max_batch_tokens, self.max_batch_size, self.min_rows,
                               CUDA_SORT_SPAN if self.cuda else None)
 
+    @property
+    def result_names(self) -> list[str]:
+        """The outputs scores are made of (not the embedding outputs the fallback reads)."""
+        return [n for n in self.output_names if n not in (EMBEDDED, MASK_INDEX)]
+
     def with_settings(self, settings):
         other = copy.copy(self)                 # shares the session
         other.encoder = WindowEncoder(self.encoder.tokenizer, settings)
@@ -81,6 +95,10 @@ class OnnxEncoderBackend:
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
                  "target_mask": batch.target_mask}
         with scoring_failures(self.graph_path):
+            if self.fallback is not None:
+                outputs = dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+                outputs = self.fallback.apply(outputs, batch.target_mask)
+                return batch.positions, [outputs[n] for n in self.result_names]
             if not self.cuda:
                 return batch.positions, self.session.run(self.output_names, feeds)
             # I/O binding: inputs copied to the GPU once, outputs left there and read back together.
@@ -112,7 +130,7 @@ class OnnxEncoderBackend:
         else:
             runs = map(self._run, batches)
         for positions, values in runs:
-            for name, value in zip(self.output_names, values):
+            for name, value in zip(self.result_names, values):
                 if name not in results:
                     results[name] = np.empty((n, *value.shape[1:]), dtype=np.float32)
                 results[name][positions] = value

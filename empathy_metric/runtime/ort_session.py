@@ -24,6 +24,9 @@ def make_session(graph_path, device: str = "cpu", threads: int | None = None):
     options.intra_op_num_threads = threads or physical_cores()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Fold DequantizeLinear of constant tables (the per-row int8 word embeddings of a bundle with a
+    # float fallback) once at load instead of on every call; these graphs have no QDQ pairs to fuse.
+    options.add_session_config_entry("session.disable_quant_qdq", "1")
     if device == "cuda":
         require_cuda_provider()
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
