@@ -57,9 +57,11 @@ class OnnxEncoderBackend:
         if self.cuda:
             self.workers, self.windows_per_chunk = 1, CUDA_WINDOWS_PER_CHUNK
         graph_outputs = [o.name for o in self.session.get_outputs()]
-        self.output_names = [n for n in graph_outputs if n not in (EMBEDDED, MASK_INDEX)]
+        # the outputs scores are made of; `output_names`: what each call fetches
+        self.result_names = [n for n in graph_outputs if n not in (EMBEDDED, MASK_INDEX)]
+        self.output_names = self.result_names
         expected = [f"logits.{t.name}" for t in bundle.tasks] + (["perceived"] if bundle.perceived else [])
-        missing = [n for n in expected if n not in self.output_names]
+        missing = [n for n in expected if n not in self.result_names]
         if missing:
             raise ModelError(f"{graph_path}: graph lacks output(s) {', '.join(missing)}")
         # int8 on CPU: near-tie labels recomputed in float from the int8 graph's embedding output
@@ -80,11 +82,6 @@ class OnnxEncoderBackend:
         # CUDA: sorted a span at a time, so the GPU can start on one span while the next is encoded
         self.plan = BatchPlan(self.max_batch_tokens, self.max_batch_size, self.min_rows,
                               CUDA_SORT_SPAN if self.cuda else None)
-
-    @property
-    def result_names(self) -> list[str]:
-        """The outputs scores are made of (not the embedding outputs the fallback reads)."""
-        return [n for n in self.output_names if n not in (EMBEDDED, MASK_INDEX)]
 
     def with_settings(self, settings):
         other = copy.copy(self)                 # shares the session
