@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from exports import FALLBACK_MARGIN  # noqa: E402
 from machine import describe  # noqa: E402
 from report import markdown, summarise  # noqa: E402
 
@@ -165,6 +166,8 @@ def main(argv=None) -> None:
     parser.add_argument("--gpu-batch-tokens", type=int, default=262144)
     parser.add_argument("--gpu-batch-size", type=int, default=2048)
     parser.add_argument("--only", help="comma-separated variant names to run (default: all)")
+    parser.add_argument("--fallback-margin", type=float, default=FALLBACK_MARGIN,
+                        help="the float fallback's margin of the *-fb variants (default: -m fast's)")
     parser.add_argument("--work-dir", type=Path, help="keep exports and outputs here (default: a temporary folder)")
     parser.add_argument("--bundles", type=Path, help="use bundles exported earlier (DIR/<variant export name>) "
                                                      "instead of exporting (e.g. on a GPU machine without the export stack); "
@@ -204,7 +207,8 @@ def main(argv=None) -> None:
             started = time.perf_counter()
             subprocess.run([sys.executable, str(HERE / "exports.py"), "--checkpoint", str(source),
                             "--input", str(input_path), "--windows", str(VALIDATION_WINDOWS),
-                            "--work-dir", str(folder), *exports], check=True, cwd=REPO, stdout=sys.stderr)
+                            "--work-dir", str(folder), "--fallback-margin", str(args.fallback_margin), *exports],
+                           check=True, cwd=REPO, stdout=sys.stderr)
             print(f"[export] {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
     results = {}
