@@ -79,7 +79,10 @@ def summarise(variants, results: dict, tasks: list[dict]) -> list[dict]:
                      "providers": r.get("providers"),
                      "agreement": agree, "agreement_min": min(agree.values()) if agree else None,
                      "strategy_macro_f1": strategy_macro_f1(r, labels[v.name], tasks),
-                     "perceived_r": _bundle_r(v, variants, results)})
+                     "perceived_r": _bundle_r(v, variants, results),
+                     "seconds_runs": r.get("seconds_runs", [r["seconds"]]),
+                     "ratio_runs": [b / t for b, t in zip(results[baseline].get("seconds_runs", [results[baseline]["seconds"]]),
+                                                          r.get("seconds_runs", [r["seconds"]]))]})
     return rows
 
 
@@ -111,4 +114,8 @@ def markdown(report: dict) -> str:
                      f"| {_fmt(None if agree is None else 100 * agree, '.2f')}% "
                      f"| {_fmt(None if r['strategy_macro_f1'] is None else 100 * r['strategy_macro_f1'], '.1f')} "
                      f"| {_fmt(r.get('perceived_r'), '.3f')} |")
+    if any(len(r.get("seconds_runs", [])) > 1 for r in report["rows"]):
+        lines += ["", "Rounds (interleaved; the table shows medians): seconds, and x baseline within each round:", ""]
+        lines += [f"- {r['variant']}: " + " / ".join(f"{t:.1f}" for t in r["seconds_runs"]) + " s; "
+                  + " / ".join(f"{x:.2f}" for x in r["ratio_runs"]) + "x" for r in report["rows"]]
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Speed benchmark: one trained checkpoint, one input, every way of running it, in one invocation.
 
     .venv/bin/python benchmarks/run.py --checkpoint runs/minilm-ce [--fast-checkpoint runs/fast]
-        [--input FILE] [--limit N] [--threads N] [--device cpu|cuda] [--work-dir DIR]
+        [--input FILE] [--limit N] [--threads N] [--device cpu|cuda] [--work-dir DIR] [--repeat N]
         [--out-md FILE] [--out-json FILE]
 
 Variants (each in its own process, one after the other, so that peak RSS is honest):
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -166,6 +167,8 @@ def main(argv=None) -> None:
     parser.add_argument("--gpu-batch-tokens", type=int, default=262144)
     parser.add_argument("--gpu-batch-size", type=int, default=2048)
     parser.add_argument("--only", help="comma-separated variant names to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every variant, interleaved; times are the medians (default: 1)")
     parser.add_argument("--fallback-margin", type=float, default=FALLBACK_MARGIN,
                         help="the float fallback's margin of the *-fb variants (default: -m fast's)")
     parser.add_argument("--work-dir", type=Path, help="keep exports and outputs here (default: a temporary folder)")
@@ -211,8 +214,10 @@ def main(argv=None) -> None:
                            check=True, cwd=REPO, stdout=sys.stderr)
             print(f"[export] {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
-    results = {}
-    for v in variants:
+    results, rounds = {}, {}
+    # --repeat: every variant once per round, rounds one after the other (interleaved), so that a
+    # slow spell of a shared machine falls on all of them; the table shows each variant's median.
+    for v in [v for _ in range(args.repeat) for v in variants]:
         print(f"[run] {v.name}: {v.what} ...", file=sys.stderr, flush=True)
         out = work / f"{v.name}.result.json"
         if v.kind == "cli":
@@ -233,10 +238,14 @@ def main(argv=None) -> None:
             result = json.loads(out.read_text())
         result.update(child)
         results[v.name] = result
+        rounds.setdefault(v.name, []).append(result["seconds"])
         print(f"[run] {v.name}: {result['n_utterances']} utterances in {result['seconds']:.1f} s "
               f"(process {child['wall_s']:.1f} s, peak RSS {child['peak_rss_mib']:.0f} MiB)",
               file=sys.stderr, flush=True)
 
+    for name, seconds in rounds.items():
+        results[name]["seconds_runs"] = seconds
+        results[name]["seconds"] = statistics.median(seconds)
     tasks = json.loads((checkpoint / "empathy_config.json").read_text())["tasks"]
     rows = summarise(variants, results, tasks)
     command = " ".join([Path(sys.executable).name, "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
