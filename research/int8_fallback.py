@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from empathy_metric.export.encoder_graph import graph_feeds
+from empathy_metric.export.encoder_graph import graph_feeds, run_graph
 from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer
 from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.runtime.float_fallback import EMBEDDED, MASK_INDEX, smallest_margin
@@ -63,13 +63,10 @@ def main(fp32_bundle: Path, bundle: Path, limit: int) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     settings = WindowSettings.from_dict(manifest["window"])
     encoder = WindowEncoder(load_tokenizer(bundle / "tokenizer.json"), settings)
-    fp32_session = make_session(fp32_bundle / "model.onnx", "cpu", 1)
-    names = [o.name for o in fp32_session.get_outputs()]
     for split, windows in (("train", esconv_windows(ESCONV_TRAIN, settings)[:limit]),
                            ("valid", esconv_windows(ESCONV_VALID, settings))):
         encoded = encoder.encode([w.window for w in windows])
-        fp32 = {n: np.concatenate(v) for n, v in zip(names, zip(*(fp32_session.run(names, f)
-                                                                   for f in graph_feeds(encoded))))}
+        fp32 = run_graph(fp32_bundle / "model.onnx", graph_feeds(encoded), threads=1)
         int8, floated = run_windows(bundle, encoded)
         print(json.dumps({"split": split, "windows": len(encoded), "fallback_alone": agreement(floated, fp32),
                           "fallback_perceived_diff": perceived_diff(floated, fp32)}), flush=True)
