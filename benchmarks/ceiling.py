@@ -13,7 +13,9 @@ own no-inference scorer): the stage table then covers only what stays in the par
 bookkeeping, writing, summary), and the utterances per wall-second show how the stages scale.
 `--inference here` (with --workers N): the layout of `--device cuda`, one inference process fed by
 CPU workers. The workers encode and batch, the parent takes each chunk's batches and hands back its
-(zero) outputs: the ceiling of a GPU run whose model side is infinitely fast.
+(zero) outputs: the ceiling of a GPU run whose model side is infinitely fast. With workers, a JSONL
+input of more than one block (Scorer.block_bytes) per worker is read by the workers (block_scoring.py);
+`--parent-reads` measures the parent reading it instead.
 """
 from __future__ import annotations
 
@@ -77,7 +79,8 @@ class NoInference:
 
     def __init__(self, backend):
         self.backend = backend
-        self.shapes = {o.name: o.shape[1:] for o in backend.session.get_outputs()}
+        # the outputs scores are made of (a fallback bundle's graph also returns its embedding output)
+        self.shapes = {o.name: o.shape[1:] for o in backend.session.get_outputs() if o.name in backend.result_names}
 
     def __getattr__(self, name):
         return getattr(self.backend, name)
@@ -98,13 +101,25 @@ class NoInference:
         return RawOutputs(outputs=outputs, truncated=truncated)
 
 
-def no_inference_scorer(bundle: str, threads: int | None = None, workers: int = 1, inference: str = "workers"):
+def no_inference_scorer(bundle: str, threads: int | None = None, workers: int = 1, inference: str = "workers",
+                        cuda_plan: bool = False):
     """A Scorer of `bundle` whose inference is replaced by zeros, in this process and in its workers
-    (`inference='here'`: workers that encode and batch, the zeros made in this process)."""
+    (`inference='here'`: workers that encode and batch, the zeros made in this process). `cuda_plan`:
+    the chunks and batches the CUDA backend makes (multi-row batches) instead of the CPU backend's."""
     from empathy_metric.api import Scorer
     scorer = Scorer.from_pretrained(bundle, threads=threads, workers=workers, inference=inference)
+    if cuda_plan:
+        from empathy_metric.pipeline.encoding import BatchPlan
+        from empathy_metric.runtime.onnx_encoder import CUDA_SORT_SPAN, CUDA_WINDOWS_PER_CHUNK
+        backend = scorer.backend
+        backend.plan = BatchPlan(backend.max_batch_tokens, 128, 2, CUDA_SORT_SPAN)
+        backend.windows_per_chunk = CUDA_WINDOWS_PER_CHUNK
+        if scorer.stages_recipe is not None:      # (model, plan, roles, future context, verify, chunk)
+            model, _, roles, future, verify, _ = scorer.stages_recipe.args
+            scorer.stages_recipe = functools.partial(Scorer.cpu_stages, model, backend.plan, roles, future, verify,
+                                                     CUDA_WINDOWS_PER_CHUNK)
     scorer.backend = NoInference(scorer.backend)
-    scorer.recipe = functools.partial(no_inference_scorer, bundle)
+    scorer.recipe = functools.partial(no_inference_scorer, bundle, cuda_plan=cuda_plan)
     return scorer
 
 
@@ -116,7 +131,15 @@ def main(argv=None) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--inference", choices=("workers", "here"), default="workers")
+    parser.add_argument("--cuda-plan", action="store_true",
+                        help="chunks and batches as the CUDA backend cuts them (rehearses the GPU layout on CPU)")
+    parser.add_argument("--parent-reads", action="store_true",
+                        help="with --workers N: the parent reads and parses the records (one block per file), "
+                             "as before the workers read their own blocks")
     args = parser.parse_args(argv)
+    if args.parent_reads:
+        from empathy_metric import api
+        api.BYTES_PER_WINDOW = 1 << 40
     from empathy_metric.io.readers import ReaderOptions
     from empathy_metric.reporting.statistics import BootstrapSettings
     spent: dict[str, float] = {}
@@ -131,7 +154,8 @@ def main(argv=None) -> None:
                     if number == args.limit:
                         break
                     dst.write(line)
-        scorer = no_inference_scorer(args.bundle, workers=args.workers, inference=args.inference)
+        scorer = no_inference_scorer(args.bundle, workers=args.workers, inference=args.inference,
+                                     cuda_plan=args.cuda_plan)
         wall, cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
         result = score_files(scorer, [str(source)], ReaderOptions(), [str(Path(tmp) / "turns.jsonl")],
                              bootstrap=BootstrapSettings(n_resamples=args.bootstrap) if args.bootstrap else None)

@@ -32,6 +32,7 @@ from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
 from .pipeline.encoding import BatchPlan, PreparedWindows, WindowEncoder, load_tokenizer, prepare_windows
+from .io.readers.blocks import parsed_in_workers
 from .pipeline.parallel import Job, Ready, WorkerPool, usable_cores
 from .pipeline.windows import Window, dialogue_windows, is_agent_role, is_blank, without_blank_turns
 from .reporting.analysis import analyze_rating
@@ -48,6 +49,8 @@ from .runtime import Backend, RawOutputs, load_backend
 # A dialogue's scores known without running the model (e.g. read back from an interrupted run's
 # output), or None: known(dialogue, its windows) -> DialogueScore | None.
 KnownScores = Callable[[Dialogue, list[Window]], "DialogueScore | None"]
+# Input bytes per chunk window in a block (Scorer.block_bytes): ESConv valid.json holds ~320 per window.
+BYTES_PER_WINDOW = 320
 
 
 @dataclass
@@ -108,16 +111,16 @@ class Scorer:
         here = inference == "here" or (inference == "auto" and device == "cuda")
         if here and hasattr(backend, "run_prepared"):
             scorer.stages_recipe = functools.partial(cls.cpu_stages, str(bundle.path), backend.plan, roles,
-                                                     future_context, verify)
+                                                     future_context, verify, backend.windows_per_chunk)
         return scorer
 
     @classmethod
     def cpu_stages(cls, model: str, plan: BatchPlan, agent_roles: frozenset[str], future_context: bool,
-                   verify: bool, threads: int = 1) -> "Scorer":
+                   verify: bool, windows_per_chunk: int, threads: int = 1) -> "Scorer":
         """A scorer without the model, for a worker of a run whose inference is elsewhere: it prepares
         a chunk's batches (`prepare_step`) and decodes their outputs (`_score_step(chunk, outputs)`)."""
         bundle = load_bundle(model, verify=verify)
-        return cls(bundle, CpuStages(bundle, plan), agent_roles, future_context)
+        return cls(bundle, CpuStages(bundle, plan, windows_per_chunk), agent_roles, future_context)
 
     def settings(self) -> dict:
         return {"window": self.window_settings.to_dict(), "agent_roles": sorted(self.agent_roles)}
@@ -177,14 +180,19 @@ class Scorer:
         counts.check()
 
     def _steps(self, dialogues: Iterable[Dialogue], counts: Counts, on_error: str,
-               known: KnownScores | None) -> Iterator["DialogueScore | list[Dialogue]"]:
+               known: KnownScores | None, seen: dict[str, str] | None = None
+               ) -> Iterator["DialogueScore | list[Dialogue]"]:
         """The bookkeeping of `iter_scores`, in input order: duplicates, counts, dialogues without an
-        agent turn. Yields a chunk of dialogues to score (about `windows_per_chunk` windows), or a
-        dialogue's scores that `known` gave."""
+        agent turn. Yields a chunk of dialogues to score (about `windows_per_chunk` windows, never two
+        input blocks: io.readers.BlockCutter), or a dialogue's scores that `known` gave. `seen`: the
+        dialogue ids met so far (id -> where), filled in."""
         pending: list[Dialogue] = []
         n_windows = 0
-        seen: dict[str, str] = {}
+        seen = {} if seen is None else seen
         for dialogue in dialogues:
+            if pending and dialogue.block != pending[-1].block:
+                yield pending
+                pending, n_windows = [], 0
             if dialogue.dialogue_id in seen:
                 error = InputError(f"duplicate dialogue id '{dialogue.dialogue_id}' "
                                    f"(first seen at {seen[dialogue.dialogue_id]})",
@@ -279,6 +287,17 @@ class Scorer:
                     score.turns = dialogue.turns
             yield scored
 
+    def reads_in_workers(self, paths: list[str], options: ReaderOptions) -> bool:
+        """Whether `--workers` can read these inputs in the workers too (block_scoring.py)."""
+        return self.workers > 1 and self.pool is WorkerPool and \
+            parsed_in_workers(paths, options, self.workers, self.block_bytes)
+
+    @property
+    def block_bytes(self) -> int:
+        """Bytes of a JSONL input per block (io.readers.BlockCutter): chunks never span two, so that
+        workers can read whole blocks; about one chunk's windows of typical logs."""
+        return self.backend.windows_per_chunk * BYTES_PER_WINDOW
+
     def _windows_of(self, dialogues: list[Dialogue]) -> list[list[Window]]:
         return [dialogue_windows(d, self.window_settings, self.agent_roles) for d in dialogues]
 
@@ -298,12 +317,13 @@ class CpuStages:
     """The backend of a worker whose model runs in another process: it cuts and encodes windows into
     the batches that model's backend would make (`plan`), and takes their outputs back."""
 
-    def __init__(self, bundle: Bundle, plan: BatchPlan, settings=None):
+    def __init__(self, bundle: Bundle, plan: BatchPlan, windows_per_chunk: int, settings=None):
         self.bundle, self.plan = bundle, plan
+        self.windows_per_chunk = windows_per_chunk      # the model backend's: the chunks it would cut
         self.encoder = WindowEncoder(load_tokenizer(bundle.file("tokenizer")), settings or bundle.window)
 
     def with_settings(self, settings) -> "CpuStages":
-        return CpuStages(self.bundle, self.plan, settings)
+        return CpuStages(self.bundle, self.plan, self.windows_per_chunk, settings)
 
     def prepare(self, windows: list[Window]) -> PreparedWindows:
         return prepare_windows(self.encoder, windows, self.plan)
@@ -418,8 +438,13 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     writers = open_turn_writers(files, scorer, resume_path=resumed.path if resumed else None,
                                 include_text=include_text)
     formats = tuple(w.format for w in writers) + ((shards.lines,) if shards else ())
-    scores = scorer.iter_scores(read_path_list(inputs, options, stats), counts, options.on_error, known,
-                                formats=formats, keep_utterances=transcripts is not None, shards=shards)
+    if known is None and shards is None and scorer.reads_in_workers(inputs, options):
+        from .block_scoring import iter_block_scores
+        scores = iter_block_scores(scorer, inputs, options, stats, counts, formats, transcripts is not None)
+    else:
+        scores = scorer.iter_scores(read_path_list(inputs, options, stats, scorer.block_bytes), counts,
+                                    options.on_error, known,
+                                    formats=formats, keep_utterances=transcripts is not None, shards=shards)
     try:
         for scored in scores:
             for writer in writers:

@@ -34,3 +34,5 @@ class Dialogue:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> turns dropped while reading
     turns_read: int = 0            # every turn the record held, kept or not
     truncated_parts: int = 0       # non-text content parts dropped (counted, see skipped)
+    # (input number, block number) of a JSONL record (io.readers.BlockCutter): chunks never span blocks
+    block: tuple[int, int] | None = None

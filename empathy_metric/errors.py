@@ -27,6 +27,9 @@ class InputError(EmpathyMetricError):
             where = f"{source}:{line}: " if line is not None else f"{source}: "
         super().__init__(where + message)
 
+    def __reduce__(self):       # raised in a worker process, re-raised with its fields in the parent
+        return type(self), (self.reason, self.source, self.line, self.field)
+
 
 class ModelError(EmpathyMetricError):
     """A missing, altered or unusable model bundle, or a runtime failure (exit code 4)."""

@@ -229,9 +229,12 @@ bench_workers() {  # bench_workers BUNDLE INPUT N: --workers 1 against N, ceilin
     for w in 1 "$n"; do
       python3 benchmarks/ceiling.py "$input" --bundle "$bundle" --bootstrap 0 --workers "$w" 2>/dev/null | head -n 1
     done
-    # the layout of --device cuda with workers: one inference process fed batches by the workers
-    python3 benchmarks/ceiling.py "$input" --bundle "$bundle" --bootstrap 0 --workers "$n" --inference here \
-      2>/dev/null | head -n 1
+    # the layout of --device cuda with workers: one inference process fed batches by the workers, which
+    # read their own blocks of the input (10 MiB each with the CUDA backend's chunks; then the parent reading)
+    for how in "" --parent-reads; do
+      python3 benchmarks/ceiling.py "$input" --bundle "$bundle" --bootstrap 0 --workers "$n" --inference here \
+        --cuda-plan $how 2>/dev/null | head -n 1
+    done
     for w in 1 "$n"; do
       t0=$(date +%s.%N)
       cli score "$input" -m "$bundle" -q --device "$device" "${big[@]}" --workers "$w" \
@@ -285,6 +288,8 @@ python3 -m cProfile -o $G/cli.prof -m empathy_metric.cli.main score $G/gen.jsonl
 python3 -c "import pstats; pstats.Stats('$G/cli.prof').sort_stats('cumulative').print_stats(40)" > $R/cli_profile.txt
 python3 -c "import pstats; pstats.Stats('$G/cli.prof').sort_stats('tottime').print_stats(25)" >> $R/cli_profile.txt
 tar -C $G -czf $OUT/results.tgz results
-bench_workers $P/bundles/ort-fp16 $G/gen.jsonl 15     # the CPU stages in 15 processes, inference on the GPU
+# the CPU stages in 15 processes, inference on the GPU; over 15 blocks of 10 MiB, so the workers read the input
+python3 benchmarks/make_dialogues.py 50000 $G/gen50k.jsonl --data $G/train/data/esconv
+bench_workers $P/bundles/ort-fp16 $G/gen50k.jsonl 15
 tar -C $G -czf $OUT/results.tgz results
 echo "done"

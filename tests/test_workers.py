@@ -1,8 +1,10 @@
 """`--workers N`: chunks of dialogues scored in worker processes give the bytes of one process (per-turn
 files, summary with CIs), the same counts, the same errors for bad input; --resume holds; a worker
-that dies is an error naming its chunk; Ctrl-C ends every worker."""
+that dies is an error naming its chunk; Ctrl-C ends every worker. Both ways of reading: the parent
+parses the records (`parent_reads`), or the workers read their own blocks of the input (`small_blocks`)."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +27,13 @@ def logs(tmp_path_factory):
     return make_logs(tmp_path_factory.mktemp("workers") / "logs.jsonl", 1500, seed=3)
 
 
+@pytest.fixture
+def parent_reads(monkeypatch):
+    """One block per file: the parent reads and parses the records, workers get parsed dialogues."""
+    from empathy_metric import api
+    monkeypatch.setattr(api, "BYTES_PER_WINDOW", 1 << 40)
+
+
 def outputs_of(score_cli, folder: Path, *args) -> dict[str, bytes]:
     folder.mkdir()
     result = score_cli(*args, *sum((["-o", folder / name] for name in OUTPUTS), []))
@@ -32,7 +41,7 @@ def outputs_of(score_cli, folder: Path, *args) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in OUTPUTS}
 
 
-def test_any_number_of_workers_writes_the_bytes_of_one_process(score_cli, logs, tmp_path):
+def test_any_number_of_workers_writes_the_bytes_of_one_process(score_cli, logs, tmp_path, parent_reads):
     one = outputs_of(score_cli, tmp_path / "one", logs, "--workers", "1", "--include-text")
     for workers in ("2", "3"):
         assert outputs_of(score_cli, tmp_path / workers, logs, "--workers", workers, "--include-text") == one
@@ -40,7 +49,7 @@ def test_any_number_of_workers_writes_the_bytes_of_one_process(score_cli, logs, 
     assert summary["counts"]["dialogues_scored"] > 1000 and summary["corpus"]
 
 
-def test_model_in_this_process_and_cpu_stages_in_workers_write_the_same_bytes(logs, tiny_bundle, tmp_path):
+def test_model_in_this_process_and_cpu_stages_in_workers_write_the_same_bytes(logs, tiny_bundle, tmp_path, parent_reads):
     """One inference process per GPU (the default with --device cuda), run here on CPU: the workers
     encode and batch each chunk, this process runs the batches, the workers decode and render."""
     from empathy_metric.api import CpuStages, Scorer, score_files
@@ -69,7 +78,7 @@ def test_compare_scores_its_logs_with_workers_to_the_same_bytes(score_cli, logs,
     assert compared[0] == compared[1]
 
 
-def test_bad_records_give_the_same_skips_and_errors(score_cli, logs, tmp_path):
+def test_bad_records_give_the_same_skips_and_errors(score_cli, logs, tmp_path, parent_reads):
     lines = logs.read_text().splitlines()
     lines[700] = '{"id": "broken", "messages": ['                 # not JSON
     lines[1200] = lines[3]                                           # a duplicate dialogue id
@@ -114,7 +123,7 @@ def dying_scorer(bundle: str, threads: int):
     return scorer
 
 
-def test_a_worker_that_dies_is_an_error_naming_its_chunk(logs, tiny_bundle, tmp_path):
+def test_a_worker_that_dies_is_an_error_naming_its_chunk(logs, tiny_bundle, tmp_path, parent_reads):
     import functools
 
     from empathy_metric.api import Scorer, score_files
@@ -180,3 +189,80 @@ def test_workers_leave_with_a_parent_killed_outright(logs, tiny_bundle, tmp_path
     process.kill()
     assert process.wait(timeout=120) == -signal.SIGKILL
     assert_gone(workers)
+
+
+# ---- workers that read their own blocks of the input (block_scoring.py) ---------------------------
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 16 KiB, so that the 1,500-dialogue logs (~14 blocks) are read in the workers; the
+    calls to the block path are recorded, so that a test knows it ran."""
+    from empathy_metric import api, block_scoring
+    monkeypatch.setattr(api, "BYTES_PER_WINDOW", 32)        # x 512 windows per chunk: 16 KiB
+    calls = []
+    original = block_scoring.iter_block_scores
+    monkeypatch.setattr(block_scoring, "iter_block_scores", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
+    return calls
+
+
+def test_workers_reading_their_own_blocks_write_the_bytes_of_one_process(score_cli, logs, tmp_path, small_blocks):
+    one = outputs_of(score_cli, tmp_path / "one", logs, "--workers", "1", "--include-text")
+    assert not small_blocks
+    for workers in ("2", "3"):
+        assert outputs_of(score_cli, tmp_path / workers, logs, "--workers", workers, "--include-text") == one
+    assert small_blocks == [[str(logs)], [str(logs)]]
+
+
+def test_blocks_with_the_model_in_this_process_write_the_same_bytes(logs, tiny_bundle, tmp_path, small_blocks):
+    from empathy_metric.api import Scorer, score_files
+    from empathy_metric.io.readers import ReaderOptions
+    written = {}
+    for name, workers, inference in (("one", 1, "workers"), ("here", 2, "here")):
+        scorer = Scorer.from_pretrained(str(tiny_bundle), workers=workers, inference=inference)
+        outputs = [str(tmp_path / f"{name}-{file}") for file in OUTPUTS]
+        score_files(scorer, [str(logs)], ReaderOptions(), outputs, include_text=True)
+        written[name] = [Path(path).read_bytes() for path in outputs]
+    assert written["here"] == written["one"] and len(small_blocks) == 1
+
+
+def test_blocks_give_the_same_skips_and_errors(score_cli, logs, tmp_path, small_blocks):
+    lines = logs.read_text().splitlines()
+    lines[5] = '{"id": "broken", "messages": ['                   # not JSON, first block
+    lines[700] = lines[3]                 # an id of the first block again: the block is scored again
+    lines[702] = lines[3]                 # ... and again in the same block: a second time
+    lines[900] = lines[899]               # a duplicate within one block
+    lines[1300] = '{"id": "no-turns", "messages": []}'
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    skipped = [json.loads(outputs_of(score_cli, tmp_path / f"skip{w}", bad, "--workers", w, "--on-error", "skip")
+                          ["summary.json"])["counts"] for w in ("1", "2")]
+    assert skipped[0] == skipped[1]
+    assert skipped[0]["records_skipped"] == {"malformed_record": 1, "duplicate_dialogue_id": 3}
+    assert small_blocks == [[str(bad)]]
+    # without --on-error skip: the first bad record in input order, as one process reports it
+    errors = [score_cli(bad, "--workers", w, "-o", tmp_path / f"e{w}.jsonl") for w in ("1", "2")]
+    assert [e.exit_code for e in errors] == [3, 3] and errors[0].stderr == errors[1].stderr
+    assert errors[0].stderr.startswith(f"error: {bad}:6: not valid JSON")
+    lines[5] = lines[6].replace('"id": "d6"', '"id": "d5"')
+    bad.write_text("\n".join(lines) + "\n")
+    errors = [score_cli(bad, "--workers", w, "-o", tmp_path / f"d{w}.jsonl") for w in ("1", "2")]
+    assert [e.exit_code for e in errors] == [3, 3] and errors[0].stderr == errors[1].stderr
+    assert errors[0].stderr.startswith(f"error: {bad}:701: duplicate dialogue id 'd3' (first seen at {bad}:4)")
+
+
+def test_a_worker_that_dies_reading_blocks_is_an_error_naming_its_lines(logs, tiny_bundle, tmp_path, small_blocks):
+    import functools
+
+    from empathy_metric.api import Scorer, score_files
+    from empathy_metric.errors import ModelError
+    from empathy_metric.io.readers import ReaderOptions
+    scorer = Scorer.from_pretrained(str(tiny_bundle), workers=2)
+    scorer.recipe = functools.partial(dying_scorer, str(tiny_bundle))
+    with pytest.raises(ModelError) as error:
+        score_files(scorer, [str(logs)], ReaderOptions(), [str(tmp_path / "turns.jsonl")])
+    message = str(error.value)
+    assert message.startswith("a worker process died while scoring chunk"), message
+    lines = re.search(rf"\(dialogues {re.escape(str(logs))}:(\d+) to {re.escape(str(logs))}:(\d+)\)", message)
+    first, last = int(lines[1]), int(lines[2])
+    assert first <= 1001 <= last or first > 1001, message         # the blocks in flight hold the culprit
+    assert small_blocks

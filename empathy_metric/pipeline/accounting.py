@@ -29,6 +29,16 @@ class Counts:
     dialogues_resumed: int = 0
     turns_resumed: int = 0
 
+    def add(self, other: "Counts") -> None:
+        """The counts of another part of the same run (a block scored in a worker)."""
+        for name, value in vars(other).items():
+            if isinstance(value, dict):
+                mine = getattr(self, name)
+                for key, n in value.items():
+                    mine[key] = mine.get(key, 0) + n
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
     def add_skipped(self, reason: str, n: int = 1) -> None:
         if n:
             self.turns_skipped[reason] = self.turns_skipped.get(reason, 0) + n

@@ -81,6 +81,10 @@ class WorkerPool:
         for process in processes:
             process.join()
 
+    def run_now(self, function: Callable, job: Job) -> Any:
+        """`function(job.payload)` in a worker, waited for (a worker that dies: the error `ordered` gives)."""
+        return _result(deque([(job, self.executor.submit(function, job.payload))]))[1]
+
     def ordered(self, function: Callable, items: Iterable[Job | Ready]) -> Iterator[tuple[Job | Ready, Any]]:
         """(item, result) in the order of `items`: `function(job.payload)` run in a worker for a Job,
         a Ready's value as it is."""

@@ -12,7 +12,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from ...dialogue import Dialogue, Turn
 from ...errors import InputError
@@ -24,6 +24,9 @@ __all__ = ["FORMATS", "ReaderOptions", "ReadStats", "read_dialogues", "iter_reco
 EMH_COLUMNS = ("seeker_post", "response_post")
 
 
+ERRORS_KEPT = 20       # messages of skipped records kept for the summary
+
+
 @dataclass
 class ReadStats:
     records_read: int = 0
@@ -32,8 +35,15 @@ class ReadStats:
 
     def skip(self, reason: str, message: str) -> None:
         self.records_skipped[reason] = self.records_skipped.get(reason, 0) + 1
-        if len(self.errors) < 20:
+        if len(self.errors) < ERRORS_KEPT:
             self.errors.append(message)
+
+    def add(self, other: "ReadStats") -> None:
+        """Another part of the same input's stats, read after this one."""
+        self.records_read += other.records_read
+        for reason, n in other.records_skipped.items():
+            self.records_skipped[reason] = self.records_skipped.get(reason, 0) + n
+        self.errors += other.errors[:ERRORS_KEPT - len(self.errors)]
 
 
 def _open_binary(path: str) -> tuple[BinaryIO, str]:
@@ -92,6 +102,14 @@ def iter_records(path: str) -> Iterator[tuple[str, int, object | InputError]]:
     A file whose first non-blank line starts with '[' is one whole JSON array (e.g. the original
     ESConv.json). Decided on the first line, not by peeking bytes: stdin pipes and test streams
     may have nothing or only whitespace to peek at yet."""
+    for name, line, _, record in _located_records(path):
+        yield name, line, record
+
+
+def _located_records(path: str, block_bytes: int | None = None
+                     ) -> Iterator[tuple[str, int, int | None, object | InputError]]:
+    """iter_records, with each JSONL line's block number (BlockCutter; None without `block_bytes` and
+    in a JSON array)."""
     stream, name = _open_binary(path)
     try:
         head: list[bytes] = []
@@ -100,19 +118,47 @@ def iter_records(path: str) -> Iterator[tuple[str, int, object | InputError]]:
             if raw.strip().removeprefix(BOM).strip():
                 break
         if head and head[-1].strip().removeprefix(BOM).lstrip().startswith(b"["):
-            yield from _json_array(b"".join(head) + stream.read(), name)
+            for _, number, record in _json_array(b"".join(head) + stream.read(), name):
+                yield name, number, None, record
             return
+        blocks = BlockCutter(block_bytes) if block_bytes else None
         for line, raw in enumerate(itertools.chain(head, stream), start=1):
-            if not (raw.removeprefix(BOM) if line == 1 else raw).strip():
-                continue
-            try:
-                # Without its line ending, so that an error's column is on this line.
-                yield name, line, _parse_json(_decode(raw, name, line).rstrip("\r\n"), name, line)
-            except InputError as exc:
-                yield name, line, exc
+            block = blocks.number_of(raw) if blocks else None
+            if not is_blank_line(raw, line):
+                yield name, line, block, parse_line(raw, name, line)
     finally:
         if path != "-":
             stream.close()
+
+
+def is_blank_line(raw: bytes, line: int) -> bool:
+    return not (raw.removeprefix(BOM) if line == 1 else raw).strip()
+
+
+def parse_line(raw: bytes, name: str, line: int) -> object | InputError:
+    """One JSONL line -> its JSON value, or the InputError that names why it is not one."""
+    try:
+        # Without its line ending, so that an error's column is on this line.
+        return _parse_json(_decode(raw, name, line).rstrip("\r\n"), name, line)
+    except InputError as exc:
+        return exc
+
+
+class BlockCutter:
+    """Numbers the blocks of a JSONL file, line by line: a block starts at the first line that starts
+    `size` bytes or more after the start of the block before. Chunks of dialogues never span two blocks
+    (api.Scorer), so `--workers` can hand whole blocks of bytes to its workers to parse
+    (readers/blocks.py cuts the same blocks from the bytes) and score the chunks one process would."""
+
+    def __init__(self, size: int):
+        self.size, self.number, self.start, self.offset = size, 0, 0, 0
+
+    def number_of(self, raw: bytes) -> int:
+        """The block of the next line, `raw`."""
+        if self.offset >= self.start + self.size:
+            self.number, self.start = self.number + 1, self.offset
+        self.offset += len(raw)
+        return self.number
 
 
 def _json_array(data: bytes, name: str):
@@ -135,26 +181,38 @@ def iter_objects(path: str, expected: str) -> Iterator[tuple[str, int, dict]]:
         yield name, line, record
 
 
-def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = None
-                   ) -> Iterator[Dialogue]:
+def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = None,
+                   input_index: int = 0, block_bytes: int | None = None) -> Iterator[Dialogue]:
+    """`block_bytes`: number the blocks of a JSONL input (BlockCutter) in each Dialogue's `block`."""
     stats = stats if stats is not None else ReadStats()
     if options.format not in FORMATS:
         raise InputError(f"unknown format '{options.format}' (choose from {', '.join(FORMATS)})")
     if reads_as_csv(path, options):
         yield from _read_emh_csv(path, options, stats)
         return
-    for name, line, record in iter_records(path):
+    yield from dialogues_of(_located_records(path, block_bytes), options, stats, input_index)
+
+
+def dialogues_of(records: Iterable[tuple[str, int, int | None, object | InputError]], options: ReaderOptions,
+                 stats: ReadStats, input_index: int = 0) -> Iterator[Dialogue]:
+    """Located JSON records -> Dialogues (their block: (input_index, block number)), or an InputError
+    naming FILE:LINE, or (on_error 'skip') counted and left out."""
+    for name, line, block, record in records:
         stats.records_read += 1
         try:
             if isinstance(record, InputError):
                 raise record
-            yield record_to_dialogue(record, options, f"{name}:{line}")
+            dialogue = record_to_dialogue(record, options, f"{name}:{line}")
         except InputError as exc:
             if exc.source is None:
                 exc = InputError(exc.reason, source=name, line=line, field=exc.field)
             if options.on_error != "skip":
                 raise exc from None
             stats.skip("malformed_record", str(exc))
+            continue
+        if block is not None:
+            dialogue.block = (input_index, block)
+        yield dialogue
 
 
 class _DecodedLines:
@@ -253,8 +311,9 @@ def _emh_dialogue(row: dict, options: ReaderOptions, source: str) -> Dialogue:
     return Dialogue(dialogue_id=dialogue_id, turns=turns, source=source, skipped=skipped, turns_read=2)
 
 
-def read_path_list(paths: list[str], options: ReaderOptions, stats: ReadStats) -> Iterator[Dialogue]:
-    for path in paths:
+def read_path_list(paths: list[str], options: ReaderOptions, stats: ReadStats,
+                   block_bytes: int | None = None) -> Iterator[Dialogue]:
+    for index, path in enumerate(paths):
         if path != "-" and Path(path).is_dir():
             raise InputError("is a folder, expected a file (JSONL, JSON or CSV)", source=path)
-        yield from read_dialogues(path, options, stats)
+        yield from read_dialogues(path, options, stats, index, block_bytes)
