@@ -92,6 +92,7 @@ def main(bundle: Path, limit: int, only_smoothing: bool = False, alphas=SMOOTHIN
         "FFN fp32": [m for m in matmuls if "intermediate" in m or ("/output/dense" in m and "attention" not in m)],
         "last layer fp32": [m for m in matmuls if f"layer.{layers - 1}/" in m or m == f"Attention_{layers - 1}"],
         "first layer fp32": [m for m in matmuls if "layer.0/" in m or m == "Attention_0"],
+        "first layer's FFN fp32": [m for m in matmuls if "layer.0/" in m and "attention" not in m],
     }
     heads = head_nodes(graph_path, list(reference))
     with tempfile.TemporaryDirectory() as tmp:
