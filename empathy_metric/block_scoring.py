@@ -62,7 +62,7 @@ def score_block(scorer: Scorer, job: BlockJob, prepare_only: bool = False) -> Bl
             if prepare_only:
                 result.prepared.append(scorer.prepare_step(step))
                 continue
-            for score in scorer._score_step(step, next(inferred) if inferred else None):
+            for score in scorer._score_step(step, None if inferred is None else next(inferred)):
                 counts.dialogues_scored += 1
                 counts.windows_truncated += score.windows_truncated
                 score.rendered = {f: f.render(score) for f in job.formats}
