@@ -456,7 +456,8 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
             if on_dialogue:
                 on_dialogue(stats.records_read, len(rows), counts.turns_scored)
     except BaseException:
-        scores.close()                  # stops --workers' processes now, not when the error is gone
+        with contextlib.suppress(Exception):    # the error that ended the run is the one to report
+            scores.close()              # stops --workers' processes now, not when the error is gone
         # Keep what was written (an interrupted run stays resumable), and the first error.
         for writer in writers:
             with contextlib.suppress(OutputError):

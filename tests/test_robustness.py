@@ -249,8 +249,8 @@ def test_ctrl_c_exits_130_and_leaves_a_resumable_output(score_cli, tmp_path, tin
         time.sleep(0.005)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=120) == 130
-    assert process.stderr.read().decode().strip() == "interrupted"
+    code = process.wait(timeout=120)
+    assert (code, process.stderr.read().decode().strip()) == (130, "interrupted")
     written = part.read_text().splitlines()
     assert 0 < len(written) < len(full.read_text().splitlines())
     assert all(isinstance(json.loads(line), dict) for line in written)

@@ -9,6 +9,7 @@ hang or a missing chunk; workers of a parent that is killed outright leave with 
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -72,8 +73,11 @@ class WorkerPool:
             self.stop()
 
     def stop(self) -> None:
-        """Drop queued chunks and end the workers now (not after their current chunk)."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Drop queued chunks and end the workers now (not after their current chunk). Called while an
+        error or Ctrl-C ends the run: nothing here may replace it (a pool that broke meanwhile can
+        fail to shut down cleanly), and the workers are ended whatever happens."""
+        with contextlib.suppress(Exception):
+            self.executor.shutdown(wait=False, cancel_futures=True)
         # Python 3.14 has executor.terminate_workers(); before it, the processes are reached directly.
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
         for process in processes:
