@@ -87,18 +87,38 @@ class WorkerPool:
 
     def run_now(self, function: Callable, job: Job) -> Any:
         """`function(job.payload)` in a worker, waited for (a worker that dies: the error `ordered` gives)."""
-        return _result(deque([(job, self.executor.submit(function, job.payload))]))[1]
+        in_flight: deque = deque()
+        in_flight.append((job, self._submit(function, job, in_flight)))
+        return _result(in_flight)[1]
+
+    def _submit(self, function: Callable, job: Job, in_flight: deque) -> Future:
+        """A worker that died since the last call breaks the pool, and submitting raises: the error is
+        then the one its chunk gives (the first in flight whose worker died), as `_result` words it."""
+        try:
+            return self.executor.submit(function, job.payload)
+        except BrokenProcessPool:
+            while in_flight:
+                _result(in_flight)
+            in_flight.append((job, _failed_future()))
+            _result(in_flight)
+            raise
 
     def ordered(self, function: Callable, items: Iterable[Job | Ready]) -> Iterator[tuple[Job | Ready, Any]]:
         """(item, result) in the order of `items`: `function(job.payload)` run in a worker for a Job,
         a Ready's value as it is."""
         in_flight: deque[tuple[Job | Ready, Future | None]] = deque()
         for item in items:
-            in_flight.append((item, self.executor.submit(function, item.payload) if isinstance(item, Job) else None))
+            in_flight.append((item, self._submit(function, item, in_flight) if isinstance(item, Job) else None))
             while len(in_flight) > self.ahead:
                 yield _result(in_flight)
         while in_flight:
             yield _result(in_flight)
+
+
+def _failed_future() -> Future:
+    future: Future = Future()
+    future.set_exception(BrokenProcessPool("the pool broke before this chunk could start"))
+    return future
 
 
 def _result(in_flight: deque) -> tuple[Job | Ready, Any]:
