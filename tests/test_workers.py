@@ -123,7 +123,8 @@ def dying_scorer(bundle: str, threads: int):
     return scorer
 
 
-def test_a_worker_that_dies_is_an_error_naming_its_chunk(logs, tiny_bundle, tmp_path, parent_reads):
+def died_scoring(logs, tiny_bundle, tmp_path) -> str:
+    """The error of `score --workers 2` whose workers die on 'd1000' (dying_scorer)."""
     import functools
 
     from empathy_metric.api import Scorer, score_files
@@ -133,7 +134,11 @@ def test_a_worker_that_dies_is_an_error_naming_its_chunk(logs, tiny_bundle, tmp_
     scorer.recipe = functools.partial(dying_scorer, str(tiny_bundle))
     with pytest.raises(ModelError) as error:
         score_files(scorer, [str(logs)], ReaderOptions(), [str(tmp_path / "turns.jsonl")])
-    message = str(error.value)
+    return str(error.value)
+
+
+def test_a_worker_that_dies_is_an_error_naming_its_chunk(logs, tiny_bundle, tmp_path, parent_reads):
+    message = died_scoring(logs, tiny_bundle, tmp_path)
     assert message.startswith("a worker process died while scoring chunk"), message
     first, last = [int(part.split("'")[0]) for part in message.split("(dialogues 'd")[1].split(" to 'd")]
     assert first <= 1000 <= last or first > 1000, message         # the chunks in flight hold the culprit
@@ -254,16 +259,7 @@ def test_blocks_give_the_same_skips_and_errors(score_cli, logs, tmp_path, small_
 
 
 def test_a_worker_that_dies_reading_blocks_is_an_error_naming_its_lines(logs, tiny_bundle, tmp_path, small_blocks):
-    import functools
-
-    from empathy_metric.api import Scorer, score_files
-    from empathy_metric.errors import ModelError
-    from empathy_metric.io.readers import ReaderOptions
-    scorer = Scorer.from_pretrained(str(tiny_bundle), workers=2)
-    scorer.recipe = functools.partial(dying_scorer, str(tiny_bundle))
-    with pytest.raises(ModelError) as error:
-        score_files(scorer, [str(logs)], ReaderOptions(), [str(tmp_path / "turns.jsonl")])
-    message = str(error.value)
+    message = died_scoring(logs, tiny_bundle, tmp_path)
     assert message.startswith("a worker process died while scoring chunk"), message
     lines = re.search(rf"\(dialogues {re.escape(str(logs))}:(\d+) to {re.escape(str(logs))}:(\d+)\)", message)
     first, last = int(lines[1]), int(lines[2])
