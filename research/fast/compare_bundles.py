@@ -15,64 +15,40 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from empathy_metric.bundle import load_bundle
+from empathy_metric.reporting.statistics import BootstrapSettings
 from empathy_metric.runtime import load_backend
 from empathy_metric.training.evaluation import classification_report, grouped_means
 from empathy_metric.training.experiment import GROUPS, default_splits
-from empathy_metric.training.perceived_validity import pearson, turn_rows
-from empathy_metric.training.wassa import wassa_windows
+from empathy_metric.training.perceived_validity import Rows, bootstrap_ci, pearson, turn_rows
 
-RESAMPLES, SEED = 1000, 0
-
-
-def paired_interval(n_groups: int, statistic) -> tuple[float, float]:
-    """Percentile CI of statistic(group indices drawn with replacement)."""
-    result = stats.bootstrap((np.arange(n_groups),), statistic, vectorized=False, n_resamples=RESAMPLES,
-                             method="percentile", rng=np.random.default_rng(SEED))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def group_rows(groups: list[str]) -> list[np.ndarray]:
-    ids = sorted(set(groups))
-    index = {g: i for i, g in enumerate(ids)}
-    members: list[list[int]] = [[] for _ in ids]
-    for row, g in enumerate(groups):
-        members[index[g]].append(row)
-    return [np.array(m) for m in members]
+SETTINGS = BootstrapSettings()          # 1,000 resamples, 95%, percentile, seed 0
 
 
 def f1_comparison(tasks, logits_a, logits_b, labelled, group: str) -> dict:
     names = GROUPS[group]
+    picked = [t for t in tasks if t.name in names]
     gold = [x.labels for x in labelled]
-    rows_of = group_rows([x.group for x in labelled])
 
     def f1(logits, rows):
-        picked = [t for t in tasks if t.name in names]
         report = classification_report(picked, {k: v[rows] for k, v in logits.items()}, [gold[r] for r in rows])
         return grouped_means(report, {group: names})[group]["f1"]
 
-    def difference(sample):
-        rows = np.concatenate([rows_of[i] for i in sample])
-        return f1(logits_a, rows) - f1(logits_b, rows)
-
-    every = np.arange(len(gold))
-    a, b = f1(logits_a, every), f1(logits_b, every)
-    return {"a": a, "b": b, "a_minus_b": a - b, "ci": paired_interval(len(rows_of), difference),
-            "dialogues": len(rows_of)}
+    # bootstrap_ci resamples dialogues of Rows; here each row carries its own index as its "score"
+    n = len(gold)
+    rows = Rows(score=np.arange(n), truth=np.zeros(n), length=np.zeros(n), group=np.array([x.group for x in labelled]))
+    a, b = f1(logits_a, rows.score), f1(logits_b, rows.score)
+    ci = bootstrap_ci(rows, lambda picked_rows, _t, _l: f1(logits_a, picked_rows) - f1(logits_b, picked_rows), SETTINGS)
+    return {"a": a, "b": b, "a_minus_b": a - b, "ci": ci, "dialogues": len(set(rows.group))}
 
 
-def r_comparison(scores_a, scores_b, truth, groups) -> dict:
-    rows_of = group_rows(groups)
-
-    def difference(sample):
-        rows = np.concatenate([rows_of[i] for i in sample])
-        return pearson(scores_a[rows], truth[rows]) - pearson(scores_b[rows], truth[rows])
-
-    a, b = pearson(scores_a, truth), pearson(scores_b, truth)
-    return {"a": a, "b": b, "a_minus_b": a - b, "ci": paired_interval(len(rows_of), difference),
-            "conversations": len(rows_of)}
+def r_comparison(a: Rows, b: Rows) -> dict:
+    """Both bundles' rows of the same rated turns; the difference resampled on the same conversations."""
+    both = Rows(np.stack([a.score, b.score], 1), a.truth, a.length, a.group)
+    ci = bootstrap_ci(both, lambda s, t, _l: pearson(s[:, 0], t) - pearson(s[:, 1], t), SETTINGS)
+    r_a, r_b = pearson(a.score, a.truth), pearson(b.score, b.truth)
+    return {"a": r_a, "b": r_b, "a_minus_b": r_a - r_b, "ci": ci, "conversations": len(set(a.group))}
 
 
 def main() -> None:
@@ -86,7 +62,7 @@ def main() -> None:
         raise SystemExit("the bundles read different windows; compare bundles of one window setting")
     backends = [load_backend(b, "cpu") for b in bundles]
     settings, tasks = bundles[0].window, bundles[0].tasks
-    report = {"a": bundles[0].signature(), "b": bundles[1].signature(), "resamples": RESAMPLES}
+    report = {"a": bundles[0].signature(), "b": bundles[1].signature(), "bootstrap": SETTINGS.to_dict()}
     tests = default_splits(str(args.data), settings).tests
     for name, group in (("esconv_valid", "ESConv"), ("emh_test", "EMH")):
         windows = [x.window for x in tests[name]]
@@ -94,12 +70,12 @@ def main() -> None:
         logits = [{t.name: o[f"logits.{t.name}"] for t in tasks} for o in outputs]
         report[name] = f1_comparison(tasks, logits[0], logits[1], tests[name], group)
         print(name, json.dumps(report[name]), flush=True)
-    labelled = wassa_windows(args.data / "wassa23", "dev", settings, ["empathy"])
+    labelled = tests["wassa_dev"]                 # perceived columns as PERCEIVED_DIMENSIONS: empathy first
     windows = [x.window for x in labelled]
     column = [b.perceived.index("empathy") for b in bundles]
     scores = [be.predict(windows).outputs["perceived"][:, c] for be, c in zip(backends, column)]
     rows = [turn_rows(s, labelled, 0) for s in scores]        # the rated turns, same rows for both
-    report["wassa_dev"] = r_comparison(rows[0].score, rows[1].score, rows[0].truth, list(rows[0].group))
+    report["wassa_dev"] = r_comparison(*rows)
     print("wassa_dev", json.dumps(report["wassa_dev"]), flush=True)
     print(json.dumps(report))
 

@@ -13,8 +13,8 @@ Usage: python research/fast/student_base.py CHECKPOINT OUT_DIR [LAYERS] [--ffn N
   CHECKPOINT: a trained encoder checkpoint (runs/v4b: encoder/ and tokenizer.json)
   LAYERS: how many bottom layers to keep (3)
 """
+import argparse
 import shutil
-import sys
 from pathlib import Path
 
 
@@ -49,7 +49,6 @@ def main(checkpoint: Path, out_dir: Path, layers: int, ffn: int | None = None) -
 
 
 if __name__ == "__main__":
-    import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("out_dir", type=Path)
