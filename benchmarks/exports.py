@@ -10,7 +10,7 @@ from pathlib import Path
 
 # The float fallback's margin of the shipped -m fast bundle (chosen on ESConv train.json windows:
 # research/int8_fallback.py, research/notes/int8-robust-finetune.md); --fallback-margin changes it.
-FALLBACK_MARGIN = 0.08
+FALLBACK_MARGIN = 0.03
 # name -> (default precision, optimise with ORT's transformer optimizer, extra graphs, smooth before int8,
 #          with the float fallback)
 EXPORTS = {

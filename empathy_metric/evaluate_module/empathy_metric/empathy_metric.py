@@ -43,7 +43,7 @@ Args:
         user turn; "" or [] is no context.
     references: not used (evaluate drops it: it is not a declared input).
     model (`str`, optional): a bundle folder, a shipped model name, or "fast" (the 3-layer student,
-        about twice as fast on CPU); default: the shipped default model.
+        about 4.5x PyTorch on CPU); default: the shipped default model.
         Accepted by `evaluate.load(...)` and by `compute(...)`.
     batch_size (`int`, optional, default 128): most windows per ONNX Runtime call; results do
         not depend on it. Accepted by `load` and `compute`.
