@@ -130,9 +130,10 @@ def golden() -> dict[str, dict]:
 
 
 def check(found: dict[str, dict]) -> None:
+    """Ray's outputs are held to the golden ones of the local engine with the same workers."""
     expected = golden()
     for name, outputs in found.items():
-        assert outputs == expected[name], f"{name}: outputs differ from the golden ones"
+        assert outputs == expected[name.replace("-ray-", "-local-")], f"{name}: outputs differ from the golden ones"
 
 
 def test_local_engine_writes_the_golden_bytes(tmp_path, tiny_bundle, tiny_int8_bundle):
@@ -150,10 +151,7 @@ def test_ray_engine_writes_the_golden_bytes(tmp_path, tiny_bundle, tiny_int8_bun
         found = cases(tmp_path, tiny_bundle, tiny_int8_bundle, ("ray",))
     finally:
         ray.shutdown()
-    expected = golden()
-    for name in ("corpus-file", "corpus-stdin"):
-        # the Ray engine writes what the local one writes, byte for byte
-        assert found[f"{name}-ray-w2"] == expected[f"{name}-local-w1"] == expected[f"{name}-local-w2"], name
+    assert {"corpus-file-ray-w2", "corpus-stdin-ray-w2"} <= set(found)
     check(found)
 
 
