@@ -137,9 +137,6 @@ def main(argv=None) -> None:
                         help="with --workers N: the parent reads and parses the records (one block per file), "
                              "as before the workers read their own blocks")
     args = parser.parse_args(argv)
-    if args.parent_reads:
-        from empathy_metric import api
-        api.BYTES_PER_WINDOW = 1 << 40
     from empathy_metric.io.readers import ReaderOptions
     from empathy_metric.reporting.statistics import BootstrapSettings
     spent: dict[str, float] = {}
@@ -156,6 +153,8 @@ def main(argv=None) -> None:
                     dst.write(line)
         scorer = no_inference_scorer(args.bundle, workers=args.workers, inference=args.inference,
                                      cuda_plan=args.cuda_plan)
+        if args.parent_reads:                           # one block per file
+            scorer.run_on(scorer.engine.with_block_size(1 << 40))
         wall, cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
         result = score_files(scorer, [str(source)], ReaderOptions(), [str(Path(tmp) / "turns.jsonl")],
                              bootstrap=BootstrapSettings(n_resamples=args.bootstrap) if args.bootstrap else None)

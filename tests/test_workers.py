@@ -27,11 +27,21 @@ def logs(tmp_path_factory):
     return make_logs(tmp_path_factory.mktemp("workers") / "logs.jsonl", 1500, seed=3)
 
 
+def with_block_size(monkeypatch, bytes_per_window: int) -> None:
+    """Scorers built by the CLI cut blocks of `bytes_per_window` bytes per chunk window (the
+    `bytes_per_window` parameter of Scorer.from_pretrained, which the CLI does not offer)."""
+    from empathy_metric.scoring.scorer import Scorer
+    original = Scorer.from_pretrained.__func__
+
+    def from_pretrained(cls, *args, **kwargs):     # named: the workers' recipe pickles it by name
+        return original(cls, *args, bytes_per_window=bytes_per_window, **kwargs)
+    monkeypatch.setattr(Scorer, "from_pretrained", classmethod(from_pretrained))
+
+
 @pytest.fixture
 def parent_reads(monkeypatch):
     """One block per file: the parent reads and parses the records, workers get parsed dialogues."""
-    from empathy_metric import api
-    monkeypatch.setattr(api, "BYTES_PER_WINDOW", 1 << 40)
+    with_block_size(monkeypatch, 1 << 40)
 
 
 def outputs_of(score_cli, folder: Path, *args) -> dict[str, bytes]:
@@ -205,8 +215,8 @@ def test_workers_leave_with_a_parent_killed_outright(logs, tiny_bundle, tmp_path
 def small_blocks(monkeypatch):
     """Blocks of 16 KiB, so that the 1,500-dialogue logs (~14 blocks) are read in the workers; the
     calls to the block path are recorded, so that a test knows it ran."""
-    from empathy_metric import api, block_scoring
-    monkeypatch.setattr(api, "BYTES_PER_WINDOW", 32)        # x 512 windows per chunk: 16 KiB
+    from empathy_metric.scoring import block_scoring
+    with_block_size(monkeypatch, 32)                         # x 512 windows per chunk: 16 KiB
     calls = []
     original = block_scoring.iter_block_scores
     monkeypatch.setattr(block_scoring, "iter_block_scores", lambda *a, **k: calls.append(a[1]) or original(*a, **k))

@@ -19,17 +19,19 @@ import pickle
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from ..api import Scorer
 from ..errors import InputError, ModelError, UsageError
 from ..io.readers import ReaderOptions
 from ..io.readers.records import record_to_dialogue
-from ..io.writers import JsonlFormat, ShardFolder, jsonl_lines
+from ..io.turn_records import JsonlFormat, group_saved_scores, jsonl_lines
+from ..io.writers import ShardFolder
 from ..pipeline.accounting import Counts
 from ..pipeline.parallel import Job, Ready
-from ..reporting.comparison import group_saved_scores, saved_row
-from ..reporting.gating import GatePlan, estimates_from_table
+from ..reporting.comparison import saved_row
+from ..reporting.gating import GatePlan
 from ..reporting.statistics import BootstrapSettings
-from ..reporting.summary import build_summary, corpus_table
+from ..scoring.engine import RAY, pooled_engine
+from ..scoring.run_summary import run_summary
+from ..scoring.scorer import Scorer
 
 ROW_SOURCE = "<dataset>"
 
@@ -100,7 +102,7 @@ class _ShardActor(_ChunkActor):
 
 @dataclass
 class RayPool:
-    """`pipeline.parallel.WorkerPool`'s interface on Ray (`Scorer.pool`): `workers` actors, each with
+    """`pipeline.parallel.WorkerPool`'s interface on Ray (`scoring.engine.Engine.make_pool`): `workers` actors, each with
     `num_gpus` GPUs. The chunks travel as one Dataset, so the driver holds the input's dialogues at
     once; `score_dataset` is the way for inputs larger than that. With `shards`, the per-turn records
     are written there by Ray's writers and the chunks come back, all at the end, without them."""
@@ -150,8 +152,8 @@ def use_ray(scorer: Scorer, address: str | None = None, device: str = "cpu") -> 
     if scorer.recipe is None:
         raise UsageError("--engine ray: this model cannot be rebuilt in other processes (zero-shot scores in one)")
     connect(address, num_cpus=scorer.workers * scorer.worker_threads)
-    scorer.pool = functools.partial(RayPool, num_gpus=1 if device == "cuda" else 0)
-    scorer.engine = "ray"
+    make_pool = functools.partial(RayPool, num_gpus=1 if device == "cuda" else 0)
+    scorer.run_on(pooled_engine(RAY, scorer.workers, make_pool, writes_shards=True))
 
 
 # ---- a Dataset in, a Dataset out -------------------------------------------------------------------
@@ -217,9 +219,4 @@ def summarize(turn_records: Iterable[str | dict], scorer: Scorer, bootstrap: Boo
         counts.turns_scored += len(utterances)
         counts.windows_truncated += sum(u.truncated for u in utterances)
     counts.dialogues_scored = len(rows)
-    summary = build_summary(scorer.bundle.signature(), scorer.settings(), list(inputs), counts.to_dict(),
-                            corpus_table(rows, bootstrap), rows)
-    summary["bootstrap"] = bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0}
-    if gates is not None:
-        summary["gates"] = gates.evaluate(estimates_from_table(summary["corpus"])).to_list()
-    return summary
+    return run_summary(scorer, list(inputs), counts, rows, bootstrap, gates)[0]

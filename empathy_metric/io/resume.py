@@ -26,11 +26,10 @@ from pathlib import Path
 from ..bundle import sha256_of
 from ..errors import InputError, UsageError
 from ..pipeline.aggregation import DialogueScore, dialogue_score
-from ..pipeline.decoding import UtteranceScore
+from .turn_records import is_turn_record, read_utterance
 from .writers import output_kind, write_json
 
 SIDECAR_SUFFIX = ".run.json"
-RECORD_KEYS = ("dialogue_id", "turn_index", "role", "labels", "probs", "perceived")
 
 
 def sidecar_path(output: str) -> str:
@@ -166,7 +165,8 @@ class ResumedOutput:
             raise InputError(f"dialogue '{dialogue.dialogue_id}' has records for turns {saved}, but "
                              f"the input has agent turns {expected}: the input changed since the "
                              "interrupted run; run again without --resume", source=self.path)
-        utterances = [_utterance(r, w.target) for r, w in zip(records, windows)]
+        utterances = [read_utterance(r, tasks, perceived_dims, self.path, None, text=w.target)
+                      for r, w in zip(records, windows)]
         counts.dialogues_resumed += 1
         counts.turns_resumed += len(utterances)
         return dialogue_score(dialogue.dialogue_id, utterances, tasks, perceived_dims, reused_from=self.path,
@@ -178,14 +178,6 @@ def _record_id(raw: bytes, path: str, line: int) -> str:
         record = json.loads(raw)
     except ValueError:
         raise _bad_record(path, line, "not valid JSON") from None
-    if not isinstance(record, dict) or any(k not in record for k in RECORD_KEYS) \
-            or not isinstance(record["dialogue_id"], str):
+    if not is_turn_record(record) or not isinstance(record["dialogue_id"], str):
         raise _bad_record(path, line, "not a per-turn record")
     return record["dialogue_id"]
-
-
-def _utterance(record: dict, text: str) -> UtteranceScore:
-    return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
-                          role=record["role"], labels=record["labels"], probs=record["probs"],
-                          perceived=record["perceived"], truncated=bool(record.get("truncated")),
-                          gold=record.get("gold", {}), text=text)

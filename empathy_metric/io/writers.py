@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import OutputError, UsageError
 from ..pipeline.aggregation import slug
+from .turn_records import JsonlFormat, dumps_record, jsonl_lines  # noqa: F401 (the record format's home)
 
 TURN_FORMATS = (".jsonl", ".csv")
 SUMMARY_FORMATS = (".json", ".html", ".md")
@@ -55,11 +56,6 @@ FSYNC_INTERVAL_S = 1.0
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (CSV
 # injection); a leading apostrophe makes it text, as OWASP recommends.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def dumps_record(record: dict) -> str:
-    """One JSON line: UTF-8 as is, and an error (never a bare `NaN`) on a non-finite number."""
-    return json.dumps(record, ensure_ascii=False, allow_nan=False)
 
 
 @contextlib.contextmanager
@@ -108,21 +104,6 @@ class _Syncer:
                 _sync(self.handle)
             finally:
                 self.handle.close()
-
-
-@dataclass(frozen=True)
-class JsonlFormat:
-    """Per-turn records as JSON lines (hashable and small: `--workers` render in the workers)."""
-    include_text: bool = False
-
-    def render(self, dialogue_score) -> str:
-        return "".join(dumps_record(u.to_record(self.include_text)) + "\n" for u in dialogue_score.utterances)
-
-
-def jsonl_lines(text: str) -> list[str]:
-    """The records of rendered JSONL text. Not `splitlines()`: JSON keeps U+2028, U+0085 and the like
-    raw (ensure_ascii=False), and splitlines() would cut a record there."""
-    return text.split("\n")[:-1]
 
 
 @dataclass(frozen=True)
@@ -226,5 +207,10 @@ def write_text(path: str, text: str) -> None:
     write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
+def json_text(data: dict) -> str:
+    """A JSON output: indented, UTF-8 as is, never NaN or Infinity (other tools refuse them)."""
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def write_json(path: str, data: dict) -> None:
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    write_text(path, json_text(data))

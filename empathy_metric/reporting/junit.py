@@ -1,9 +1,9 @@
 """Gate verdicts as a JUnit XML file (one testcase per gate), the format CI systems display."""
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 
-from ..io.writers import write_atomically
 from .gating import GateEvaluation
 
 
@@ -22,7 +22,8 @@ def junit_tree(evaluation: GateEvaluation | None, suite: str) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def write_junit(path: str, evaluation: GateEvaluation | None, suite: str) -> None:
-    """Written through a temporary name, so a CI step never reads half a file."""
-    tree = junit_tree(evaluation, suite)
-    write_atomically(path, lambda handle: tree.write(handle, encoding="utf-8", xml_declaration=True))
+def junit_bytes(evaluation: GateEvaluation | None, suite: str) -> bytes:
+    """The file's bytes (UTF-8, with the XML declaration); io.output_writer writes them."""
+    data = io.BytesIO()
+    junit_tree(evaluation, suite).write(data, encoding="utf-8", xml_declaration=True)
+    return data.getvalue()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from ..errors import MissingExtraError, ModelError
 
 if TYPE_CHECKING:
     from ..bundle import Bundle
+    from ..pipeline.encoding import BatchPlan, PreparedWindows
     from ..pipeline.windows import Window, WindowSettings
 
 # Windows a scorer hands a backend per call: bounds memory whatever the input size. A GPU backend
@@ -40,6 +41,17 @@ class Backend(Protocol):
     def with_settings(self, settings: WindowSettings) -> Backend:
         """A new backend that cuts windows with `settings` (e.g. no future context); the model and
         its session are shared, this one is left as it is."""
+
+
+@runtime_checkable
+class PreparedBackend(Backend, Protocol):
+    """A backend that runs batches encoded elsewhere (a worker process cut and padded them under its
+    `plan`): what lets `--workers` keep the model in one process (one per GPU) and the CPU stages in
+    the workers. The ONNX encoder is one; torch and seq2seq backends are not."""
+    plan: BatchPlan
+
+    def run_prepared(self, prepared: PreparedWindows) -> RawOutputs:
+        """Raw outputs of the prepared windows, rows in their order."""
 
 
 # factory(bundle, device, threads, max_batch_tokens, max_batch_size) -> Backend

@@ -49,13 +49,13 @@ class OnnxEncoderBackend:
         # One window per call is too small to split across threads well: on CPU, run `threads`
         # calls at once, each on one thread (Run is thread-safe and releases the GIL). A window's
         # result does not depend on which thread runs it (one row, one thread, same kernels).
-        self.workers = (threads or physical_cores()) if single and device == "cpu" else 1
+        self.batch_threads = (threads or physical_cores()) if single and device == "cpu" else 1
         self.graph_path = graph_path
-        self.session = make_session(graph_path, device, 1 if self.workers > 1 else threads)
+        self.session = make_session(graph_path, device, 1 if self.batch_threads > 1 else threads)
         # CUDA: one thread drives the GPU while this one encodes and pads what comes next.
         self.cuda = device == "cuda"
         if self.cuda:
-            self.workers, self.windows_per_chunk = 1, CUDA_WINDOWS_PER_CHUNK
+            self.batch_threads, self.windows_per_chunk = 1, CUDA_WINDOWS_PER_CHUNK
         graph_outputs = [o.name for o in self.session.get_outputs()]
         # the outputs scores are made of; `output_names`: what each call fetches
         self.result_names = [n for n in graph_outputs if n not in (EMBEDDED, MASK_INDEX)]
@@ -69,7 +69,7 @@ class OnnxEncoderBackend:
         margin = bundle.manifest.get("runtime", {}).get("float_fallback_margin")
         if margin is not None and not self.cuda and graph_path == bundle.file("model"):
             self.fallback = FloatFallback(make_session(bundle.file("model_fallback"), device,
-                                                       1 if self.workers > 1 else threads), margin)
+                                                       1 if self.batch_threads > 1 else threads), margin)
             self.output_names = graph_outputs
         self.encoder = WindowEncoder(load_tokenizer(bundle.file("tokenizer")), bundle.window)
         # Dynamically quantised graphs compute activation ranges over the whole batch, so a window's
@@ -118,8 +118,8 @@ class OnnxEncoderBackend:
 
     def _collect(self, batches, n: int, truncated: np.ndarray) -> RawOutputs:
         results: dict[str, np.ndarray] = {}
-        if self.workers > 1 or self.cuda:
-            pool = ThreadPoolExecutor(self.workers)
+        if self.batch_threads > 1 or self.cuda:
+            pool = ThreadPoolExecutor(self.batch_threads)
             try:
                 runs = list(pool.map(self._run, batches))
             finally:        # on Ctrl-C, drop the queued windows instead of scoring them first

@@ -15,19 +15,19 @@ blocks and keeps the summary's rows: the same bytes, counts and errors as one pr
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
-from .errors import InputError
-from .io.readers import ReaderOptions, ReadStats
-from .pipeline.accounting import Counts
-from .pipeline.aggregation import DialogueScore
-from .io.readers.blocks import RawBlock, block_dialogues, blocks_of
-from .pipeline.encoding import PreparedWindows
-from .pipeline.parallel import Job, WorkerPool
-
-if TYPE_CHECKING:
-    from .api import Scorer
-    from .runtime import RawOutputs
+from ..errors import InputError
+from ..io.readers import ReaderOptions, ReadStats
+from ..io.readers.blocks import RawBlock, block_dialogues, blocks_of
+from ..pipeline.accounting import Counts
+from ..pipeline.aggregation import DialogueScore
+from ..pipeline.encoding import PreparedWindows
+from ..pipeline.parallel import Job
+from ..runtime import RawOutputs
+from .chunking import count_duplicates, count_scored, duplicate_id_error
+from .scorer import Scorer
+from .workers import for_parent, start_worker, worker_scorer
 
 
 @dataclass
@@ -58,17 +58,13 @@ def score_block(scorer: Scorer, job: BlockJob, prepare_only: bool = False) -> Bl
     dialogues = (d for d in block_dialogues(job.block, job.options, stats) if _line(d.source) not in job.excluded)
     inferred = iter(job.inferred) if job.inferred is not None else None
     try:
-        for step in scorer._steps(dialogues, counts, job.options.on_error, None, ids):
+        for step in scorer.steps(dialogues, counts, job.options.on_error, None, ids):
             if prepare_only:
                 result.prepared.append(scorer.prepare_step(step))
                 continue
-            for score in scorer._score_step(step, None if inferred is None else next(inferred)):
-                counts.dialogues_scored += 1
-                counts.windows_truncated += score.windows_truncated
-                score.rendered = {f: f.render(score) for f in job.formats}
-                if not job.keep_utterances:
-                    score.turns, score.utterances = [], []
-                result.scored.append(score)
+            for score in scorer.score_step(step, None if inferred is None else next(inferred)):
+                count_scored(score, counts)
+                result.scored.append(for_parent(score, job.formats, job.keep_utterances, keep_turns=True))
     except InputError as exc:
         result.error = exc
     return result
@@ -79,24 +75,20 @@ def _line(source: str) -> int:
 
 
 def _score_block_in_worker(job: BlockJob) -> BlockResult:
-    from . import api
-    return score_block(api._worker_scorer, job)
+    return score_block(worker_scorer(), job)
 
 
 def _prepare_block_in_worker(job: BlockJob) -> BlockResult:
-    from . import api
-    return score_block(api._worker_scorer, job, prepare_only=True)
+    return score_block(worker_scorer(), job, prepare_only=True)
 
 
 def iter_block_scores(scorer: Scorer, paths: list[str], options: ReaderOptions, stats: ReadStats, counts: Counts,
                       formats: tuple, keep_utterances: bool) -> Iterator[DialogueScore]:
     """Scorer.iter_scores over `paths` (io.readers.blocks.parsed_in_workers said yes), the records read
     in the workers; `stats` and `counts` are filled in as blocks are merged."""
-    from .api import _start_worker
-    here = scorer.stages_recipe is not None
+    here = scorer.engine.model_in_parent
     seen: dict[str, str] = {}
-    with WorkerPool(scorer.workers, _start_worker,
-                    (scorer.stages_recipe if here else scorer.recipe, scorer.worker_threads)) as pool:
+    with scorer.engine.pool(start_worker, (scorer.worker_recipe, scorer.worker_threads)) as pool:
         jobs = (Job(BlockJob(block, options, formats, keep_utterances), number,
                     f"{block.name}:{block.first_line}", f"{block.name}:{block.last_line}")
                 for number, block in enumerate(blocks_of(paths, scorer.block_bytes), start=1))
@@ -118,7 +110,7 @@ def _with_outputs(scorer: Scorer, job: BlockJob, prepared: BlockResult) -> Block
     return replace(job, inferred=[scorer.backend.run_prepared(p) for p in prepared.prepared])
 
 
-def _without_repeated_ids(scorer: Scorer, pool: WorkerPool, job: Job, result: BlockResult,
+def _without_repeated_ids(scorer: Scorer, pool, job: Job, result: BlockResult,
                           seen: dict[str, str], counts: Counts, here: bool) -> BlockResult:
     """The block's result once ids met in earlier blocks are dealt with as one process deals with them:
     the first is an error (on_error 'raise'), or the records are skipped and counted and the block is
@@ -126,10 +118,8 @@ def _without_repeated_ids(scorer: Scorer, pool: WorkerPool, job: Job, result: Bl
     while repeated := [i for i in result.ids if i in seen]:
         if job.payload.options.on_error != "skip":
             first = repeated[0]
-            raise InputError(f"duplicate dialogue id '{first}' (first seen at {seen[first]})",
-                             source=result.ids[first])
-        counts.records_skipped["duplicate_dialogue_id"] = \
-            counts.records_skipped.get("duplicate_dialogue_id", 0) + len(repeated)
+            raise duplicate_id_error(first, seen[first], result.ids[first])
+        count_duplicates(counts, len(repeated))
         payload = job.payload
         job = replace(job, payload=replace(payload, excluded=payload.excluded | {_line(result.ids[i]) for i in repeated},
                                            inferred=None))

@@ -1,0 +1,162 @@
+"""The per-turn record format: one JSON line per scored turn, as `-o turns.jsonl`, Ray's shards and
+`score_dataset` write it, and as `compare`, `--resume` and `distributed.summarize` read it back.
+
+Written: `UtteranceScore.to_record` (dialogue_id, turn_index, role, labels, probs, perceived,
+truncated; gold when known; text with --include-text), one dialogue's turns together, UTF-8 as is,
+never NaN. Read back: a record is one when it has RECORD_KEYS; its values are checked against the
+model's tasks and perceived dimensions, and a dialogue's turns must be consecutive.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from ..pipeline.decoding import UtteranceScore
+from ..schemas import DEFAULT_TASKS, Task
+
+# What makes a JSON object a per-turn record (every record `score` writes has them, and more).
+RECORD_KEYS = ("dialogue_id", "turn_index", "labels", "probs")
+
+
+def dumps_record(record: dict) -> str:
+    """One JSON line: UTF-8 as is, and an error (never a bare `NaN`) on a non-finite number."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class JsonlFormat:
+    """Per-turn records as JSON lines (hashable and small: `--workers` render in the workers)."""
+    include_text: bool = False
+
+    def render(self, dialogue_score) -> str:
+        return "".join(dumps_record(u.to_record(self.include_text)) + "\n" for u in dialogue_score.utterances)
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The records of rendered JSONL text. Not `splitlines()`: JSON keeps U+2028, U+0085 and the like
+    raw (ensure_ascii=False), and splitlines() would cut a record there."""
+    return text.split("\n")[:-1]
+
+
+def is_turn_record(record) -> bool:
+    return isinstance(record, dict) and all(k in record for k in RECORD_KEYS)
+
+
+def is_saved_scores(path: str) -> bool:
+    """True when the file's first record is a per-turn record of `empathy-score score`."""
+    if path == "-":
+        return False          # stdin cannot be peeked at without consuming it: read it as a log
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                if raw.strip():
+                    break
+            else:
+                return False
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", source=path) from None
+    try:
+        record = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False
+    return is_turn_record(record)
+
+
+def _records(path: str) -> Iterator[tuple[str, int, dict]]:
+    from .readers import iter_objects
+    return iter_objects(path, "a per-turn JSON object")
+
+
+def tasks_of_saved(path: str) -> tuple[list[Task], list[str]]:
+    """Tasks (labels in `probs` order) and perceived dimensions of a saved per-turn file, for when no
+    model is given. Ordinal tasks are recognised by the project's schemas (EMH none/weak/strong)."""
+    known = {t.name: t for t in DEFAULT_TASKS}
+    for name, line, record in _records(path):
+        probs = record.get("probs")
+        if not isinstance(probs, dict) or not all(isinstance(p, dict) for p in probs.values()):
+            raise InputError("'probs' must map each task to {label: probability}", source=name,
+                             line=line, field="probs")
+        tasks = []
+        for task_name, label_probs in probs.items():
+            labels = tuple(label_probs)
+            schema = known.get(task_name)
+            tasks.append(schema if schema is not None and schema.labels == labels
+                         else Task(name=task_name, labels=labels))
+        perceived = record.get("perceived") or {}
+        return tasks, list(perceived) if isinstance(perceived, dict) else []
+    raise InputError("no per-turn records", source=path)
+
+
+def read_utterance(record: dict, tasks: list[Task], dims: list[str], name: str, line: int | None,
+                   text: str | None = None) -> UtteranceScore:
+    """A per-turn record -> its UtteranceScore, each value checked (InputError naming FILE:LINE and the
+    field). `text`: the scored turn's text when known elsewhere (else the record's, if any)."""
+    def bad(message: str, field: str) -> InputError:
+        return InputError(message, source=name, line=line, field=field)
+    for key in RECORD_KEYS:
+        if key not in record:
+            raise bad(f"no '{key}' field (a per-turn record of empathy-score score has "
+                      + ", ".join(RECORD_KEYS) + ")", key)
+    if not isinstance(record["dialogue_id"], str):
+        raise bad("'dialogue_id' must be text", "dialogue_id")
+    if not isinstance(record["turn_index"], int) or isinstance(record["turn_index"], bool):
+        raise bad("'turn_index' must be an integer", "turn_index")
+    labels = record["labels"]
+    if not isinstance(labels, dict):
+        raise bad("'labels' must map each task to its label", "labels")
+    if set(labels) != {t.name for t in tasks}:
+        raise bad(f"'labels' has tasks {sorted(labels)}, but the model's tasks are "
+                  f"{sorted(t.name for t in tasks)}: compare outputs of the same model", "labels")
+    for task in tasks:
+        if labels[task.name] not in task.labels:
+            raise bad(f"label '{labels[task.name]}' is not one of {task.name}'s labels "
+                      f"({', '.join(task.labels)})", f"labels.{task.name}")
+    perceived = record.get("perceived") or {}
+    if not isinstance(perceived, dict):
+        raise bad("'perceived' must map each dimension to a score", "perceived")
+    for dim in dims:
+        value = perceived.get(dim)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+            raise bad(f"'perceived.{dim}' must be a number", f"perceived.{dim}")
+    if text is None:
+        text = record.get("text", "")         # present when scored with --include-text
+    gold = record.get("gold")
+    return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
+                          role=str(record.get("role", "")), labels=labels, probs=record["probs"],
+                          perceived={d: float(perceived[d]) for d in dims},
+                          truncated=bool(record.get("truncated")), gold=gold if isinstance(gold, dict) else {},
+                          text=text if isinstance(text, str) else "")
+
+
+def iter_saved_scores(path: str, tasks: list[Task], dims: list[str]) -> Iterator[list[UtteranceScore]]:
+    """Each dialogue's scored turns read back from a saved per-turn file."""
+    return group_saved_scores(_records(path), tasks, dims)
+
+
+def group_saved_scores(records: Iterable[tuple[str, int, dict]], tasks: list[Task],
+                       dims: list[str]) -> Iterator[list[UtteranceScore]]:
+    """Per-turn records (source, line, record), as `score` writes them, grouped by dialogue. `score`
+    writes a dialogue's turns together; an id that comes back after another dialogue is refused (it
+    would be ambiguous)."""
+    done: dict[str, int] = {}                 # dialogue id -> line of its first turn
+    current: list[UtteranceScore] = []
+    first_line = 0
+    for name, line, record in records:
+        utterance = read_utterance(record, tasks, dims, name, line)
+        if current and utterance.dialogue_id != current[0].dialogue_id:
+            yield current
+            done[current[0].dialogue_id] = first_line
+            current = []
+        if not current:
+            if utterance.dialogue_id in done:
+                raise InputError(f"dialogue '{utterance.dialogue_id}' appears again (its turns started "
+                                 f"at line {done[utterance.dialogue_id]}); a dialogue's turns must be "
+                                 "consecutive", source=name, line=line, field="dialogue_id")
+            first_line = line
+        current.append(utterance)
+    if current:
+        yield current
