@@ -41,9 +41,10 @@ demo: install-score
 	@echo "per-turn scores: demo-turns.jsonl, run summary: demo-summary.json"
 
 # Layering first (import-linter contracts in pyproject.toml: scoring never imports training, export,
-# torch, transformers, sklearn or optimum), then the whole suite.
+# torch, transformers, sklearn or optimum), then `ruff check` (config in pyproject.toml), then the suite.
 test: install-dev
 	$(DEV_VENV)/bin/lint-imports
+	$(DEV_VENV)/bin/ruff check .
 	$(DEV_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 # The scoring tests (on the committed tiny bundles) in a torch-free install; `python -m pytest` runs

@@ -81,7 +81,7 @@ def test_resume_after_a_cut_gives_the_uninterrupted_output(score_cli, tmp_path, 
     kept = data[:cut][:data[:cut].rfind(b"\n") + 1].decode().splitlines()
     ids = list(dict.fromkeys(json.loads(line)["dialogue_id"] for line in kept))
     assert resumed["counts"]["dialogues_resumed"] == len(ids) - 1
-    assert resumed["counts"]["turns_resumed"] == sum(json.loads(l)["dialogue_id"] in ids[:-1] for l in kept)
+    assert resumed["counts"]["turns_resumed"] == sum(json.loads(line)["dialogue_id"] in ids[:-1] for line in kept)
 
 
 def test_resume_without_earlier_output_is_a_fresh_run(score_cli, tmp_path, small_run):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ...dialogue import DEFAULT_AGENT_ROLES
 
 if TYPE_CHECKING:
-    from ..ratings import RecordRating
+    from .record_ratings import RecordRating
 
 FORMATS = ("auto", "openai", "sharegpt", "esconv", "generic", "emh")
 TURNS_KEYS = {"openai": "messages", "sharegpt": "conversations", "esconv": "dialog", "generic": "turns"}

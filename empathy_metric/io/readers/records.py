@@ -6,7 +6,7 @@ from typing import Any
 
 from ...dialogue import NON_DIALOGUE_ROLES, Dialogue, Turn, normalize_role
 from ...errors import InputError
-from ..ratings import ratings_of_record
+from .record_ratings import ratings_of_record
 from .options import ID_KEYS, ROLE_KEYS, TEXT_KEYS, TURNS_KEYS, ReaderOptions
 
 # Gold annotations we recognise in turns; kept on the turn, never used for scoring.
