@@ -1,5 +1,6 @@
 """Distillation: the loss is T^2 * KL, soft labels are the teachers' tempered probabilities, and a
 student trained on soft labels alone takes on its teacher's decisions."""
+import functools
 import json
 import math
 from dataclasses import replace
@@ -14,8 +15,9 @@ from empathy_metric.cli.main import cli
 from empathy_metric.pipeline.windows import WindowSettings
 from empathy_metric.schemas import DEFAULT_TASKS, PERCEIVED_DIMENSIONS
 from empathy_metric.training.data import esconv_windows
-from empathy_metric.training.distillation import distillation_loss, soft_labels
+from empathy_metric.training.distillation import soft_labels
 from empathy_metric.training.encoder_recipe import EncoderRecipe
+from empathy_metric.training.losses import distillation_loss
 from empathy_metric.training.experiment import validation_score
 from empathy_metric.training.loop import TrainConfig
 
@@ -36,7 +38,7 @@ def test_soft_labels_are_the_mean_of_tempered_teacher_probabilities(tmp_path):
     a, b = build_checkpoint(tmp_path / "a", seed=1), build_checkpoint(tmp_path / "b", seed=2)
     logits = {name: EncoderRecipe.averaged([str(c)], log=lambda m: None).predict(windows)
               for name, c in (("a", a), ("b", b))}
-    soft = soft_labels([str(a), str(b)], windows, temperature=2.0, log=lambda m: None)
+    soft = soft_labels([str(a), str(b)], windows, 2.0, EncoderRecipe.teacher, log=lambda m: None)
     assert set(soft) == {t.name for t in DEFAULT_TASKS}
     for task, probs in soft.items():
         expected = np.mean([torch.softmax(torch.from_numpy(logits[n][f"logits.{task}"]) / 2.0, -1).numpy()
@@ -50,7 +52,7 @@ def test_a_student_on_soft_labels_alone_takes_its_teachers_view(tmp_path):
     data = build_data_dir(tmp_path / "data", dialogues=5)
     labelled = esconv_windows(str(data / "esconv" / "train.json"), WindowSettings(max_tokens=64))[:20]
     windows = [x.window for x in labelled]
-    taught = soft_labels([str(teacher)], windows, temperature=1.0, log=lambda m: None)
+    taught = soft_labels([str(teacher)], windows, 1.0, EncoderRecipe.teacher, log=lambda m: None)
     # Validation gold = the teacher's decisions, so the kept epoch is the one closest to the teacher.
     as_teacher = [replace(x, labels={t: int(taught[t][i].argmax()) for t in x.labels}) for i, x in enumerate(labelled)]
     config = TrainConfig(epochs=30, batch_size=10, lr=3e-3, head_lr=1e-2, patience=100, warmup_fraction=0.0,
@@ -97,5 +99,6 @@ def test_a_teacher_trained_on_a_gpu_teaches_on_the_students_device(tmp_path):
     config = json.loads(config_file.read_text())
     config.setdefault("train_config", {})["device"] = "cuda"      # as written by `train --device cuda`
     config_file.write_text(json.dumps(config))
-    soft = soft_labels([str(teacher)], windows, temperature=1.0, device="cpu", log=lambda m: None)
+    soft = soft_labels([str(teacher)], windows, 1.0, functools.partial(EncoderRecipe.teacher, device="cpu"),
+                       log=lambda m: None)
     assert all(np.allclose(p.sum(-1), 1.0, atol=1e-5) for p in soft.values())

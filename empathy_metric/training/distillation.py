@@ -8,29 +8,24 @@ strategy head's. Calibration offsets are taken out of the teachers (`EncoderReci
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 
-def soft_labels(teacher_dirs: list[str], windows: list, temperature: float, device: str = "auto",
+def soft_labels(teacher_dirs: list[str], windows: list, temperature: float, load_teacher: Callable[[str], Any],
                 log=print) -> dict[str, np.ndarray]:
-    """{task: [n, classes]} mean over teachers of softmax(logits / temperature), rows aligned with `windows`;
-    the teachers run on `device` (the student's), not on the one they were trained on."""
-    from .encoder_recipe import EncoderRecipe
+    """{task: [n, classes]} mean over teachers of softmax(logits / temperature), rows aligned with `windows`.
+    `load_teacher(path)`: the checkpoint as a model with `tasks` and `predict(windows)`, on the student's
+    device (`EncoderRecipe.teacher`); teachers are loaded one at a time. The loss: losses.distillation_loss."""
     sums: dict[str, np.ndarray] = {}
     for path in teacher_dirs:
         log(f"teacher {path}: soft labels for {len(windows)} windows")
-        teacher = EncoderRecipe.averaged([path], log)
-        teacher.config.device = device
+        teacher = load_teacher(path)
         outputs = teacher.predict(windows)
         for task in teacher.tasks:
             z = torch.from_numpy(outputs[f"logits.{task.name}"]) / temperature
             sums[task.name] = sums.get(task.name, 0) + F.softmax(z, dim=-1).numpy()
     return {task: total / len(teacher_dirs) for task, total in sums.items()}
-
-
-def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
-    """T^2 * KL(teacher || softmax(student / T)), mean over rows (T^2 keeps gradients on the CE scale)."""
-    log_student = F.log_softmax(student_logits / temperature, dim=-1)
-    return F.kl_div(log_student, teacher_probs, reduction="batchmean") * temperature ** 2

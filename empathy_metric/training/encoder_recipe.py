@@ -1,6 +1,7 @@
 """The encoder architecture as a recipe (see experiment.py): MiniLM-style encoder + one head per task."""
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -42,8 +43,9 @@ class EncoderRecipe:
                                  self.config.contrast_sources)
             self.log(f"contrastive perceived supervision: {n} training turns with worse and padded replies")
         if self.teachers and self.config.distill_weight:
+            teacher = functools.partial(EncoderRecipe.teacher, device=self.config.device, log=self.log)
             soft = soft_labels(self.teachers, [x.window for x in train], self.config.distill_temperature,
-                               self.config.device, self.log)
+                               teacher, self.log)
             for row, example in enumerate(examples):
                 example.soft = {task: probs[row] for task, probs in soft.items()}
         history = fit_encoder(self.model, self.tasks, examples, encode_examples(valid, self.encoder), self.config,
@@ -81,3 +83,11 @@ class EncoderRecipe:
         return cls(config["base_model"], [Task.from_dict(t) for t in config["tasks"]], config.get("perceived", []),
                    train_config, WindowSettings.from_dict(config["window"]), log,
                    tokenizer_path=str(Path(checkpoints[0]) / "tokenizer.json"), model=model)
+
+    @classmethod
+    def teacher(cls, checkpoint: str, device: str = "auto", log=print) -> "EncoderRecipe":
+        """A trained checkpoint as a distillation teacher (distillation.py), run on `device` (the
+        student's), not on the one it was trained on."""
+        teacher = cls.averaged([checkpoint], log)
+        teacher.config.device = device
+        return teacher

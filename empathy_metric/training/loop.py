@@ -19,8 +19,7 @@ from ..pipeline.encoding import EncodedWindow, pad_batch
 from ..schemas import Task
 from .contrast import contrast_loss
 from .data import Example
-from .distillation import distillation_loss
-from .losses import TaskLoss
+from .losses import TaskLoss, distillation_loss
 from .model import predict_encoded
 
 

@@ -43,3 +43,9 @@ class TaskLoss:
         if self.kind == "ldam":
             return ldam_loss(logits, target, self.margins)
         return F.cross_entropy(logits, target)
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T^2 * KL(teacher || softmax(student / T)), mean over rows (T^2 keeps gradients on the CE scale)."""
+    log_student = F.log_softmax(student_logits / temperature, dim=-1)
+    return F.kl_div(log_student, teacher_probs, reduction="batchmean") * temperature ** 2
