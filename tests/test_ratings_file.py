@@ -57,12 +57,14 @@ BAD = [
     ("r.csv", "dialogue_id,h\nd,4\n,5\n", "r.csv:3: no dialogue id in 'dialogue_id'"),
     ("r.csv", "dialogue_id,h\nd,4,5\n", "r.csv:2: row has 3 fields, the header has 2"),
     ("r.csv", "dialogue_id,h\nd,inf\n", "r.csv:2: rating 'h' must be a finite number, got 'inf'"),
-    ("r.csv", "who,h\nd,4\n", "r.csv:1: no dialogue id field (looked for: dialogue_id, id, conversation_id; "
+    ("r.csv", "who,h\nd,4\n", "r.csv:1: no dialogue id field (looked for: id, dialogue_id, dialog_id, "
+                              "conversation_id, conv_id; "
                               "name it with --ratings-id-key)"),
     ("r.jsonl", '{"id": "d", "h": 4}\n{"id": "d", "h": \n', "r.jsonl:2: not valid JSON (Expecting value at column 18)"),
     ("r.jsonl", '{"id": "d", "h": 4}\n{"id": "d", "h": [4]}\n', "r.jsonl:2: rating 'h' must be a number, got list"),
     ("r.jsonl", '{"id": "d", "h": 4}\n[1]\n', "r.jsonl:2: expected one JSON object per line"),
-    ("r.jsonl", '{"h": 4}\n', "r.jsonl:1: no dialogue id field (looked for: dialogue_id, id, conversation_id; "
+    ("r.jsonl", '{"h": 4}\n', "r.jsonl:1: no dialogue id field (looked for: id, dialogue_id, dialog_id, "
+                              "conversation_id, conv_id; "
                               "name it with --ratings-id-key)"),
 ]
 

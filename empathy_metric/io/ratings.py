@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from .readers.options import ID_KEYS      # the log readers' keys, in their order: one list
 from .readers.record_ratings import RecordRating, rating_value  # noqa: F401 (RecordRating: analyze's API)
 
-ID_KEYS = ("dialogue_id", "id", "conversation_id")
 TURN_KEY = "turn_index"
 
 
