@@ -68,7 +68,8 @@ def _summary_line(result: dict) -> str:
 @click.option("--rating", "rating_names", multiple=True, metavar="NAME",
               help="A column of --ratings that is a rating (repeatable; default: every numeric column).")
 @click.option("--ratings-id-key", metavar="KEY",
-              help="Column of --ratings holding the dialogue id (default: the first of id, dialogue_id, dialog_id, conversation_id, conv_id).")
+              help="Column of --ratings holding the dialogue id (default: the first of id, dialogue_id, "
+                   "dialog_id, conversation_id, conv_id).")
 @click.option("--ratings-turn-key", metavar="KEY", help="Column of --ratings holding the turn index "
                                                         "(default: turn_index).")
 @click.option("--record-rating", "record_ratings", multiple=True, metavar="[NAME=]PATH",
