@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Iterator
 
 from ...dialogue import Dialogue
-from . import BOM, FORMATS, ReaderOptions, ReadStats, dialogues_of, is_blank_line, parse_line, reads_as_csv
+from .dialogues import dialogues_of
+from .framing import BOM, is_blank_line, parse_line
+from .options import FORMATS, ReaderOptions, reads_as_csv
+from .stats import ReadStats
 
 
 @dataclass
