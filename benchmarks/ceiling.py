@@ -14,7 +14,7 @@ bookkeeping, writing, summary), and the utterances per wall-second show how the 
 `--inference here` (with --workers N): the layout of `--device cuda`, one inference process fed by
 CPU workers. The workers encode and batch, the parent takes each chunk's batches and hands back its
 (zero) outputs: the ceiling of a GPU run whose model side is infinitely fast. With workers, a JSONL
-input of more than one block (Scorer.block_bytes) per worker is read by the workers (block_scoring.py);
+input of more than one block (Scorer.block_bytes) per worker is read by the workers (scoring/block_scoring.py);
 `--parent-reads` measures the parent reading it instead.
 """
 from __future__ import annotations
@@ -33,14 +33,14 @@ import numpy as np
 
 # stage -> (module, class or None, function) that the run calls it through
 STAGES = {
-    "read + parse records": ("empathy_metric.api", None, "read_path_list"),
-    "windows": ("empathy_metric.api", None, "dialogue_windows"),
+    "read + parse records": ("empathy_metric.scoring.score_run", None, "read_path_list"),
+    "windows": ("empathy_metric.scoring.scorer", None, "dialogue_windows"),
     "tokenise + assemble windows": ("empathy_metric.pipeline.encoding", "WindowEncoder", "encode"),
     "pad batches": ("empathy_metric.pipeline.encoding", None, "pad_batch"),
-    "decode (labels, probs)": ("empathy_metric.api", None, "decode"),
+    "decode (labels, probs)": ("empathy_metric.scoring.scorer", None, "decode"),
     "dialogue metrics": ("empathy_metric.pipeline.aggregation", None, "dialogue_metrics"),
     "write JSONL": ("empathy_metric.io.writers", "TurnWriter", "write_dialogue"),
-    "summary (bootstrap)": ("empathy_metric.api", None, "corpus_table"),
+    "summary (bootstrap)": ("empathy_metric.scoring.run_summary", None, "corpus_table"),
 }
 
 

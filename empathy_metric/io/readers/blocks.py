@@ -3,7 +3,7 @@
 The parent then only cuts the files at line ends and hands over bytes: reading and parsing records,
 their windows, encoding, scoring and rendering all run in the workers, and what stays in the parent
 is merging results in input order (the design for feeding a fast GPU from one parent, docs/scale.md;
-the scoring side is empathy_metric/block_scoring.py).
+the scoring side is empathy_metric/scoring/block_scoring.py).
 The blocks are those io.readers.BlockCutter numbers while one process reads the same file, and chunks
 of dialogues never span two blocks, so the workers score exactly the chunks one process would.
 """
