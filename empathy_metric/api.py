@@ -38,6 +38,7 @@ from .pipeline.windows import Window, dialogue_windows, is_agent_role, is_blank,
 from .reporting.analysis import analyze_rating
 from .reporting.gating import GateEvaluation, GatePlan, drop_gates, estimates_from_table, plan_gates
 from .reporting.html_report import require_report_extra
+from .reporting.headline import references_of
 from .reporting.junit import write_junit
 from .reporting.metric_catalog import catalog, directions, validity_warnings
 from .reporting.rated_units import ScoredDialogue, intents, rated_units
@@ -474,6 +475,7 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
                             corpus_table(rows, bootstrap), rows,
                             {"skipped_record_errors": stats.errors} if stats.errors else None)
     summary["bootstrap"] = bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0}
+    summary["references"] = references_of(scorer.bundle.manifest)      # the headline's reference points
     evaluation = gates.evaluate(estimates_from_table(summary["corpus"])) if gates else None
     if evaluation is not None:
         summary["gates"] = evaluation.to_list()
@@ -481,7 +483,7 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
         if kind == "json":
             write_json(path, summary)
         elif kind == "junit":
-            write_junit(path, evaluation, "empathy-score score")
+            write_junit(path, evaluation, "empathy-score score", summary)
         elif kind == "md":
             from .reporting.markdown_summary import score_markdown
             write_text(path, score_markdown(summary, directions(scorer.tasks, scorer.perceived)))

@@ -264,7 +264,8 @@ def assert_whole_names(output: str, names: list[str]) -> dict[str, str]:
     assert "…" not in output
     assert max(len(line) for line in output.splitlines()) <= 80
     rows = table_rows(output)
-    assert list(rows) == names
+    assert sorted(rows) == sorted(names)
+    assert list(rows)[0] == "perceived.empathy"          # the headline first
     return rows
 
 
@@ -279,6 +280,12 @@ def test_score_table_fits_80_columns_with_direction_and_ci_level(tiny_bundle, tm
     assert header.split() == ["metric", "better", "mean", "90%", "CI"]
     assert re.search(r"^  empathy +higher +\d\.\d{3} +\[", table, re.M)
     assert re.search(r"^  weak +– +", table, re.M)                    # descriptive
+    # the first line is the headline: perceived.empathy with its CI, before the table
+    assert re.match(r"perceived\.empathy \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \(90% CI\), higher is better\n",
+                    table)
+    # then the rest in one fixed order: gateable metrics before descriptive ones
+    better = [line.split()[1] for name, line in table_rows(table).items()]
+    assert "–" not in better[:better.index("–")] and set(better[better.index("–"):]) == {"–"}
 
 
 def test_compare_table_fits_80_columns_and_marks_regressions(tiny_bundle, candidate, tmp_path, capsys):
