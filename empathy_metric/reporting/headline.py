@@ -85,7 +85,7 @@ def wrapped_items(items: list[str], width: int, indent: str = "  ", separator: s
     lines, line = [], ""
     for item in items:
         joined = f"{line}{separator}{item}" if line else indent + item
-        if line and len(joined) > width:
+        if line and len(joined) + len(separator.rstrip()) > width:
             lines.append(line + separator.rstrip())
             joined = indent + item
         line = joined

@@ -28,9 +28,10 @@ def _collapsed(title: str, header: list[str], rows: list[list]) -> list[str]:
 def _num(value, digits: int = 3, signed: bool = False) -> str:
     if value is None:
         return "–"
+    value += 0.0                              # -0.0 (a --max-drop of 0, negated) is 0
     text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-    if text.lstrip("+-").strip("0.") == "":          # -0.0000 (a tiny negative rounded) reads as 0
-        text = ("+" if signed else "") + text.lstrip("+-")
+    if value and not text.lstrip("+-").strip("0."):      # not zero, but it rounds to zero: say how small
+        text = f"{value:+.2g}" if signed else f"{value:.2g}"
     return text
 
 
