@@ -65,20 +65,19 @@ def test_eta_counts_down_between_updates_and_stops_at_zero():
 def test_plain_lines_come_on_the_timer_with_percentage_and_eta_even_between_dialogues(capsys):
     clock = FakeClock(0.0)
     progress = PlainProgress(total=3000, interval=10.0, clock=clock)
-    progress.tick(force=True)                           # what a run prints at once
-    progress(1, 1, 1)                                   # one dialogue, one turn: singular words
-    for second in range(1, 41):                         # the timer ticks; a burst arrives at 25 s
-        clock.now = float(second)
-        if second == 25:
+    for tenth in range(1, 330):                         # the timer ticks; a burst arrives at 25 s
+        clock.now = tenth / 10
+        if tenth == 15:
+            progress(1, 1, 1)                           # one dialogue, one turn: singular words
+        if tenth == 250:
             progress(500, 40, 1200)
         progress.tick()
     lines = capsys.readouterr().err.splitlines()
-    assert lines == [
-        "scoring: 0/3000 records (0%), 0 dialogues, 0 agent turns, 0s elapsed",
-        "scoring: 1/3000 records (0%), 1 dialogue, 1 agent turn, 10s elapsed",
-        "scoring: 1/3000 records (0%), 1 dialogue, 1 agent turn, 20s elapsed",
-        "scoring: 500/3000 records (17%), 40 dialogues, 1200 agent turns, 30s elapsed, about 2m00s left",
-        "scoring: 500/3000 records (17%), 40 dialogues, 1200 agent turns, 40s elapsed, about 1m50s left",
+    assert lines == [                                   # the first line within 2 s, then every 10 s
+        "scoring: 1/3000 records (0%), 1 dialogue, 1 agent turn, 2s elapsed, about 1h14m left",
+        "scoring: 1/3000 records (0%), 1 dialogue, 1 agent turn, 12s elapsed, about 1h14m left",
+        "scoring: 1/3000 records (0%), 1 dialogue, 1 agent turn, 22s elapsed, about 1h14m left",
+        "scoring: 500/3000 records (17%), 40 dialogues, 1200 agent turns, 32s elapsed, about 1m58s left",
     ]
 
 

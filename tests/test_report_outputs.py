@@ -335,8 +335,9 @@ def test_plain_progress_line_every_interval_with_total_and_eta(capsys):
         now[0] = at
         progress(records, records, 3 * records)
     lines = capsys.readouterr().err.splitlines()
-    assert lines == ["scoring: 10/40 records (25%), 10 dialogues, 30 agent turns, 10s elapsed, about 30s left",
-                     "scoring: 30/40 records (75%), 30 dialogues, 90 agent turns, 21s elapsed, about 7s left"]
+    # the first line once 2 s have passed, then one every 10 s
+    assert lines == ["scoring: 5/40 records (12%), 5 dialogues, 15 agent turns, 4s elapsed, about 28s left",
+                     "scoring: 20/40 records (50%), 20 dialogues, 60 agent turns, 15s elapsed, about 15s left"]
 
 
 def test_quiet_run_prints_no_progress(tiny_bundle, tmp_path):

@@ -4,8 +4,8 @@ Scored dialogues come back in bursts (a chunk of ~512 turns at a time with --wor
 count nor a rate measured over the last few seconds moves smoothly. The ETA therefore comes from
 `EtaEstimator`: the mean rate since the start (steady under bursts), and between two updates it counts
 down with the clock instead of waiting for the next burst. Both displays redraw on a timer (the bar
-twice a second, a plain line every PLAIN_INTERVAL_S), not only when a dialogue finishes, and show
-something at once.
+twice a second from the start, plain lines FIRST_UPDATE_S after the start and then every
+PLAIN_INTERVAL_S), not only when a dialogue finishes.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import click
 
 PLAIN_INTERVAL_S = 10.0         # a progress line this often when stderr is not a terminal (a CI log)
 TICK_S = 0.5                    # how often the displays look at the clock
+FIRST_UPDATE_S = 2.0            # a plain run's first line (a run done sooner prints none)
 
 
 def plural(n: int, noun: str) -> str:
@@ -25,6 +26,8 @@ def plural(n: int, noun: str) -> str:
 
 def duration(seconds: float) -> str:
     seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
@@ -66,7 +69,7 @@ class PlainProgress:
                  clock: Callable[[], float] = time.monotonic):
         self.total, self.interval, self.clock = total, interval, clock
         self.estimator = EtaEstimator(total, clock)
-        self.last = self.estimator.start
+        self.last = self.estimator.start - interval + FIRST_UPDATE_S    # the first line after FIRST_UPDATE_S
         self.state = (0, 0, 0)
         self.lock = threading.Lock()
 
@@ -85,10 +88,10 @@ class PlainProgress:
         eta = self.estimator.eta()
         return text + (f", about {duration(eta)} left" if eta is not None else "")
 
-    def tick(self, force: bool = False) -> None:
+    def tick(self) -> None:
         with self.lock:
             now = self.clock()
-            if not force and now - self.last < self.interval:
+            if now - self.last < self.interval:
                 return
             self.last = now
             text = self.line()

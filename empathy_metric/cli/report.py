@@ -34,7 +34,6 @@ def progress_callback(quiet: bool, count_total: Callable[[], int | None]):
     total = count_total()
     if not sys.stderr.isatty():
         plain = PlainProgress(total)
-        plain.tick(force=True)              # the first line at once, then every PLAIN_INTERVAL_S
         with Ticker(plain.tick):
             yield plain
         return
