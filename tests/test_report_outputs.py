@@ -305,6 +305,10 @@ def test_compare_table_fits_80_columns_and_marks_regressions(tiny_bundle, candid
     for name, entry in table.items():
         mark = {"regression": "▼", "improvement": "▲"}.get(entry["change"])
         assert (mark in rows[name]) if mark else ("▼" not in rows[name] and "▲" not in rows[name]), rows[name]
+        if mark:        # it ends the row, so a terminal drawing it two columns wide shifts nothing
+            assert rows[name].rstrip().endswith(f"] {mark}"), rows[name]
+    # every CI starts in the same column, marked rows or not
+    assert len({line.index("[") for line in rows.values()}) == 1
 
 
 # ---- progress -------------------------------------------------------------------------------------

@@ -181,8 +181,8 @@ def print_summary(summary: dict, to_stdout: bool, directions: dict[str, str]) ->
 
 
 def compare_table(table: dict[str, dict], result: dict):
-    """The delta table of `compare`: baseline, candidate, delta and its paired CI; the delta is marked
-    ▼ (worse) or ▲ (better) where its CI shows a regression or an improvement
+    """The delta table of `compare`: baseline, candidate, delta and its paired CI; a row ends with ▼
+    (worse) or ▲ (better) where the CI shows a regression or an improvement
     (reporting.comparison.change_of). 80 columns hold it with every name whole."""
     from rich.text import Text
     level = _level(result.get("bootstrap", {}))
@@ -190,22 +190,25 @@ def compare_table(table: dict[str, dict], result: dict):
                  + (f", {level}s" if level else ""),
                  caption="▼ regression / ▲ improvement: the CI of the delta lies wholly on the metric's "
                          "worse / better side of 0" if level else None)
-    out.add_column("metric", no_wrap=True)     # the CI wraps at its space instead
+    out.add_column("metric", no_wrap=True)
     out.add_column("better")
     out.add_column("base", justify="right")
     out.add_column("cand", justify="right")
     out.add_column("delta", justify="right")
     if level:
-        out.add_column(level)
+        out.add_column(level, no_wrap=True)
 
     def cells(name: str) -> list:
+        # The mark ends the row: terminals that draw ▼/▲ two columns wide (their width is ambiguous in
+        # Unicode) then shift nothing after it.
         e = table[name]
-        mark, style = MARKS.get(e.get("change", ""), (" ", ""))
+        mark, style = MARKS.get(e.get("change", ""), ("", ""))
         row = [BETTER.get(e["direction"], "–"), f"{e['baseline']:.3f}", f"{e['candidate']:.3f}",
-               Text(f"{e['delta']:+.3f} ") + Text(mark, style=style)]
-        if level:
-            row.append(f"[{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]")
-        return row
+               f"{e['delta']:+.3f}"]
+        last = Text(f"[{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]" if level else "")
+        if mark:
+            last += Text((" " if level else "") + mark, style=style)
+        return row + [last] if level or mark else row
     add_grouped_rows(out, ordered_metrics(list(table), {n: e["direction"] for n, e in table.items()}), cells)
     return out
 

@@ -305,7 +305,8 @@ def fit_rates_command(bundle_dir, data_dir, estimator):
 def zero_shot(checkpoint, inputs, no_instructions, **options):
     """Score dialogue logs with a frozen seq2seq CHECKPOINT folder (e.g. Flan-T5 + tokenizer.json) asked
     the stored instructions, by rank classification, no training (the paper's prompting baseline).
-    Options and outputs are those of `score`."""
+    Options and outputs are those of `score`; a torch model scores in one process (--workers is
+    not used)."""
     from .seq2seq.zero_shot import zero_shot_scorer
 
     def make_scorer(workers, **runtime):       # a torch model: scored in this process
