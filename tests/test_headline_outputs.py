@@ -142,3 +142,13 @@ def test_order_and_scale_helpers():
     assert scale_line(0.31, []) == ""
     lines = wrapped_items([f"item number {k} 0.{k}" for k in range(12)], 40)
     assert all(len(line) <= 40 for line in lines) and all(line.startswith("  item") for line in lines)
+
+
+def test_a_truncated_turn_says_which_part_was_cut():
+    from empathy_metric.reporting.transcripts import TranscriptTurn
+    turn = TranscriptTurn(1, "assistant", "hi", True, {}, {}, True, ("context_before",))
+    assert turn.cut_note == "earlier context cut to fit"
+    both = TranscriptTurn(1, "assistant", "hi", True, {}, {}, True, ("turn", "context_after"))
+    assert both.cut_note == "this turn and later context cut to fit"
+    assert TranscriptTurn(1, "assistant", "hi", True, {}, {}).cut_note == ""
+    assert TranscriptTurn(1, "assistant", "hi", True, {}, {}, True).cut_note == "window cut to fit"  # an old file

@@ -57,6 +57,7 @@ def detailed_result(scorer, predictions: list[str], contexts: list, bootstrap: i
         "probs": {t.name: each(lambda s, t=t: s.probs[t.name]) for t in scorer.tasks},
         "perceived": {d: each(lambda s, d=d: s.perceived[d]) for d in scorer.perceived},
         "truncated": each(lambda s: s.truncated),
+        "truncated_parts": each(lambda s: s.truncated_parts),
         "corpus": corpus_table(rows, settings) if rows else {},
         "bootstrap": dict(settings.to_dict(), unit="response") if settings
         else {"unit": "response", "n_resamples": 0},

@@ -188,4 +188,10 @@ def _utterance(record: dict, text: str) -> UtteranceScore:
     return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
                           role=record["role"], labels=record["labels"], probs=record["probs"],
                           perceived=record["perceived"], truncated=bool(record.get("truncated")),
-                          gold=record.get("gold", {}), text=text)
+                          gold=record.get("gold", {}), text=text, truncated_parts=_parts(record))
+
+
+def _parts(record: dict) -> list[str]:
+    """A record's `truncated_parts` (absent in files written before it existed: [])."""
+    parts = record.get("truncated_parts")
+    return [p for p in parts if isinstance(p, str)] if isinstance(parts, list) else []

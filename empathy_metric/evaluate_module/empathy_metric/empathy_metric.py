@@ -63,6 +63,7 @@ Returns:
     probs: {task: [{label: probability} per response]}
     perceived: {dimension: [0..1 score per response]}
     truncated: [whether the window had to be cut, per response]
+    truncated_parts: [what was cut, per response: "turn" (the response itself), "context_before"]
     corpus: {metric: {"mean", "n_dialogues" (= responses), "n_turns", and with bootstrap
         "ci_low", "ci_high"}}; names and directions as listed by `empathy-score metrics`
     bootstrap: the bootstrap settings ({"n_resamples": 0} when off)
