@@ -102,7 +102,8 @@ def test_references_are_listed_per_metric_and_shown_within_80_columns(tiny_bundl
                                                            "ci": [0.333, 0.344], "source": "ESConv valid.json"}
     assert listed["perceived.helpfulness"]["references"] == []
     table = run("metrics", "-m", folder).stdout
-    assert "canned bot 0.14 · human supporters 0.34" in " ".join(table.split())
+    assert "reference points: canned bot 0.14 human supporters 0.34" in " ".join(table.split())
+    assert any(line.rstrip().endswith("  canned bot 0.14") for line in table.splitlines())
     assert max(len(line.rstrip()) for line in table.splitlines()) <= 80
     assert "…" not in table
 

@@ -26,7 +26,7 @@ def _table(infos, validity: dict | None):
     the reference points under a headline metric's meaning."""
     from rich.text import Text
 
-    from ..reporting.headline import scale_line
+    from ..reporting.headline import scale_points
     from ..reporting.metric_catalog import VALIDITY_FLOOR, directions_of
     from .report import grouped_table
     table = grouped_table(None)
@@ -42,8 +42,9 @@ def _table(infos, validity: dict | None):
         r = (info.validity or {}).get("dialogue_r")
         shown = "-" if r is None else f"{r:.2f}" + ("!" if not r >= VALIDITY_FLOOR else "")
         meaning = info.meaning
-        if info.references:
-            meaning += "\nreferences: " + scale_line(None, list(info.references))
+        if info.references:           # one point a line: a name is never split from its value
+            meaning += "\nreference points:\n" + "\n".join(
+                f"{name} {value}" for name, value, _ in scale_points(None, list(info.references)))
         return [info.direction, info.range, shown, Text(meaning)]     # Text: no markup read in it
     return table, cells, directions_of(infos)
 
