@@ -161,8 +161,8 @@ def _transcript_views(transcripts: list[Transcript], dims: list[str], side: str 
 
 
 def table_metrics(names: list[str], sort_by: str) -> list[str]:
-    """The columns of the dialogues table: perceived scores and mean levels (the sort metric first)."""
-    shown = [n for n in names if n.startswith("perceived.") or n.endswith(".mean_level")]
+    """The columns of the dialogues table: the sort metric, the other perceived scores, the mean levels."""
+    shown = [n for n in names if n.startswith("perceived.")] + [n for n in names if n.endswith(".mean_level")]
     return [sort_by] + [n for n in shown if n != sort_by]
 
 
