@@ -1,4 +1,5 @@
-"""What a person sees on a terminal: progress on stderr, and the tables of `score` and `compare`.
+"""What a person sees on a terminal: progress on stderr (drawn by progress.py), and the tables of
+`score` and `compare`, led by the headline (reporting/headline.py).
 
 Tables stay readable at 80 columns: a metric name is never cut; names are grouped by prefix (the
 prefix on its own row, then one row per last part), each metric has its better direction, the CI
@@ -14,9 +15,9 @@ from typing import Callable
 import click
 
 from ..errors import OutputError
-from .progress import TICK_S, EtaEstimator, PlainProgress, Ticker, bar_columns, plural
 from ..reporting.headline import headline_text, ordered_metrics
 from ..reporting.metric_catalog import HIGHER, LOWER, grouped
+from .progress import TICK_S, EtaEstimator, PlainProgress, Ticker, bar_columns, plural
 
 HEADLINE_WIDTH = 80             # the headline's reference points wrap to fit an 80-column terminal
 BETTER = {HIGHER: "higher", LOWER: "lower"}
