@@ -63,6 +63,11 @@ def test_messy_input_adds_up(score_cli, tmp_path):
     assert [(r["dialogue_id"], r["turn_index"]) for r in records] == [
         ("plain", 1), ("plain", 3), ("tools", 4), ("empty", 4), ("parts", 1), ("narrator", 1), ("long", 1)]
     assert [r["dialogue_id"] for r in records if r["truncated"]] == ["long"]
+    # and says what was cut: the long reply fills the 96-token window, so it is cut and both the turn
+    # before it and the one after it are left out
+    assert {r["dialogue_id"]: r["truncated_parts"] for r in records}["long"] == [
+        "turn", "context_before", "context_after"]
+    assert all(r["truncated_parts"] == [] for r in records if not r["truncated"])
 
 
 def test_summary_line_reports_the_counts(score_cli, tmp_path):

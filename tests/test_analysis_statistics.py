@@ -41,8 +41,9 @@ def _direct(ratings, metrics, length, positive, k):
 def test_point_estimates_equal_scipy_and_residual_correlation():
     units = _units()
     found = analyze_rating(units, ["a", "b", "c"], ["i", "j"])
-    positive = units.ratings >= np.median(units.ratings)
-    assert found["high"] == np.median(units.ratings) and found["n_high"] == positive.sum()
+    from empathy_metric.reporting.analysis import default_high
+    positive = units.ratings >= default_high(units.ratings)
+    assert found["high"] == default_high(units.ratings) and found["n_high"] == positive.sum()
     for k, name in enumerate("abc"):
         entry = found["agreement"][k]
         assert entry["metric"] == name
@@ -150,7 +151,8 @@ def test_undefined_statistics_get_no_interval_and_say_why():
     constant = found["agreement"][1]
     assert constant["pearson"] == {"value": None} and constant["spearman"] == {"value": None}
     rare = found["intents"][0]["difference"]
-    assert rare["value"] is not None and rare["ci_low"] is None and "undefined in" in rare["ci_note"]
+    assert rare["value"] is not None and rare["ci_low"] is None and "no CI: undefined in" in rare["ci_note"]
+    assert "resamples of dialogues" in rare["ci_note"]                 # why, in words
     assert found["intents"][1]["difference"] == {"value": None}
     assert any("only 6 rated dialogue(s)" in w and "unreliable" in w for w in found["warnings"])
 
@@ -167,3 +169,27 @@ def test_results_do_not_depend_on_unit_order_within_dialogues():
         for stat in ("pearson", "spearman", "auc"):
             assert one[stat]["value"] == pytest.approx(two[stat]["value"])
             assert one[stat]["ci_low"] == pytest.approx(two[stat]["ci_low"])
+
+
+def test_default_split_binary_on_its_two_values_ordinal_closest_to_half():
+    from empathy_metric.reporting.analysis import default_high
+    assert default_high(np.array([0, 0, 0, 1, 0, 0])) == 1           # 0/1: high = 1, whatever the median
+    assert default_high(np.array([1.0, 1.0, 1.0])) == 1.0              # one value: no split (warned)
+    # a 1..5 rating where the median (2) would call 27 of 30 high: split at 3 (15 of 30)
+    skewed = np.array([1] * 3 + [2] * 13 + [3] * 4 + [4] * 5 + [5] * 5)
+    assert np.median(skewed) == 2 and (skewed >= 2).sum() == 27
+    assert default_high(skewed) == 3 and (skewed >= 3).sum() == 14
+    # most units at the top of the scale: high = the top (as the paper's "high" = 5)
+    assert default_high(np.array([3] * 10 + [4] * 20 + [5] * 45)) == 5
+
+
+def test_binary_rating_gets_a_roc_auc_with_a_bootstrap_ci():
+    units = _units(n_units=200, n_dialogues=40, seed=5)
+    binary = (units.ratings >= np.median(units.ratings)).astype(np.float64)
+    units = RatedUnits(binary, units.metrics, units.length, units.present, units.dialogue)
+    found = analyze_rating(units, [f"m{k}" for k in range(units.metrics.shape[1])],
+                           [f"i{k}" for k in range(units.present.shape[1])], bootstrap=BootstrapSettings(300))
+    assert found["high"] == 1.0 and found["n_high"] == int(binary.sum())
+    assert not any("no ROC-AUC" in w for w in found["warnings"])
+    auc = found["agreement"][0]["auc"]
+    assert auc["ci_low"] <= auc["value"] <= auc["ci_high"]

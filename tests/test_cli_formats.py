@@ -12,7 +12,7 @@ from empathy_metric.schemas import PERCEIVED_DIMENSIONS
 pytestmark = pytest.mark.scoring
 
 TASKS = ("esconv_strategy", "emh_emotional_reactions", "emh_interpretations", "emh_explorations")
-RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated"}
+RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated", "truncated_parts"}
 
 # Two small conversations, written below in every layout the readers know.
 CONVERSATIONS = {
@@ -261,7 +261,7 @@ def test_summary_table_on_stdout_without_outputs(score_cli):
     result = score_cli(SAMPLE, quiet=False)
     assert result.exit_code == 0, result.output
     assert "\nperceived." in result.stdout and "\n  empathy " in result.stdout     # names grouped by prefix
-    assert "5 dialogues, 13 agent turns scored, 13 context turns, 1 turns skipped" in result.stdout
+    assert "5 dialogues, 13 agent turns scored, 13 context turns, 1 turn skipped" in result.stdout
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["score", "--help"]])

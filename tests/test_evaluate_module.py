@@ -26,14 +26,16 @@ from empathy_metric.api import Scorer
 
 bundle, predictions, contexts = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 metric = evaluate.load(empathy_metric.EVALUATE_MODULE, model=bundle, batch_size=3, keep_in_memory=True)
-out = metric.compute(predictions=predictions, contexts=contexts, bootstrap=300, seed=4)
-again = metric.compute(predictions=predictions, contexts=contexts, bootstrap=300, seed=4)
+out = metric.compute(predictions=predictions, contexts=contexts, bootstrap=300, seed=4, details=True)
+again = metric.compute(predictions=predictions, contexts=contexts, bootstrap=300, seed=4, details=True)
 loads_after_two = metric.scoring.loads
-one_by_one = metric.compute(predictions=predictions, contexts=contexts, batch_size=1)
+flat = metric.compute(predictions=predictions, contexts=contexts, bootstrap=300, seed=4)
+flat_no_ci = metric.compute(predictions=predictions, contexts=contexts, bootstrap=0)
+one_by_one = metric.compute(predictions=predictions, contexts=contexts, batch_size=1, bootstrap=0, details=True)
 for p, c in zip(predictions[:2], contexts[:2]):
     metric.add(prediction=p, contexts=c)
 metric.add_batch(predictions=predictions[2:], contexts=contexts[2:])
-incremental = metric.compute()
+incremental = metric.compute(details=True)
 
 # the same replies, scored as the last turn of whole dialogues by the Scorer (the CLI's path)
 records = []
@@ -46,6 +48,7 @@ direct = Scorer.from_pretrained(bundle).score(records[:3])        # the reader d
 last = [[u for u in direct.utterances if u.dialogue_id == f"d{i}"][-1] for i in range(3)]
 arrow = [str(p) for p in __import__("pathlib").Path(os.environ["HF_HOME"]).rglob("*.arrow")]
 print(json.dumps({"out": out, "again": again, "one_by_one": one_by_one, "incremental": incremental,
+                  "flat": flat, "flat_keys": list(flat), "flat_no_ci": flat_no_ci,
                   "loads_after_two": loads_after_two, "loads_end": metric.scoring.loads,
                   "direct_probs": [u.probs for u in last], "direct_perceived": [u.perceived for u in last],
                   "arrow_files": arrow, "module": type(metric).__module__, "cwd": os.getcwd()}))
@@ -57,7 +60,8 @@ def loaded(tiny_bundle, tmp_path_factory):
     work = tmp_path_factory.mktemp("elsewhere")
     env = dict(os.environ, HF_HOME=str(work / "hf"), HF_EVALUATE_OFFLINE="1", HF_HUB_OFFLINE="1",
                HF_DATASETS_OFFLINE="1", XDG_CACHE_HOME=str(work / "cache"))
-    env.pop("PYTHONPATH", None)
+    # the subprocess imports the empathy_metric these tests import (the installed one in CI)
+    env["PYTHONPATH"] = str(Path(empathy_metric.__file__).resolve().parents[1])
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_bundle), json.dumps(PREDICTIONS),
                            json.dumps(CONTEXTS)], cwd=work, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -100,6 +104,20 @@ def test_aggregates_with_ci_are_reproducible_and_batch_independent(loaded):
     assert "ci_low" not in data["one_by_one"]["corpus"]["perceived.empathy"]
     for key in ("labels", "probs", "perceived"):
         assert data["one_by_one"][key] == data["out"][key] == data["incremental"][key]
+
+
+def test_compute_returns_flat_numbers_by_default(loaded):
+    data = loaded[0]
+    flat, corpus = data["flat"], data["out"]["corpus"]
+    assert all(isinstance(v, (int, float)) for v in flat.values())        # numbers only, no nesting
+    assert data["flat_keys"][:3] == ["perceived.empathy", "perceived.empathy_ci_low", "perceived.empathy_ci_high"]
+    for name, entry in corpus.items():
+        assert flat[name] == entry["mean"]
+        assert (flat[f"{name}_ci_low"], flat[f"{name}_ci_high"]) == (entry["ci_low"], entry["ci_high"])
+    assert set(flat) == {k for n in corpus for k in (n, f"{n}_ci_low", f"{n}_ci_high")} | {"n_responses",
+                                                                                          "n_skipped_empty"}
+    assert flat["n_responses"] == 3 and flat["n_skipped_empty"] == 1
+    assert set(data["flat_no_ci"]) == set(corpus) | {"n_responses", "n_skipped_empty"}
 
 
 def test_model_loads_once_per_instance_and_no_arrow_files(loaded):

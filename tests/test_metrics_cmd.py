@@ -54,7 +54,10 @@ def test_table_output_and_a_missing_model(tiny_bundle, tmp_path):
     assert table.exit_code == 0
     assert table.stdout.splitlines()[0].split() == ["metric", "better", "range", "r", "meaning"]
     assert "ships no measured validity" in table.stdout
-    assert any(line.startswith("perceived.empathy ") and " higher " in line for line in table.stdout.splitlines())
+    lines = table.stdout.splitlines()
+    # headline first: the perceived group heads the table, its leaves indented under it
+    assert lines[2].strip() == "perceived." and lines[3].startswith("  empathy ") and " higher " in lines[3]
+    assert max(len(line.rstrip()) for line in lines) <= 80
     missing = run("metrics", "-m", tmp_path / "nowhere")
     assert missing.exit_code == 4 and "not found" in missing.stderr
 
@@ -70,9 +73,53 @@ def test_validity_from_the_manifest_is_shown_and_flags_weak_metrics(tiny_bundle,
                                                                           "data": "ESConv valid"}}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     table = run("metrics", "-m", folder).stdout.splitlines()
-    assert any(line.startswith("perceived.empathy ") and " 0.81 " in line for line in table)
-    assert any(line.startswith("esconv_strategy.rate.question ") and " 0.12! " in line for line in table)
+    assert any(line.startswith("  empathy ") and " 0.81 " in line for line in table)
+    assert any(line.startswith("  question ") and " 0.12! " in line for line in table)
     listed = json.loads(run("metrics", "-m", folder, "--json").stdout)["metrics"]
     by_name = {m["name"]: m for m in listed}
     assert by_name["perceived.empathy"]["validity"]["dialogue_r_ci"] == [0.7, 0.9]
     assert by_name["perceived.helpfulness"]["validity"] is None
+
+
+def with_references(tiny_bundle, tmp_path):
+    import shutil
+    folder = Path(shutil.copytree(tiny_bundle, tmp_path / "referenced"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["references"] = {"metrics": {"perceived.empathy": [
+        {"name": "human supporters", "value": 0.338, "ci": [0.333, 0.344], "source": "ESConv valid.json"},
+        {"name": "canned bot", "value": 0.145, "ci": [0.143, 0.147], "source": "ESConv valid.json, canned"},
+        {"name": "broken"}, "not an object"]}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_references_are_listed_per_metric_and_shown_within_80_columns(tiny_bundle, tmp_path):
+    folder = with_references(tiny_bundle, tmp_path)
+    listed = {m["name"]: m for m in json.loads(run("metrics", "-m", folder, "--json").stdout)["metrics"]}
+    # malformed points are dropped, the rest sorted by value
+    assert [p["name"] for p in listed["perceived.empathy"]["references"]] == ["canned bot", "human supporters"]
+    assert listed["perceived.empathy"]["references"][1] == {"name": "human supporters", "value": 0.338,
+                                                           "ci": [0.333, 0.344], "source": "ESConv valid.json"}
+    assert listed["perceived.helpfulness"]["references"] == []
+    table = run("metrics", "-m", folder).stdout
+    assert "reference points: canned bot 0.14 human supporters 0.34" in " ".join(table.split())
+    assert any(line.rstrip().endswith("  canned bot 0.14") for line in table.splitlines())
+    assert max(len(line.rstrip()) for line in table.splitlines()) <= 80
+    assert "…" not in table
+
+
+def test_json_help_says_what_it_returns():
+    text = " ".join(run("metrics", "--help").stdout.split())
+    assert "JSON object" in text and "references" in text and "JSON list" not in text
+
+
+def test_shipped_bundles_carry_measured_references():
+    for name in ("minilm-empathy-v4", "minilm-empathy-v4-fast"):
+        manifest = load_bundle(name, verify=False).manifest
+        points = {p["name"]: p for p in manifest["references"]["metrics"]["perceived.empathy"]}
+        assert {"canned bot", "curt bot", "off-topic bot", "human supporters", "WASSA raters"} <= set(points)
+        for point in points.values():
+            assert point["ci"][0] <= point["value"] <= point["ci"][1] and point["source"]
+        # the releases order as a perceived-empathy metric must order them
+        assert points["canned bot"]["value"] < points["curt bot"]["value"] < points["human supporters"]["value"]
+        assert "--record-references" in manifest["references"]["measured_with"]

@@ -264,7 +264,8 @@ def assert_whole_names(output: str, names: list[str]) -> dict[str, str]:
     assert "…" not in output
     assert max(len(line) for line in output.splitlines()) <= 80
     rows = table_rows(output)
-    assert list(rows) == names
+    assert sorted(rows) == sorted(names)
+    assert list(rows)[0] == "perceived.empathy"          # the headline first
     return rows
 
 
@@ -279,6 +280,12 @@ def test_score_table_fits_80_columns_with_direction_and_ci_level(tiny_bundle, tm
     assert header.split() == ["metric", "better", "mean", "90%", "CI"]
     assert re.search(r"^  empathy +higher +\d\.\d{3} +\[", table, re.M)
     assert re.search(r"^  weak +– +", table, re.M)                    # descriptive
+    # the first line is the headline: perceived.empathy with its CI, before the table
+    assert re.match(r"perceived\.empathy \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \(90% CI\), higher is better\n",
+                    table)
+    # then the rest in one fixed order: gateable metrics before descriptive ones
+    better = [line.split()[1] for name, line in table_rows(table).items()]
+    assert "–" not in better[:better.index("–")] and set(better[better.index("–"):]) == {"–"}
 
 
 def test_compare_table_fits_80_columns_and_marks_regressions(tiny_bundle, candidate, tmp_path, capsys):
@@ -298,6 +305,10 @@ def test_compare_table_fits_80_columns_and_marks_regressions(tiny_bundle, candid
     for name, entry in table.items():
         mark = {"regression": "▼", "improvement": "▲"}.get(entry["change"])
         assert (mark in rows[name]) if mark else ("▼" not in rows[name] and "▲" not in rows[name]), rows[name]
+        if mark:        # it ends the row, so a terminal drawing it two columns wide shifts nothing
+            assert rows[name].rstrip().endswith(f"] {mark}"), rows[name]
+    # every CI starts in the same column, marked rows or not
+    assert len({line.index("[") for line in rows.values()}) == 1
 
 
 # ---- progress -------------------------------------------------------------------------------------
@@ -328,8 +339,9 @@ def test_plain_progress_line_every_interval_with_total_and_eta(capsys):
         now[0] = at
         progress(records, records, 3 * records)
     lines = capsys.readouterr().err.splitlines()
-    assert lines == ["scoring: 10/40 records (25%), 10 dialogues, 30 agent turns, 10s elapsed, about 30s left",
-                     "scoring: 30/40 records (75%), 30 dialogues, 90 agent turns, 21s elapsed, about 7s left"]
+    # the first line once 2 s have passed, then one every 10 s
+    assert lines == ["scoring: 5/40 records (12%), 5 dialogues, 15 agent turns, 4s elapsed, about 28s left",
+                     "scoring: 20/40 records (50%), 20 dialogues, 60 agent turns, 15s elapsed, about 15s left"]
 
 
 def test_quiet_run_prints_no_progress(tiny_bundle, tmp_path):

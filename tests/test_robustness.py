@@ -379,7 +379,7 @@ def test_json_error_messages_say_at_once(score_cli, in_tmp):
 def test_skipped_turns_are_reported_with_their_reason(score_cli, in_tmp):
     (in_tmp / "in.jsonl").write_text(GOOD.replace('{"role": "user"', '{"role": "system", "content": "x"}, {"role": "user"'))
     result = score_cli("in.jsonl", "-o", "s.json", quiet=False)
-    assert "1 turns skipped (non_dialogue_role 1)" in result.stderr
+    assert "1 turn skipped (non_dialogue_role 1)" in result.stderr
 
 
 def test_evaluate_contexts_name_the_bad_element_and_clean_surrogates():

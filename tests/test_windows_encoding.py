@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from builders import build_tokenizer
 from empathy_metric.dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn
-from empathy_metric.pipeline.encoding import WindowEncoder, length_sorted_batches
+from empathy_metric.pipeline.encoding import WindowEncoder, cut_parts, length_sorted_batches
 from empathy_metric.pipeline.windows import ContextTurn, Window, WindowSettings, dialogue_windows
 
 pytestmark = pytest.mark.scoring
@@ -162,7 +162,19 @@ def test_any_window_fits_and_masks_its_target(tokenizer, target, before, after, 
     assert len(e.input_ids) <= max_tokens
     assert masked_ids(e) == ids(tokenizer, words("a", target))[:budget]
     fits = 2 + 2 + target + sum(2 + n for n in before + after) <= max_tokens
-    assert e.truncated == (not fits)
+    assert bool(e.truncated) == (not fits)
+    # which part was cut: context is filled nearest first, alternating sides; the first turn that
+    # does not fit and every farther one are cut (pipeline/encoding.cut_parts names them)
+    room, cut = budget - min(target, budget), {"turn"} if target > budget else set()
+    order = [(side, n) for k in range(max(len(before), len(after)))
+             for side, turns in (("context_before", before[::-1]), ("context_after", after)) if k < len(turns)
+             for n in [turns[k]]]
+    for k, (side, n) in enumerate(order):
+        if 2 + n > room:
+            cut |= {s for s, _ in order[k:]}
+            break
+        room -= 2 + n
+    assert set(cut_parts(e.truncated)) == cut and len(cut_parts(e.truncated)) == len(cut)
     if fits:
         assert len(e.input_ids) == 4 + target + sum(2 + n for n in before + after)
 

@@ -76,8 +76,9 @@ def _summary_line(result: dict) -> str:
               help="A dialogue-level rating carried by each log record at a dotted PATH, e.g. "
                    "empathy=survey_score.seeker.empathy (numbers as text accepted). Repeatable.")
 @click.option("--high", multiple=True, metavar="[NAME=]VALUE",
-              help="ROC-AUC makes a rating binary: rating >= VALUE is high (default: the rating's median "
-                   "over the rated units). Repeatable, per rating with NAME=.")
+              help="ROC-AUC makes a rating binary: rating >= VALUE is high. Default: a rating with two values "
+                   "(0/1) is split between them; otherwise at the value that splits the rated units closest to "
+                   "half. Repeatable, per rating with NAME=.")
 @click.option("-o", "--output", "outputs", multiple=True,
               help="Write .json (everything), .md (the tables in Markdown) or .html (a self-contained page; "
                    "extra [report]). Repeatable.")

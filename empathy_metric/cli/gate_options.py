@@ -25,8 +25,8 @@ def bootstrap_options(command):
 def gate_on_options(command):
     options = [
         click.option("--gate-on", type=click.Choice(GATE_ON), default="ci", show_default=True,
-                     help="Judge gates on the CI bound (lower for --fail-under, upper for --fail-over) "
-                          "or on the point estimate."),
+                     help="Judge each gate on the bound of its CI on the failing side (the lower bound "
+                          "for a floor, the upper for a ceiling or a drop) or on the point estimate."),
         click.option("--min-dialogues", type=click.IntRange(min=1), default=1, show_default=True,
                      help="A gate judged on fewer dialogues fails (refuses to pass on too little data)."),
     ]

@@ -1,4 +1,5 @@
-"""What a person sees on a terminal: progress on stderr, and the tables of `score` and `compare`.
+"""What a person sees on a terminal: progress on stderr (drawn by progress.py), and the tables of
+`score` and `compare`, led by the headline (reporting/headline.py).
 
 Tables stay readable at 80 columns: a metric name is never cut; names are grouped by prefix (the
 prefix on its own row, then one row per last part), each metric has its better direction, the CI
@@ -9,67 +10,44 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from typing import Callable
 
 import click
 
 from ..errors import OutputError
+from ..reporting.headline import headline_text, ordered_metrics
 from ..reporting.metric_catalog import HIGHER, LOWER, grouped
+from .progress import TICK_S, EtaEstimator, PlainProgress, Ticker, bar_columns, plural
 
-PLAIN_INTERVAL_S = 10.0         # a progress line this often when stderr is not a terminal (a CI log)
+HEADLINE_WIDTH = 80             # the headline's reference points wrap to fit an 80-column terminal
 BETTER = {HIGHER: "higher", LOWER: "lower"}
 MARKS = {"regression": ("▼", "bold red"), "improvement": ("▲", "bold green")}
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-class PlainProgress:
-    """Progress as plain lines on stderr, one every `interval` seconds: records (of the total, with
-    an ETA, when it is known), dialogues, agent turns, time elapsed."""
-
-    def __init__(self, total: int | None, interval: float = PLAIN_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic):
-        self.total, self.interval, self.clock = total, interval, clock
-        self.start = self.last = clock()
-
-    def __call__(self, records: int, dialogues: int, turns: int) -> None:
-        now = self.clock()
-        if now - self.last < self.interval:
-            return
-        self.last = now
-        elapsed = now - self.start
-        done = f"{records}/{self.total} records ({records / self.total:.0%})" if self.total else f"{records} records"
-        line = f"scoring: {done}, {dialogues} dialogues, {turns} agent turns, {_duration(elapsed)} elapsed"
-        if self.total and records:
-            line += f", about {_duration(elapsed * (self.total - records) / records)} left"
-        click.echo(line, err=True)
 
 
 @contextlib.contextmanager
 def progress_callback(quiet: bool, count_total: Callable[[], int | None]):
     """Yields a callback(records, dialogues, turns), or None with `quiet`. On a terminal, a rich
-    progress bar (with the total of records `count_total()` finds, and an ETA); elsewhere, PlainProgress."""
+    progress bar (with the total of records `count_total()` finds, and an ETA); elsewhere, PlainProgress
+    lines (cli/progress.py). Both are drawn on a timer from the start, not only when dialogues finish."""
     if quiet or sys.stderr is None:         # no stderr at all (`2>&-`): nothing to draw on
         yield None
         return
     total = count_total()
     if not sys.stderr.isatty():
-        yield PlainProgress(total)
+        plain = PlainProgress(total)
+        with Ticker(plain.tick):
+            yield plain
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-    with Progress(TextColumn("scoring records"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
+    from rich.progress import Progress
+    estimator = EtaEstimator(total)
+    with Progress(*bar_columns(estimator), console=Console(stderr=True), transient=True,
+                  refresh_per_second=1 / TICK_S) as progress:
         task = progress.add_task("", total=total)
 
         def update(records: int, dialogues: int, turns: int) -> None:
-            progress.update(task, completed=records, description=f"{dialogues} dialogues, {turns} turns")
+            estimator.update(records)
+            progress.update(task, completed=records)
         yield update
 
 
@@ -104,8 +82,8 @@ def print_table(*renderables, width: int | None = None) -> None:
             console.print(renderable)
 
 
-def _with_reasons(n: int, what: str, reasons: dict[str, int]) -> str:
-    text = f"{n} {what}"
+def _with_reasons(n: int, what: str, reasons: dict[str, int], suffix: str = "") -> str:
+    text = plural(n, what) + suffix
     if n:
         text += " (" + ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) + ")"
     return text
@@ -114,13 +92,13 @@ def _with_reasons(n: int, what: str, reasons: dict[str, int]) -> str:
 def counts_line(counts: dict, model: str) -> str:
     """`5 dialogues, 13 agent turns scored, 13 context turns, 1 turns skipped (non_dialogue_role 1),
     0 records skipped (model m)`; dialogues with nothing to score are named only when there are some."""
-    parts = [f"{counts['dialogues_scored']} dialogues", f"{counts['turns_scored']} agent turns scored",
-             f"{counts['turns_context']} context turns",
-             _with_reasons(sum(counts["turns_skipped"].values()), "turns skipped", counts["turns_skipped"])]
+    parts = [plural(counts["dialogues_scored"], "dialogue"), plural(counts["turns_scored"], "agent turn") + " scored",
+             plural(counts["turns_context"], "context turn"),
+             _with_reasons(sum(counts["turns_skipped"].values()), "turn", counts["turns_skipped"], " skipped")]
     if counts["dialogues_skipped"]:
-        parts.append(_with_reasons(sum(counts["dialogues_skipped"].values()), "dialogues with nothing to score",
-                                   counts["dialogues_skipped"]))
-    parts.append(_with_reasons(sum(counts["records_skipped"].values()), "records skipped", counts["records_skipped"]))
+        parts.append(_with_reasons(sum(counts["dialogues_skipped"].values()), "dialogue", counts["dialogues_skipped"],
+                                   " with nothing to score"))
+    parts.append(_with_reasons(sum(counts["records_skipped"].values()), "record", counts["records_skipped"], " skipped"))
     return ", ".join(parts) + f" (model {model})"
 
 
@@ -139,7 +117,7 @@ def _level(bootstrap: dict) -> str | None:
     return f"{bootstrap['confidence']:.0%} CI" if bootstrap.get("n_resamples") else None
 
 
-def _grouped_rows(table, names: list[str], cells: Callable[[str], list]) -> None:
+def add_grouped_rows(table, names: list[str], cells: Callable[[str], list]) -> None:
     """A row with each prefix, then a row per metric: its last part, indented, and `cells(name)`."""
     from rich.text import Text
     for prefix, leaves in grouped(names):
@@ -149,7 +127,7 @@ def _grouped_rows(table, names: list[str], cells: Callable[[str], list]) -> None
             table.add_row(Text(("  " if prefix else "") + leaf), *cells(f"{prefix}.{leaf}" if prefix else leaf))
 
 
-def _table(title: str, caption: str | None = None):
+def grouped_table(title: str | None, caption: str | None = None):
     from rich import box
     from rich.table import Table
     # Two characters between columns, none at the edges: 80 columns hold compare's table whole.
@@ -161,7 +139,7 @@ def score_table(summary: dict, directions: dict[str, str]):
     """The corpus table of `score`: metric, better direction, mean, CI."""
     level = _level(summary.get("bootstrap", {}))
     corpus = summary["corpus"]
-    table = _table(f"empathy-score: means over {summary['counts']['dialogues_scored']} dialogues"
+    table = grouped_table(f"empathy-score: means over {summary['counts']['dialogues_scored']} dialogues"
                    + (f", {level}s" if level else ""))
     table.add_column("metric", no_wrap=True)
     table.add_column("better")
@@ -175,8 +153,24 @@ def score_table(summary: dict, directions: dict[str, str]):
         if level:
             row.append(f"[{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]" if "ci_low" in entry else "–")
         return row
-    _grouped_rows(table, list(corpus), cells)
+    add_grouped_rows(table, ordered_metrics(list(corpus), directions), cells)
     return table
+
+
+def headline(summary: dict, directions: dict[str, str]) -> list:
+    """The lines above the table (reporting/headline.py): the verdict in its colour, each headline
+    metric in bold, `this run` in bold among its reference points."""
+    from rich.text import Text
+    lines = []
+    for text in headline_text(summary, directions, width=HEADLINE_WIDTH):
+        line = Text(text, no_wrap=True)
+        if text.startswith(("PASS:", "FAIL:")):
+            line.stylize("bold green" if text.startswith("PASS:") else "bold red")
+        elif not text.startswith(" "):
+            line.stylize("bold", 0, text.find(" "))
+        line.highlight_words(["this run"], style="bold")
+        lines.append(line)
+    return lines + [""] if lines else []
 
 
 def print_summary(summary: dict, to_stdout: bool, directions: dict[str, str]) -> None:
@@ -184,36 +178,39 @@ def print_summary(summary: dict, to_stdout: bool, directions: dict[str, str]) ->
     if not to_stdout:
         click.echo(line, err=True)
         return
-    print_table(score_table(summary, directions), line)
+    print_table(*headline(summary, directions), score_table(summary, directions), line)
 
 
 def compare_table(table: dict[str, dict], result: dict):
-    """The delta table of `compare`: baseline, candidate, delta and its paired CI; the delta is marked
-    ▼ (worse) or ▲ (better) where its CI shows a regression or an improvement
+    """The delta table of `compare`: baseline, candidate, delta and its paired CI; a row ends with ▼
+    (worse) or ▲ (better) where the CI shows a regression or an improvement
     (reporting.comparison.change_of). 80 columns hold it with every name whole."""
     from rich.text import Text
     level = _level(result.get("bootstrap", {}))
-    out = _table(f"empathy-score compare: candidate - baseline, {result['pairing']['n_paired']} paired dialogues"
+    out = grouped_table(f"empathy-score compare: candidate - baseline, {result['pairing']['n_paired']} paired dialogues"
                  + (f", {level}s" if level else ""),
                  caption="▼ regression / ▲ improvement: the CI of the delta lies wholly on the metric's "
                          "worse / better side of 0" if level else None)
-    out.add_column("metric", no_wrap=True)     # the CI wraps at its space instead
+    out.add_column("metric", no_wrap=True)
     out.add_column("better")
     out.add_column("base", justify="right")
     out.add_column("cand", justify="right")
     out.add_column("delta", justify="right")
     if level:
-        out.add_column(level)
+        out.add_column(level, no_wrap=True)
 
     def cells(name: str) -> list:
+        # The mark ends the row: terminals that draw ▼/▲ two columns wide (their width is ambiguous in
+        # Unicode) then shift nothing after it.
         e = table[name]
-        mark, style = MARKS.get(e.get("change", ""), (" ", ""))
+        mark, style = MARKS.get(e.get("change", ""), ("", ""))
         row = [BETTER.get(e["direction"], "–"), f"{e['baseline']:.3f}", f"{e['candidate']:.3f}",
-               Text(f"{e['delta']:+.3f} ") + Text(mark, style=style)]
-        if level:
-            row.append(f"[{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]")
-        return row
-    _grouped_rows(out, list(table), cells)
+               f"{e['delta']:+.3f}"]
+        last = Text(f"[{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]" if level else "")
+        if mark:
+            last += Text((" " if level else "") + mark, style=style)
+        return row + [last] if level or mark else row
+    add_grouped_rows(out, ordered_metrics(list(table), {n: e["direction"] for n, e in table.items()}), cells)
     return out
 
 

@@ -18,7 +18,7 @@ def runtime_options(command):
         click.option("--workers", type=click.IntRange(min=1), default=usable_cores, show_default="usable cores",
                      help="Processes that score chunks of dialogues (each loads the model; ONNX Runtime "
                           "threads are shared out among them). Output is identical for any number; input "
-                          "that fits one chunk is scored in this process. zero-shot runs in one process."),
+                          "that fits one chunk is scored in this process."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -129,7 +129,13 @@ def read_utterance(record: dict, tasks: list[Task], dims: list[str], name: str, 
                           role=str(record.get("role", "")), labels=labels, probs=record["probs"],
                           perceived={d: float(perceived[d]) for d in dims},
                           truncated=bool(record.get("truncated")), gold=gold if isinstance(gold, dict) else {},
-                          text=text if isinstance(text, str) else "")
+                          text=text if isinstance(text, str) else "", truncated_parts=_parts(record))
+
+
+def _parts(record: dict) -> list[str]:
+    """A record's `truncated_parts` (absent in files written before it existed: [])."""
+    parts = record.get("truncated_parts")
+    return [p for p in parts if isinstance(p, str)] if isinstance(parts, list) else []
 
 
 def iter_saved_scores(path: str, tasks: list[Task], dims: list[str]) -> Iterator[list[UtteranceScore]]:

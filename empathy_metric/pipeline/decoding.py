@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..schemas import Task
+from .encoding import cut_parts
 from .quantification import quantifier
 from .windows import Window
 
@@ -24,12 +25,15 @@ class UtteranceScore:
     truncated: bool = False
     gold: dict = field(default_factory=dict)
     text: str = ""         # the scored turn's text, as read (before any window truncation)
+    # what was cut when the window did not fit: "turn" (the scored turn itself), "context_before",
+    # "context_after" (turns around it left out or cut); [] when nothing was
+    truncated_parts: list[str] = field(default_factory=list)
 
     def to_record(self, include_text: bool = False) -> dict:
         """The per-turn output record; `include_text` adds the scored turn's text (`--include-text`)."""
         record = {"dialogue_id": self.dialogue_id, "turn_index": self.turn_index, "role": self.role,
                   "labels": self.labels, "probs": self.probs, "perceived": self.perceived,
-                  "truncated": self.truncated}
+                  "truncated": self.truncated, "truncated_parts": self.truncated_parts}
         if self.gold:
             record["gold"] = self.gold
         if include_text:
@@ -79,5 +83,5 @@ def decode(windows: list[Window], outputs: dict[str, np.ndarray], truncated: np.
                    for t in tasks},
             perceived={d: float(perceived[i, k]) for k, d in enumerate(perceived_dims)}
             if perceived is not None else {},
-            truncated=bool(truncated[i]), gold=w.gold, text=w.target))
+            truncated=bool(truncated[i]), gold=w.gold, text=w.target, truncated_parts=cut_parts(truncated[i])))
     return scores

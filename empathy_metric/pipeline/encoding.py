@@ -36,11 +36,22 @@ def load_tokenizer(path):
     return tokenizer
 
 
+# What did not fit a window, as bits of EncodedWindow.truncated (0: it fits whole): the scored turn
+# itself, or context turns before or after it (left out, or cut at their far end).
+CUT_TURN, CUT_BEFORE, CUT_AFTER = 1, 2, 4
+CUT_NAMES = ((CUT_TURN, "turn"), (CUT_BEFORE, "context_before"), (CUT_AFTER, "context_after"))
+
+
+def cut_parts(truncated: int) -> list[str]:
+    """The names of what was cut, from a window's truncation bits: [] when it fits whole."""
+    return [name for bit, name in CUT_NAMES if int(truncated) & bit]
+
+
 @dataclass(frozen=True)
 class EncodedWindow:
     input_ids: np.ndarray        # int64, unpadded
     target_mask: np.ndarray      # float32, 1 on the scored turn's text tokens
-    truncated: bool              # some context or part of the scored turn did not fit
+    truncated: int               # CUT_* bits: what did not fit (0: nothing; truthy when anything)
 
 
 class WindowEncoder:
@@ -106,7 +117,7 @@ class WindowEncoder:
 
     def _assemble(self, w: Window, index: dict[str, int], ids: list[list[int]], cut: set[int]) -> EncodedWindow:
         target = ids[index[w.target]]
-        truncated = len(target) > self.target_budget or index[w.target] in cut
+        truncated = CUT_TURN if len(target) > self.target_budget or index[w.target] in cut else 0
         target = self.cut_target(target)
         room = self.target_budget - len(target)
         before: list[list[int]] = []                # nearest first while filling
@@ -118,14 +129,16 @@ class WindowEncoder:
                 order.append((before, w.before[-1 - k], True))
             if k < len(w.after):
                 order.append((after, w.after[k], False))
-        for side, turn, is_before in order:
+        for k, (side, turn, is_before) in enumerate(order):
             piece = self._tagged(turn.is_agent, ids[index[turn.text]])
             if len(piece) <= room:
                 side.append(piece)
                 room -= len(piece)
-                truncated |= index[turn.text] in cut
+                if index[turn.text] in cut:
+                    truncated |= CUT_BEFORE if is_before else CUT_AFTER
                 continue
-            truncated = True
+            for _, _, left_out_before in order[k:]:       # this turn and every farther one
+                truncated |= CUT_BEFORE if left_out_before else CUT_AFTER
             tag_len = len(piece) - len(ids[index[turn.text]])
             body = room - tag_len
             # body > 0 matters: text_ids[-0:] is the whole list, and a long speaker tag can leave no room.
@@ -195,7 +208,7 @@ class PreparedWindows:
     """Windows encoded and cut into padded, length-sorted batches (positions index the windows): the
     CPU half of inference, made in a --workers process and run where the model is."""
     count: int
-    truncated: np.ndarray        # bool [count]
+    truncated: np.ndarray        # uint8 [count]: CUT_* bits per window
     batches: list[Batch]
 
 
@@ -212,7 +225,7 @@ def plan_batches(encoder: "WindowEncoder", windows: list[Window], plan: BatchPla
 
 
 def prepare_windows(encoder: "WindowEncoder", windows: list[Window], plan: BatchPlan) -> PreparedWindows:
-    truncated = np.zeros(len(windows), dtype=bool)
+    truncated = np.zeros(len(windows), dtype=np.uint8)
     batches = list(plan_batches(encoder, windows, plan, truncated))
     return PreparedWindows(len(windows), truncated, batches)
 

@@ -3,8 +3,8 @@
 A *unit* is what one rating rates: a dialogue (a dialogue-level rating) or some agent turns of one
 dialogue (a turn-level rating; reporting/rated_units.py builds the units). For each rating:
 - **agreement** of every metric with it over the units: Pearson r, Spearman rho, ROC-AUC for the
-  rating made binary at `high` (a unit rated >= high is positive; AUC = Mann-Whitney U / (n_pos
-  n_neg), ties count half), and Pearson r with reply length partialled out (both sides regressed on
+  rating made binary at `high` (a unit rated >= high is positive, default_high says where by default;
+  AUC = Mann-Whitney U / (n_pos n_neg), ties count half), and Pearson r with reply length partialled out (both sides regressed on
   the unit's mean log(1 + words)); reply length itself is a reference row;
 - **intents** (Xu & Jiang's Table 2): for every expressed intent (a label of a task), the mean rating
   of the units where it is present and where it is absent, their difference, a two-sided Mann-Whitney
@@ -14,7 +14,8 @@ together (they are not independent). scipy.stats.bootstrap draws dialogue indice
 a rating is computed in one vectorised pass, a resample being frequency weights on the units: weighted
 Pearson, weighted mid-ranks (Spearman, AUC) and weighted means equal the statistics of the resampled
 data exactly. A statistic undefined in some resample (e.g. an intent absent from every dialogue drawn)
-gets no CI, and a note says so. The Mann-Whitney test treats units as independent: for turn-level
+gets its CI from the resamples where it is defined while they are at least 90% (a note says so), else
+no CI, and a note says why. The Mann-Whitney test treats units as independent: for turn-level
 ratings (several units per dialogue) its p-value is optimistic; the CI of the difference is not.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .statistics import BATCH_CELLS, BootstrapSettings, resample_counts
 LENGTH = "reply_length"             # the reference row: mean log(1 + words) of the rated agent turns
 AGREEMENT_STATS = ("pearson", "spearman", "auc", "partial_pearson")
 MIN_DIALOGUES = 10                  # with fewer rated dialogues, bootstrap CIs are unreliable
+MAX_UNDEFINED_SHARE = 0.1           # a CI from the defined resamples while at most this share is undefined
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,19 @@ def _intervals(units: RatedUnits, positive: np.ndarray, settings: BootstrapSetti
                                  batch=max(1, BATCH_CELLS // max(1, len(units.ratings))),
                                  confidence_level=settings.confidence, method="percentile",
                                  rng=np.random.default_rng(settings.seed))
-    undefined = np.isnan(result.bootstrap_distribution).sum(axis=-1)
-    return result.confidence_interval.low, result.confidence_interval.high, undefined
+    distribution = result.bootstrap_distribution
+    undefined = np.isnan(distribution).sum(axis=-1)
+    low, high = np.array(result.confidence_interval.low), np.array(result.confidence_interval.high)
+    # A few resamples without both classes (ROC-AUC) or with constant values leave a statistic
+    # undefined: its percentile CI is then taken over the resamples where it is defined.
+    few = (undefined > 0) & (undefined <= MAX_UNDEFINED_SHARE * settings.n_resamples)
+    if few.any():
+        alpha = (1 - settings.confidence) / 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            low[few] = np.nanquantile(distribution[few], alpha, axis=-1)
+            high[few] = np.nanquantile(distribution[few], 1 - alpha, axis=-1)
+    return low, high, undefined
 
 
 def _number(value) -> float | None:
@@ -156,18 +169,32 @@ def _estimate(value: float, k: int, intervals, n_resamples: int) -> dict:
     if intervals is None or entry["value"] is None:
         return entry
     low, high, undefined = intervals
-    if undefined[k]:
+    why = ("resamples of dialogues whose units are all on one side of the threshold (ROC-AUC) or have "
+           "constant values")
+    if undefined[k] > MAX_UNDEFINED_SHARE * n_resamples:
         entry.update(ci_low=None, ci_high=None,
-                     ci_note=f"undefined in {undefined[k]} of {n_resamples} resamples: no CI")
+                     ci_note=f"no CI: undefined in {undefined[k]} of {n_resamples} resamples ({why}); "
+                             "more rated dialogues on both sides would give one")
     else:
         entry.update(ci_low=float(low[k]), ci_high=float(high[k]))
+        if undefined[k]:
+            entry["ci_note"] = (f"from the {n_resamples - undefined[k]} of {n_resamples} resamples where it "
+                                f"is defined (the others: {why})")
     return entry
 
 
 def default_high(ratings: np.ndarray) -> float:
-    """Where a rating is made binary for ROC-AUC by default: its median over the rated units (with
-    ratings skewed high, as on 1..5 scales, `>= median` is then the top of the scale)."""
-    return float(np.median(ratings))
+    """Where a rating is made binary for ROC-AUC by default (high = rating >= this): a rating with two
+    values (0/1, yes/no) is split between them; otherwise at the value that splits the rated units
+    closest to half, both sides non-empty (ties: the higher value). On a 1..5 scale skewed high this is
+    the top of the scale when most units are there. A rating with one value cannot be split: its
+    only value (no ROC-AUC, and a warning)."""
+    values = np.unique(ratings)
+    if len(values) <= 2:
+        return float(values[-1])
+    n_high = np.array([(ratings >= v).sum() for v in values[1:]])
+    distance = np.abs(n_high - len(ratings) / 2)
+    return float(values[1:][np.flatnonzero(distance == distance.min())[-1]])
 
 
 def mann_whitney(ratings: np.ndarray, present: np.ndarray) -> tuple[float, float]:

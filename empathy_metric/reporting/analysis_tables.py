@@ -30,8 +30,8 @@ def _with_ci(estimate: dict | None, signed: bool = True) -> str:
     if estimate is None:
         return DASH
     text = number(estimate["value"], signed)
-    if estimate.get("ci_note"):
-        return text + " (no CI)"
+    if estimate.get("ci_low") is None and estimate.get("ci_note"):
+        return f"{text} ({estimate['ci_note']})"         # says why there is none
     return text + (f" {interval(estimate, signed)}" if estimate.get("ci_low") is not None else "")
 
 

@@ -102,8 +102,10 @@ def check_metric_names(names, known, option: str = "gate") -> None:
 
 def _fmt(value: float, other: float) -> str:
     """4 decimals, or as many as it takes to show why two numbers compare as they do."""
+    value, other = value + 0.0, other + 0.0          # -0.0 (a --max-drop of 0, negated) reads 0.0000
     for digits in (4, 6, 9):
-        if f"{value:.{digits}f}" != f"{other:.{digits}f}":
+        rounded_to_zero = value and not f"{value:.{digits}f}".lstrip("-").strip("0.")
+        if f"{value:.{digits}f}" != f"{other:.{digits}f}" and not rounded_to_zero:
             return f"{value:.{digits}f}"
     return repr(value)
 

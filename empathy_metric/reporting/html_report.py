@@ -12,7 +12,6 @@ Needs the [report] extra (jinja2, matplotlib), imported only when a report is wr
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import re
 
 import numpy as np
@@ -20,7 +19,8 @@ import numpy as np
 from ..errors import UsageError
 from ..schemas import Task
 from ..version import __version__
-from .metric_catalog import HIGHER, LOWER, VALIDITY_FLOOR, MetricInfo, finite_number, grouped
+from .headline import headline_metrics, ordered_metrics, scale_points, verdict_line
+from .metric_catalog import HIGHER, LOWER, VALIDITY_FLOOR, MetricInfo, directions_of, finite_number, grouped
 from .transcripts import Transcript
 
 REPORT_MODULES = ("jinja2", "matplotlib")
@@ -116,9 +116,11 @@ def _metric_sections(summary: dict, catalog: list[MetricInfo]) -> list[dict]:
     infos = {info.name: info for info in catalog}
     rows = summary["dialogues"]
     sections = []
-    for task, names in itertools.groupby(summary["corpus"], key=lambda name: name.partition(".")[0]):
+    ordered = ordered_metrics(list(summary["corpus"]), directions_of(catalog))
+    tasks = list(dict.fromkeys(name.partition(".")[0] for name in ordered))    # perceived first
+    for task in tasks:
         metrics = []
-        for name in names:
+        for name in (n for n in ordered if n.partition(".")[0] == task):    # gateable before descriptive
             entry, info = summary["corpus"][name], infos[name]
             ci = (entry["ci_low"], entry["ci_high"]) if "ci_low" in entry else None
             values = np.array([row["metrics"][name] for row in rows], dtype=np.float64)
@@ -128,6 +130,20 @@ def _metric_sections(summary: dict, catalog: list[MetricInfo]) -> list[dict]:
                             "plot": distribution_plot(name, values, _range_top(info), entry["mean"], ci)})
         sections.append({"task": task, "metrics": metrics})
     return sections
+
+
+def _headline(summary: dict, catalog: list[MetricInfo]) -> list[dict]:
+    """Each headline metric's mean, CI and place among its reference points (headline.py)."""
+    infos = {info.name: info for info in catalog}
+    views = []
+    for name in headline_metrics(summary["corpus"]):
+        entry, points = summary["corpus"][name], summary.get("references", {}).get(name, [])
+        views.append({"name": name, "mean": entry["mean"],
+                      "ci": (entry["ci_low"], entry["ci_high"]) if "ci_low" in entry else None,
+                      "direction": ARROWS.get(infos[name].direction, "descriptive") if name in infos else "",
+                      "scale": scale_points(entry["mean"], points),
+                      "sources": {p["name"]: p.get("source", "") for p in points}})
+    return views
 
 
 def _transcript_views(transcripts: list[Transcript], dims: list[str], side: str = "") -> list[dict]:
@@ -145,8 +161,8 @@ def _transcript_views(transcripts: list[Transcript], dims: list[str], side: str 
 
 
 def table_metrics(names: list[str], sort_by: str) -> list[str]:
-    """The columns of the dialogues table: perceived scores and mean levels (the sort metric first)."""
-    shown = [n for n in names if n.startswith("perceived.") or n.endswith(".mean_level")]
+    """The columns of the dialogues table: the sort metric, the other perceived scores, the mean levels."""
+    shown = [n for n in names if n.startswith("perceived.")] + [n for n in names if n.endswith(".mean_level")]
     return [sort_by] + [n for n in shown if n != sort_by]
 
 
@@ -159,6 +175,7 @@ def score_report(summary: dict, catalog: list[MetricInfo], tasks: list[Task], di
     confidence = summary.get("bootstrap", {}).get("confidence")
     chips, chip_styles = label_chips(tasks)
     return render("score_report.html.j2", summary=summary, confidence=confidence, chip_styles=chip_styles,
+                  headline=_headline(summary, catalog), verdict=verdict_line(summary.get("gates", [])),
                   curve_colours=perceived_colours(dims),
                   sections=_metric_sections(summary, catalog),
                   columns=table_metrics(list(summary["corpus"]), sort_by), sort_by=sort_by,
@@ -177,7 +194,7 @@ def compare_report(result: dict, catalog: list[MetricInfo], tasks: list[Task], d
                                                    name=f"{prefix}.{leaf}" if prefix else leaf, leaf=leaf,
                                                    validity=validity[f"{prefix}.{leaf}" if prefix else leaf])
                                               for leaf in leaves]}
-              for prefix, leaves in grouped(list(table))]
+              for prefix, leaves in grouped(ordered_metrics(list(table), {n: e["direction"] for n, e in table.items()}))]
     sides = {side: _transcript_views([d[side] for d in drops if d[side] is not None], dims, side)
              for side in ("baseline", "candidate")}
     by_id = {side: {v["transcript"].dialogue_id: v for v in views} for side, views in sides.items()}

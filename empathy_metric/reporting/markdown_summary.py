@@ -1,10 +1,12 @@
 """`-o summary.md`: a short Markdown summary of a run (gates, key metrics with CIs, regressions) for a
 GitHub job summary (`$GITHUB_STEP_SUMMARY`) or a PR comment. Plain text: no extra needed.
 
-Key metrics are those with a better direction; descriptive ones (e.g. strategy shares) are in a
-collapsed table with the rest."""
+It leads with the decision: the gates' verdict in the title, then the headline metrics with their CIs
+and reference points (headline.py). Key metrics are those with a better direction; descriptive ones
+(e.g. strategy shares) are in a collapsed table with the rest, in the same order as every output."""
 from __future__ import annotations
 
+from .headline import headline_metrics, ordered_metrics, scale_points, verdict_line
 from .metric_catalog import HIGHER, LOWER
 
 BETTER = {HIGHER: "higher", LOWER: "lower"}
@@ -26,7 +28,11 @@ def _collapsed(title: str, header: list[str], rows: list[list]) -> list[str]:
 def _num(value, digits: int = 3, signed: bool = False) -> str:
     if value is None:
         return "–"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    value += 0.0                              # -0.0 (a --max-drop of 0, negated) is 0
+    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    if value and not text.lstrip("+-").strip("0."):      # not zero, but it rounds to zero: say how small
+        text = f"{value:+.2g}" if signed else f"{value:.2g}"
+    return text
 
 
 def _ci(entry: dict, digits: int = 3, signed: bool = False) -> str:
@@ -48,23 +54,42 @@ def _gates(gates: list[dict]) -> tuple[str, list[str]]:
     if not gates:
         return "", []
     failed = sum(not g["passed"] for g in gates)
-    verdict = (f"❌ FAIL: {failed} of {len(gates)} gates failed" if failed
-               else f"✅ PASS: {len(gates)} of {len(gates)} gates passed")
+    verdict = ("❌ " if failed else "✅ ") + verdict_line(gates)
     rows = [[f"`{g['option']}`", "✅ PASS" if g["passed"] else "❌ FAIL", g["judged_on"],
              _num(g["judged_value"], 4), _num(g["threshold"], 4), g["reason"]] for g in gates]
     return verdict, _table(["gate", "verdict", "judged on", "value", "threshold", "why"], rows) + [""]
 
 
 def _document(title: str, intro: str, gates: list[dict], header: list[str], row, names: list[str],
-              highlighted: list[tuple[str, list[str]]]) -> str:
-    """The title (with the gates' verdict), an intro line, the gates, tables of the `highlighted`
-    metrics, then every metric in a collapsed table; `row(name)` gives a metric's cells."""
+              highlighted: list[tuple[str, list[str]]], lead: list[str] = ()) -> str:
+    """The title (with the gates' verdict), the `lead` lines (the headline), an intro line, the gates,
+    tables of the `highlighted` metrics, then every metric in a collapsed table; `row(name)` gives a
+    metric's cells. It ends with a blank line, so that a document appended to it (`cat summary.md
+    diff.md`) starts a new block instead of running on inside the closing HTML block."""
     verdict, gate_lines = _gates(gates)
-    lines = [f"### {title}{' · ' + verdict if verdict else ''}", "", intro, ""] + gate_lines
+    lines = [f"### {title}{' · ' + verdict if verdict else ''}", ""] + list(lead) + [intro, ""] + gate_lines
     for heading, chosen in highlighted:
         if chosen:
             lines += [f"**{heading}**", ""] + _table(header, [row(n) for n in chosen]) + [""]
-    return "\n".join(lines + _collapsed(f"All {len(names)} metrics", header, [row(n) for n in names]))
+    return "\n".join(lines + _collapsed(f"All {len(names)} metrics", header, [row(n) for n in names])) + "\n"
+
+
+def _headline(summary: dict, level: str) -> list[str]:
+    """Per headline metric a paragraph: its mean and CI in bold, then its place among the model's
+    reference points, `this run` in bold."""
+    lines = []
+    references = summary.get("references", {})
+    for name in headline_metrics(summary["corpus"]):
+        entry = summary["corpus"][name]
+        ci = f" {_ci(entry)} ({level})" if "ci_low" in entry else ""
+        lines.append(f"**`{name}` {_num(entry['mean'])}**{ci}")
+        points = scale_points(entry["mean"], references.get(name, []))
+        if points:
+            lines[-1] += "  "          # a hard line break before the scale
+            lines.append("Reference points: " + " · ".join(f"**{n} {v}**" if mine else f"{n} {v}"
+                                                           for n, v, mine in points))
+        lines.append("")
+    return lines
 
 
 def score_markdown(summary: dict, directions: dict[str, str]) -> str:
@@ -77,9 +102,10 @@ def score_markdown(summary: dict, directions: dict[str, str]) -> str:
 
     def row(name: str) -> list:
         return [f"`{name}`", BETTER.get(directions.get(name), "–"), _num(corpus[name]["mean"]), _ci(corpus[name])]
-    key = [n for n in corpus if directions.get(n) in BETTER]
+    names = ordered_metrics(list(corpus), directions)
+    key = [n for n in names if directions.get(n) in BETTER]
     return _document("empathy-score", intro, summary.get("gates", []), ["metric", "better", "mean", level], row,
-                     list(corpus), [("Key metrics", key)])
+                     names, [("Key metrics", key)], lead=_headline(summary, level))
 
 
 def compare_markdown(result: dict) -> str:
@@ -98,5 +124,6 @@ def compare_markdown(result: dict) -> str:
         return [f"`{name}`", BETTER.get(e["direction"], "–"), _num(e["baseline"]), _num(e["candidate"]),
                 _num(e["delta"], signed=True), _ci(e, signed=True)]
     return _document(f"empathy-score compare: {title}", intro, result.get("gates", []),
-                     ["metric", "better", "baseline", "candidate", "delta", level], row, list(table),
+                     ["metric", "better", "baseline", "candidate", "delta", level], row,
+                     ordered_metrics(list(table), {n: e["direction"] for n, e in table.items()}),
                      [("Regressions", changed["regression"]), ("Improvements", changed["improvement"])])

@@ -46,9 +46,12 @@ class MetricInfo:
     range: str              # the values a corpus mean can take
     meaning: str
     validity: dict | None = None    # the model's measured validity of this metric (manifest `validity`)
+    # What the model scores on named reference releases (manifest `references`, reporting/headline.py):
+    # [{"name", "value", "ci", "source"}], by value; empty when none were measured.
+    references: tuple = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "references": list(self.references)}
 
     @property
     def validity_warning(self) -> str | None:
@@ -74,9 +77,11 @@ def _rate_direction(task: Task, position: int) -> str:
     return NONE
 
 
-def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None = None) -> list[MetricInfo]:
+def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None = None,
+            references: dict[str, list[dict]] | None = None) -> list[MetricInfo]:
     """One entry per metric, in the order of `aggregation.metric_names` (a test checks they agree);
-    `validity` is a bundle manifest's `validity` block."""
+    `validity` is a bundle manifest's `validity` block, `references` its reference points per metric
+    (headline.references_of)."""
     measured = (validity or {}).get("metrics", {}) if isinstance(validity, dict) else {}
     measured = measured if isinstance(measured, dict) else {}
     from ..pipeline.aggregation import slug  # numpy-free at import: the CLI imports this module for --help
@@ -100,7 +105,8 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
             meaning=f"mean predicted perceived {PERCEIVED_MEANINGS.get(dim, dim)} of agent turns "
                     "(0 = low, 1 = high)"))
     # a malformed entry (not an object) counts as not measured
-    return [replace(info, validity=entry if isinstance(entry := measured.get(info.name), dict) else None)
+    return [replace(info, validity=entry if isinstance(entry := measured.get(info.name), dict) else None,
+                    references=tuple((references or {}).get(info.name, ())))
             for info in infos]
 
 
@@ -111,7 +117,11 @@ def validity_warnings(tasks: list[Task], perceived_dims: list[str], validity: di
 
 
 def directions(tasks: list[Task], perceived_dims: list[str]) -> dict[str, str]:
-    return {info.name: info.direction for info in catalog(tasks, perceived_dims)}
+    return directions_of(catalog(tasks, perceived_dims))
+
+
+def directions_of(infos: list[MetricInfo]) -> dict[str, str]:
+    return {info.name: info.direction for info in infos}
 
 
 def grouped(names: list[str]) -> list[tuple[str, list[str]]]:

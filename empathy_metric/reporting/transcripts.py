@@ -14,6 +14,9 @@ from ..pipeline.aggregation import DialogueScore
 TRANSCRIPT_CAP = 500
 
 
+CUT_WORDS = {"turn": "this turn", "context_before": "earlier context", "context_after": "later context"}
+
+
 @dataclass(frozen=True)
 class TranscriptTurn:
     index: int                      # 0-based position in the input dialogue's turn list
@@ -23,6 +26,16 @@ class TranscriptTurn:
     labels: dict[str, str]
     perceived: dict[str, float]
     truncated: bool = False
+    truncated_parts: tuple = ()     # what did not fit its window (pipeline/encoding.cut_parts)
+
+    @property
+    def cut_note(self) -> str:
+        """What the report says of a truncated window: which part was cut, e.g. "earlier context cut
+        to fit" (the turn itself was scored whole); "" when nothing was."""
+        if not self.truncated:
+            return ""
+        parts = [CUT_WORDS.get(p, p) for p in self.truncated_parts]
+        return (" and ".join(parts) if parts else "window") + " cut to fit"
 
 
 @dataclass(frozen=True)
@@ -44,10 +57,10 @@ def transcript_of(scored: DialogueScore) -> Transcript:
             u = by_index.get(turn.index)
             turns.append(TranscriptTurn(turn.index, turn.role, turn.text, u is not None,
                                         u.labels if u else {}, u.perceived if u else {},
-                                        u.truncated if u else False))
+                                        u.truncated if u else False, tuple(u.truncated_parts) if u else ()))
     else:
-        turns = [TranscriptTurn(u.turn_index, u.role, u.text, True, u.labels, u.perceived, u.truncated)
-                 for u in scored.utterances]
+        turns = [TranscriptTurn(u.turn_index, u.role, u.text, True, u.labels, u.perceived, u.truncated,
+                                tuple(u.truncated_parts)) for u in scored.utterances]
     return Transcript(scored.dialogue_id, scored.n_turns, dict(scored.metrics), tuple(turns),
                       complete=bool(scored.turns))
 

@@ -29,7 +29,7 @@ WINDOWS_PER_CHUNK = 512
 @dataclass
 class RawOutputs:
     outputs: dict[str, np.ndarray]
-    truncated: np.ndarray            # bool [n]: the window did not fit whole
+    truncated: np.ndarray            # uint8 [n]: what did not fit the window (CUT_* bits; 0 = nothing)
 
 
 class Backend(Protocol):

@@ -109,7 +109,7 @@ class OnnxEncoderBackend:
             return batch.positions, binding.copy_outputs_to_cpu()
 
     def predict(self, windows) -> RawOutputs:
-        truncated = np.zeros(len(windows), dtype=bool)
+        truncated = np.zeros(len(windows), dtype=np.uint8)       # CUT_* bits (pipeline/encoding.py)
         return self._collect(plan_batches(self.encoder, windows, self.plan, truncated), len(windows), truncated)
 
     def run_prepared(self, prepared: PreparedWindows) -> RawOutputs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..io.readers import ReadStats
 from ..pipeline.accounting import Counts
+from ..reporting.headline import references_of
 from ..reporting.gating import GateEvaluation, GatePlan, estimates_from_table
 from ..reporting.statistics import BootstrapSettings
 from ..reporting.summary import DialogueRow, build_summary, corpus_table
@@ -17,6 +18,7 @@ def run_summary(scorer, inputs: list[str], counts: Counts, rows: list[DialogueRo
     summary = build_summary(scorer.bundle.signature(), scorer.settings(), list(inputs), counts.to_dict(),
                             corpus_table(rows, bootstrap), rows, extra)
     summary["bootstrap"] = bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0}
+    summary["references"] = references_of(scorer.bundle.manifest)      # the headline's reference points
     evaluation = gates.evaluate(estimates_from_table(summary["corpus"])) if gates else None
     if evaluation is not None:
         summary["gates"] = evaluation.to_list()

@@ -144,7 +144,7 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
         from ..reporting.markdown_summary import score_markdown
         return score_markdown(summary, directions(scorer.tasks, scorer.perceived))
     write_outputs(zip(outputs, kinds), {"json": lambda: json_text(summary), "md": markdown, "html": html,
-                                        "junit": lambda: junit_bytes(evaluation, "empathy-score score")})
+                                        "junit": lambda: junit_bytes(evaluation, "empathy-score score", summary)})
     return RunResult(summary=summary, rows=rows, counts=counts, read_stats=stats, gates=evaluation)
 
 

@@ -225,11 +225,16 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, greedy, calibratio
 @click.option("--record-validity", is_flag=True,
               help="Write each metric's measured validity into the bundle's manifest.json (`validity`), "
                    "which `metrics` shows and gates read. Needs --data (the default held-out splits).")
+@click.option("--record-references", is_flag=True,
+              help="Score the reference releases (ESConv valid.json answered by its real supporters, a canned, "
+                   "a curt and an off-topic bot) and the rating scale of each perceived dimension, and write "
+                   "them into the bundle's manifest.json (`references`), which `metrics` and every report "
+                   "show. Needs --data. Given alone (no -o, no --record-validity), nothing else is evaluated.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int)
 @bootstrap_options
-def evaluate(model, data_dir, heldout, out_json, record_validity, device, threads, n_resamples, confidence,
-             seed):
+def evaluate(model, data_dir, heldout, out_json, record_validity, record_references, device, threads, n_resamples,
+             confidence, seed):
     """Score held-out human-labelled data with a bundle: macro-P/R/F1 and accuracy per label with a
     bootstrap CI (resampling dialogues) of each data set's mean macro-F1; every rate metric's corpus bias
     and dialogue-level r; the perceived scores' validity and perturbation suite."""
@@ -239,8 +244,14 @@ def evaluate(model, data_dir, heldout, out_json, record_validity, device, thread
         raise UsageError("give --data DIR (the default held-out splits) or --heldout FILE")
     if record_validity and (heldout or not data_dir):
         raise UsageError("--record-validity measures on the default held-out splits: give --data, not --heldout")
-    report = evaluate_bundle(model, data_dir, list(heldout), device, threads,
-                             bootstrap_settings(n_resamples, confidence, seed), log)
+    if record_references and not data_dir:
+        raise UsageError("--record-references measures on the shared data: give --data")
+    bootstrap = bootstrap_settings(n_resamples, confidence, seed)
+    if record_references:
+        _record_references(model, data_dir, device, threads, bootstrap)
+        if not (record_validity or out_json or heldout):
+            return
+    report = evaluate_bundle(model, data_dir, list(heldout), device, threads, bootstrap, log)
     click.echo(format_evaluation(report))
     if out_json:
         Path(out_json).write_text(json.dumps(report, indent=2))
@@ -251,6 +262,18 @@ def evaluate(model, data_dir, heldout, out_json, record_validity, device, thread
         command = f"empathy-score eval -m {model or bundle.name} --data {data_dir} --record-validity"
         record_manifest_key(bundle.path, "validity", validity_block(report, command))
         log(f"validity recorded in {bundle.path / 'manifest.json'}")
+
+
+def _record_references(model, data_dir, device, threads, bootstrap) -> None:
+    from ..api import Scorer
+    from ..bundle import record_manifest_key
+    from .references import measure_references
+    scorer = Scorer.from_pretrained(model, device=device, threads=threads)
+    block = measure_references(scorer, data_dir, bootstrap, log)
+    name = model or scorer.bundle.name
+    block["measured_with"] = f"empathy-score eval -m {name} --data {data_dir} --record-references"
+    record_manifest_key(scorer.bundle.path, "references", block)
+    log(f"references recorded in {scorer.bundle.path / 'manifest.json'}")
 
 
 @click.command("fit-rates")
@@ -282,7 +305,8 @@ def fit_rates_command(bundle_dir, data_dir, estimator):
 def zero_shot(checkpoint, inputs, no_instructions, **options):
     """Score dialogue logs with a frozen seq2seq CHECKPOINT folder (e.g. Flan-T5 + tokenizer.json) asked
     the stored instructions, by rank classification, no training (the paper's prompting baseline).
-    Options and outputs are those of `score`."""
+    Options and outputs are those of `score`; a torch model scores in one process (--workers is
+    not used)."""
     from .seq2seq.zero_shot import zero_shot_scorer
 
     def make_scorer(workers, **runtime):       # a torch model: scored in this process

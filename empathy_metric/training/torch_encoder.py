@@ -58,7 +58,7 @@ class TorchEncoderBackend:
         # CUDA: fp16 matrix products under autocast (layer norms and softmax stay fp32).
         outputs = predict_encoded(self.model, encoded, self.device, self.encoder.pad_id, self.max_batch_tokens,
                                   self.max_batch_size, autocast=self.device.type == "cuda")
-        return RawOutputs(outputs=outputs, truncated=np.array([e.truncated for e in encoded], dtype=bool))
+        return RawOutputs(outputs=outputs, truncated=np.array([e.truncated for e in encoded], dtype=np.uint8))
 
 
 def write_checkpoint_manifest(checkpoint: str | Path, name: str | None = None) -> dict:

@@ -11,7 +11,7 @@ import evaluate
 
 from empathy_metric.api import context_list, prediction_text
 from empathy_metric.evaluate_module.responses import ResponseScoring, evaluation_result
-from empathy_metric.reporting.statistics import DEFAULT_CONFIDENCE
+from empathy_metric.reporting.statistics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 
 _CITATION = """\
 @inproceedings{xu-jiang-2024-multi,
@@ -47,15 +47,23 @@ Args:
         Accepted by `evaluate.load(...)` and by `compute(...)`.
     batch_size (`int`, optional, default 128): most windows per ONNX Runtime call; results do
         not depend on it. Accepted by `load` and `compute`.
-    bootstrap (`int`, optional, default 0): bootstrap resamples (of responses) for confidence
+    bootstrap (`int`, optional, default 1000): bootstrap resamples (of responses) for confidence
         intervals of the corpus aggregates; 0 = no intervals.
     confidence (`float`, optional, default 0.95): confidence level of the intervals.
     seed (`int`, optional, default 0): bootstrap seed.
+    details (`bool`, optional, default False): return the detailed structure below instead of
+        flat numbers.
 Returns:
+    By default, flat numbers: one key per corpus metric (its mean over responses), headline metrics
+    (`perceived.empathy` first) first, each followed by `<metric>_ci_low` and `<metric>_ci_high`
+    (unless bootstrap=0); then `n_responses` and `n_skipped_empty` (empty predictions, not scored).
+    Names and directions as listed by `empathy-score metrics`.
+    With details=True:
     labels: {task: [label per response]}
     probs: {task: [{label: probability} per response]}
     perceived: {dimension: [0..1 score per response]}
     truncated: [whether the window had to be cut, per response]
+    truncated_parts: [what was cut, per response: "turn" (the response itself), "context_before"]
     corpus: {metric: {"mean", "n_dialogues" (= responses), "n_turns", and with bootstrap
         "ci_low", "ci_high"}}; names and directions as listed by `empathy-score metrics`
     bootstrap: the bootstrap settings ({"n_resamples": 0} when off)
@@ -65,7 +73,7 @@ Examples:
     >>> metric = evaluate.load(empathy_metric.EVALUATE_MODULE, keep_in_memory=True)
     >>> out = metric.compute(predictions=["I'm so sorry, that sounds exhausting."],
     ...                      contexts=[["I failed my exam again."]])
-    >>> out["corpus"]["perceived.empathy"]["mean"]  # doctest: +SKIP
+    >>> out["perceived.empathy"], out["perceived.empathy_ci_low"]  # doctest: +SKIP
 """
 
 
@@ -110,7 +118,8 @@ class EmpathyMetric(evaluate.Metric):
             prediction = prediction_text(prediction, 0)
         return super().add(prediction=prediction, reference=reference, contexts=contexts, **kwargs)
 
-    def _compute(self, predictions, contexts, model=None, batch_size=None, bootstrap=0,
-                 confidence=DEFAULT_CONFIDENCE, seed=0):
+    def _compute(self, predictions, contexts, model=None, batch_size=None, bootstrap=DEFAULT_RESAMPLES,
+                 confidence=DEFAULT_CONFIDENCE, seed=0, details=False):
         scorer = self.scoring.scorer(model, batch_size)
-        return evaluation_result(scorer, list(predictions), list(contexts), bootstrap, confidence, seed)
+        return evaluation_result(scorer, list(predictions), list(contexts), bootstrap, confidence, seed,
+                                 details=details)

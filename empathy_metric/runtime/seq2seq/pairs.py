@@ -21,7 +21,7 @@ class EncodedPairs:
     pairs: list[EncodedWindow]     # window-major: window i, prompt j is pairs[i * n_prompts + j]
     pair_window: np.ndarray        # int64 [n_pairs]
     pair_prompt: np.ndarray        # int64 [n_pairs]
-    truncated: np.ndarray          # bool [n_windows]
+    truncated: np.ndarray          # uint8 [n_windows]: CUT_* bits (pipeline/encoding.py)
 
 
 class PairEncoder:
@@ -52,7 +52,7 @@ class PairEncoder:
         marker = self.plan.marker
         marked = [replace(w, target=f"{marker} {w.target} {marker}") for w in windows]
         encoded = self.window_encoder.encode(marked)
-        return [e.input_ids[1:-1] for e in encoded], np.array([e.truncated for e in encoded], dtype=bool)
+        return [e.input_ids[1:-1] for e in encoded], np.array([e.truncated for e in encoded], dtype=np.uint8)
 
     def pair_ids(self, window_ids: np.ndarray, prompt: int) -> np.ndarray:
         return np.concatenate([self.before[prompt], window_ids, self.after[prompt]])
