@@ -474,7 +474,8 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
                             corpus_table(rows, bootstrap), rows,
                             {"skipped_record_errors": stats.errors} if stats.errors else None)
     summary["bootstrap"] = bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0}
-    evaluation = gates.evaluate(estimates_from_table(summary["corpus"])) if gates else None
+    from .reporting.tail_gates import gate_estimates     # the corpus means and the tail gates' shares
+    evaluation = gates.evaluate(gate_estimates(summary["corpus"], rows, gates, bootstrap)) if gates else None
     if evaluation is not None:
         summary["gates"] = evaluation.to_list()
     for path, kind in zip(outputs, kinds):
