@@ -27,7 +27,7 @@ from .io.readers.records import clean_text, record_to_dialogue
 from .io.output_paths import check_output_paths, check_shard_outputs
 from .io.resume import begin_run
 from .io.writers import SCORE_KINDS, SHARDS, CsvFormat, JsonlFormat, ShardFolder, TurnWriter, output_kind, \
-    write_json, write_text
+    scored_by, write_json, write_text
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
@@ -381,7 +381,9 @@ def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, 
     for path in outputs:
         kind = output_kind(path)
         if kind == "jsonl":
-            writers.append(TurnWriter(path, JsonlFormat(include_text), append or path == resume_path))
+            writers.append(TurnWriter(path, JsonlFormat(include_text, scored_by(scorer.bundle.signature(),
+                                                                                  scorer.settings())),
+                                      append or path == resume_path))
         elif kind == "csv":
             writers.append(TurnWriter(path, CsvFormat.of(scorer.tasks, scorer.perceived, include_text), append))
     return writers
