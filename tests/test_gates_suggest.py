@@ -130,3 +130,21 @@ def measured_summary(tiny_bundle, tmp_path):
     result = run("score", SAMPLE, "-m", bundle, "-q", "-o", tmp_path / "base.json")
     assert result.exit_code == 0, result.output
     return tmp_path / "base.json", bundle
+
+
+@pytest.mark.scoring
+def test_a_tail_gate_is_in_every_output(tiny_bundle, tmp_path):
+    pytest.importorskip("jinja2", reason="the HTML report needs the [report] extra")
+    outputs = [tmp_path / n for n in ("s.json", "s.md", "s.junit.xml", "s.html")]
+    result = CliRunner().invoke(cli, ["score", str(SAMPLE), "-m", str(tiny_bundle), "--max-share",
+                                      "perceived.empathy<2=0.5", *[a for o in outputs for a in ("-o", str(o))]],
+                                catch_exceptions=False)
+    assert result.exit_code == 1
+    line = "FAIL share(perceived.empathy<2) ci_high=1.0000 > 0.5000"
+    assert line in result.stderr                                         # the verdict printed
+    gate = json.loads(outputs[0].read_text())["gates"][0]
+    assert gate["metric"] == "share(perceived.empathy<2)" and gate["mean"] == 1.0
+    assert gate["tail"] == {"metric": "perceived.empathy", "op": "<", "value": 2.0}
+    assert "`--max-share perceived.empathy<2=0.5` | ❌ FAIL | ci_high | 1.0000 | 0.5000" in outputs[1].read_text()
+    assert line.replace("<", "&lt;").replace(">", "&gt;") in outputs[2].read_text()
+    assert "<code>--max-share perceived.empathy&lt;2=0.5</code>" in outputs[3].read_text()
