@@ -426,7 +426,8 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     outputs carry the scored turn's text. A folder in `outputs` (engine 'ray') gets the per-turn records
     as shards, written by the cluster."""
     kinds = check_outputs(outputs, engine=scorer.engine, inputs=inputs)   # before any work; never overwrite an input
-    shards = next((ShardFolder.of(path, scorer.tasks, scorer.perceived, include_text)
+    shards = next((ShardFolder.of(path, scorer.tasks, scorer.perceived, include_text,
+                                  scored_by(scorer.bundle.signature(), scorer.settings()))
                    for path, kind in zip(outputs, kinds) if kind == SHARDS), None)
     files = [path for path, kind in zip(outputs, kinds) if kind != SHARDS]
     stats, counts, rows = ReadStats(), Counts(), []

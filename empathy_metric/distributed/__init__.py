@@ -23,7 +23,7 @@ from ..api import Scorer
 from ..errors import InputError, ModelError, UsageError
 from ..io.readers import ReaderOptions
 from ..io.readers.records import record_to_dialogue
-from ..io.writers import JsonlFormat, ShardFolder, jsonl_lines
+from ..io.writers import JsonlFormat, ShardFolder, jsonl_lines, scored_by
 from ..pipeline.accounting import Counts
 from ..pipeline.parallel import Job, Ready
 from ..reporting.comparison import group_saved_scores, saved_row
@@ -161,7 +161,8 @@ class _DialogueScorer:
 
     def __init__(self, recipe: Callable[..., Scorer], threads: int, options: ReaderOptions, include_text: bool):
         self.scorer = recipe(threads=threads)
-        self.options, self.format = options, JsonlFormat(include_text)
+        self.options = options
+        self.format = JsonlFormat(include_text, scored_by(self.scorer.bundle.signature(), self.scorer.settings()))
 
     def __call__(self, batch) -> dict:
         dialogues = []
