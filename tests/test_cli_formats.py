@@ -12,7 +12,8 @@ from empathy_metric.schemas import PERCEIVED_DIMENSIONS
 pytestmark = pytest.mark.scoring
 
 TASKS = ("esconv_strategy", "emh_emotional_reactions", "emh_interpretations", "emh_explorations")
-RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated", "truncated_parts"}
+RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated", "truncated_parts",
+               "scored_by"}
 
 # Two small conversations, written below in every layout the readers know.
 CONVERSATIONS = {

@@ -90,13 +90,14 @@ def jsonl_records(path) -> list[dict]:
 
 def shard_records(folder) -> dict[tuple[str, int], dict]:
     """The records of a shard folder, by (dialogue_id, turn_index), read as a user would: json or pyarrow
-    (Parquet keeps `gold` as its JSON text, null when absent)."""
+    (Parquet keeps `gold` and the `scored_by` signature as JSON text, gold null when absent)."""
     if folder.name.endswith(".parquet"):
         import pyarrow.parquet as pq
         records = pq.read_table(folder).to_pylist()
         for record in records:
             gold = record.pop("gold")
             record.update({"gold": json.loads(gold)} if gold is not None else {})
+            record["scored_by"] = json.loads(record["scored_by"])
     else:
         records = [record for path in folder.iterdir() for record in jsonl_records(path)]
     by_turn = {(r["dialogue_id"], r["turn_index"]): r for r in records}

@@ -40,6 +40,7 @@ COMMANDS = {
     "compare": LazyCommand("empathy_metric.cli.compare_cmd:compare"),
     "metrics": LazyCommand("empathy_metric.cli.metrics_cmd:metrics"),
     "analyze": LazyCommand("empathy_metric.cli.analyze_cmd:analyze"),
+    "gates": LazyCommand("empathy_metric.cli.gates_cmd:gates"),
     "train": LazyCommand("empathy_metric.training.commands:train", "Train a model on ESConv, EMH and WASSA.",
                          "train", TRAIN_NEEDS),
     "cv": LazyCommand("empathy_metric.training.commands:cv", "Dialogue-level k-fold cross-validation.",
@@ -135,6 +136,7 @@ def cli():
     empathy-score score logs.jsonl -o turns.jsonl -o summary.json
     empathy-score metrics                    # metric names and their directions
     empathy-score analyze logs.jsonl --ratings ratings.csv   # metrics against your human ratings
+    empathy-score gates suggest summary.json -o gates.toml   # gates from a baseline run
 
     \b
     Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 bad input, 4 model/runtime/output, 130 interrupted.

@@ -7,6 +7,7 @@ import sys
 import click
 
 from .exits import EXIT_GATE_FAILED
+from .gates_cmd import gates_file_option, read_gates_file
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
 from .reader_options import input_options, reader_options
 from .report import echo_warnings, print_summary, progress_callback
@@ -44,6 +45,11 @@ def score_options(command):
                      help="Gate: fail (exit 1) when METRIC is below VALUE (repeatable)."),
         click.option("--fail-over", multiple=True, metavar="METRIC=VALUE",
                      help="Gate: fail (exit 1) when METRIC is above VALUE (repeatable)."),
+        click.option("--max-share", multiple=True, metavar="'METRIC<VALUE=SHARE'",
+                     help="Tail gate: fail (exit 1) when more than SHARE of the dialogues have METRIC under "
+                          "VALUE ('>': over VALUE, for lower-is-better metrics); judged on the share's CI "
+                          "upper bound (repeatable)."),
+        gates_file_option,
         gate_on_options,
     ]
     for option in reversed(options):
@@ -54,7 +60,8 @@ def score_options(command):
 def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_key, text_key, id_key, agent_roles,
               on_error, no_future_context, device, threads, max_batch_tokens, batch_size, workers, engine, ray_address,
               quiet, resume, allow_empty,
-              n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
+              n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues, max_share=(),
+              gates_file=None):
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
     agent_roles=, future_context=, workers=)` loads the model."""
@@ -63,8 +70,12 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     from ..pipeline.aggregation import metric_names
     from ..reporting.gating import plan_gates, threshold_gates
     from ..reporting.metric_catalog import directions
+    from ..reporting.tail_gates import tail_gates
     check_outputs(outputs, engine=engine, inputs=list(inputs))   # a bad -o or a missing extra fails before any work
-    gates = threshold_gates(fail_under, fail_over)        # and so does a malformed gate
+    kept = read_gates_file(gates_file)                    # and so does a malformed gate or gates file
+    gates = (threshold_gates(fail_under + kept.fail_under, fail_over + kept.fail_over)
+             + tail_gates(tuple(max_share) + kept.max_share))
+    min_dialogues = max(min_dialogues, kept.min_dialogues)
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
     if engine == "ray":

@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Iterator
 from ..errors import InputError
 from ..io.readers import ReaderOptions
 from ..io.readers.records import record_to_dialogue
-from ..io.turn_records import JsonlFormat, group_saved_scores, jsonl_lines
+from ..io.turn_records import JsonlFormat, group_saved_scores, jsonl_lines, scored_by
 from ..pipeline.accounting import Counts
 from ..reporting.comparison import saved_row
 from ..reporting.gating import GatePlan
@@ -26,7 +26,8 @@ class _DialogueScorer:
 
     def __init__(self, recipe: Callable[..., Scorer], threads: int, options: ReaderOptions, include_text: bool):
         self.scorer = recipe(threads=threads)
-        self.options, self.format = options, JsonlFormat(include_text)
+        self.options = options
+        self.format = JsonlFormat(include_text, scored_by(self.scorer.bundle.signature(), self.scorer.settings()))
 
     def __call__(self, batch) -> dict:
         dialogues = []

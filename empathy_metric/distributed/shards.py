@@ -36,12 +36,15 @@ def parquet_schema(folder: ShardFolder) -> pa.Schema:
                                    for task in folder.tasks])),
               ("perceived", pa.struct([(dim, pa.float64()) for dim in folder.dims]) if folder.dims else pa.null()),
               ("truncated", pa.bool_()), ("truncated_parts", pa.list_(pa.string())), ("gold", pa.string())]
-    return pa.schema(fields + ([("text", pa.string())] if folder.lines.include_text else []))
+    signed = [("scored_by", pa.string())] if folder.lines.scored_by else []       # its JSON text, as gold's
+    return pa.schema(fields + ([("text", pa.string())] if folder.lines.include_text else []) + signed)
 
 
 def parquet_row(record: dict) -> dict:
-    gold = record.get("gold")
-    return {**record, "gold": dumps_record(gold) if gold else None, "perceived": record["perceived"] or None}
+    """A per-turn record as a row of the Parquet schema: `gold` and the `scored_by` signature as JSON text."""
+    gold, signed = record.get("gold"), record.get("scored_by")
+    return {**record, "gold": dumps_record(gold) if gold else None, "perceived": record["perceived"] or None,
+            **({"scored_by": dumps_record(signed)} if signed else {})}
 
 
 class ShardSink(BlockBasedFileDatasink):

@@ -29,11 +29,28 @@ def dumps_record(record: dict) -> str:
 
 @dataclass(frozen=True)
 class JsonlFormat:
-    """Per-turn records as JSON lines (hashable and small: `--workers` render in the workers)."""
+    """Per-turn records as JSON lines (hashable and small: `--workers` render in the workers).
+    `scored_by` (JSON text of `scored_by()`) signs every record with the model and the settings that
+    decide its scores, so that `compare` can refuse to pair records of different models."""
     include_text: bool = False
+    scored_by: str = ""
 
     def render(self, dialogue_score) -> str:
-        return "".join(dumps_record(u.to_record(self.include_text)) + "\n" for u in dialogue_score.utterances)
+        stamp = f', "{SCORED_BY}": {self.scored_by}}}' if self.scored_by else "}"
+        return "".join(dumps_record(u.to_record(self.include_text))[:-1] + stamp + "\n"
+                       for u in dialogue_score.utterances)
+
+
+SCORED_BY = "scored_by"
+
+
+def scored_by(signature: dict, settings: dict) -> str:
+    """What decides a per-turn record's scores, as JSON text: the model (name and the sha256 of its
+    manifest, which pins every file: a revision replaced in place under one name differs) and the
+    scorer's settings (window, agent roles). Batch sizes, threads and workers do not change scores
+    (tests/test_determinism.py), so they are not part of it."""
+    return dumps_record({"model": signature["model"], "manifest_sha256": signature["manifest_sha256"],
+                         "settings": settings})
 
 
 def jsonl_lines(text: str) -> list[str]:
@@ -166,3 +183,12 @@ def group_saved_scores(records: Iterable[tuple[str, int, dict]], tasks: list[Tas
         current.append(utterance)
     if current:
         yield current
+
+
+def scored_by_of(path: str) -> dict | None:
+    """The `scored_by` signature (model, manifest sha256, settings) of a saved per-turn file's first
+    record; None for a file written before records were signed."""
+    for _name, _line, record in _records(path):
+        stamp = record.get("scored_by")
+        return stamp if isinstance(stamp, dict) else None
+    return None

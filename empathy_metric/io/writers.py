@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import OutputError, UsageError
 from ..pipeline.aggregation import slug
-from .turn_records import JsonlFormat, dumps_record, jsonl_lines  # noqa: F401 (the record format's home)
+from .turn_records import JsonlFormat, dumps_record, jsonl_lines, scored_by  # noqa: F401 (the record format's home)
 
 TURN_FORMATS = (".jsonl", ".csv")
 SUMMARY_FORMATS = (".json", ".html", ".md")
@@ -118,9 +118,10 @@ class ShardFolder:
     dims: tuple[str, ...]
 
     @classmethod
-    def of(cls, path: str, tasks, dims, include_text: bool) -> "ShardFolder":
+    def of(cls, path: str, tasks, dims, include_text: bool, signed_by: str = "") -> "ShardFolder":
+        """`signed_by`: `scored_by()` text, signing the JSONL records as `-o turns.jsonl`'s are."""
         where = path if "://" in path else os.path.abspath(path)     # Ray workers have another working folder
-        return cls(where, JsonlFormat(include_text), tuple(tasks), tuple(dims))
+        return cls(where, JsonlFormat(include_text, signed_by), tuple(tasks), tuple(dims))
 
     @property
     def parquet(self) -> bool:

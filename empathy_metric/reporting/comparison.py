@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..pipeline.aggregation import dialogue_metrics
 from ..pipeline.decoding import UtteranceScore
 from ..schemas import Task
@@ -111,3 +111,23 @@ def largest_drops(baseline: list[DialogueRow], candidate: list[DialogueRow], pai
     sign = -1.0 if direction == LOWER else 1.0
     drops = sorted((sign * (cand[i] - base[i]), i) for i in pairing.paired)
     return [(i, cand[i] - base[i]) for worse, i in drops[:limit] if worse < 0]
+
+
+def _describe_scorer(stamp: dict) -> str:
+    return f"{stamp.get('model')} (manifest sha256 {str(stamp.get('manifest_sha256'))[:12]})"
+
+
+def check_same_scorer(stamps: dict[str, dict | None]) -> None:
+    """A UsageError when two inputs were scored by different models or settings (input -> its
+    `scored_by`; None: unsigned, or a log that one model scores now, which cannot differ)."""
+    signed = [(path, stamp) for path, stamp in stamps.items() if stamp is not None]
+    for path, stamp in signed[1:]:
+        first_path, first = signed[0]
+        if stamp == first:
+            continue
+        mine, theirs = stamp.get("settings") or {}, first.get("settings") or {}
+        what = ("settings (" + ", ".join(sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k)))
+                + ")" if _describe_scorer(stamp) == _describe_scorer(first) else "models")
+        raise UsageError(f"compare: {first_path} was scored by {_describe_scorer(first)} and {path} by "
+                         f"{_describe_scorer(stamp)}, with different {what}: their scores cannot be paired. "
+                         "Give compare the two dialogue logs instead, to score both with one model")

@@ -5,7 +5,9 @@ A gate keeps a metric on one side of a threshold:
   by default (`--gate-on ci`), so a gate passes only when the data show the metric is above V;
 - `--fail-over M=V` (side "over"): fails when the judged value > V, judged on the CI's upper bound;
 - `--max-drop M=D` (compare): a drop of the delta candidate - baseline beyond D, in the metric's bad
-  direction: an "under -D" gate on the delta for higher-is-better metrics, "over +D" for lower.
+  direction: an "under -D" gate on the delta for higher-is-better metrics, "over +D" for lower;
+- `--max-share 'M<V=S'` (tail_gates.py): an "over S" gate on the share of dialogues whose M is under V
+  (`>`: over V), an estimate like any other (the mean of a per-dialogue 0/1, CI over dialogues).
 The CLI prints `GateResult.line()` for every gate and exits from `GateEvaluation.passed`: both come
 from the same object.
 """
@@ -37,10 +39,16 @@ class Gate:
     side: str            # "under": must not fall under threshold; "over": must not rise over it
     threshold: float
     option: str          # the option as the user wrote it, for messages
+    tail: tuple[str, float] | None = None   # tail gates: (op, value); judged on the share of dialogues
 
     @property
     def bound(self) -> str:
         return "ci_low" if self.side == "under" else "ci_high"
+
+    @property
+    def key(self) -> str:
+        """The estimate it judges: the metric, or for a tail gate the share `share(M<V)`."""
+        return f"share({self.metric}{self.tail[0]}{self.tail[1]:g})" if self.tail else self.metric
 
 
 def parse_assignment(text: str, option: str) -> tuple[str, float]:
@@ -128,17 +136,19 @@ class GateResult:
 
     def line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        text = f"{verdict} {self.gate.metric} {self.reason} [{self.gate.option}]"
+        text = f"{verdict} {self.gate.key} {self.reason} [{self.gate.option}]"
         return text + (f" (warning: {self.warning})" if self.warning else "")
 
     def to_dict(self) -> dict:
         e = self.estimate
-        return {"metric": self.gate.metric, "option": self.gate.option, "side": self.gate.side,
+        return {"metric": self.gate.key, "option": self.gate.option, "side": self.gate.side,
                 "threshold": self.gate.threshold, "passed": self.passed, "judged_on": self.judged_on,
                 "judged_value": self.judged_value, "mean": _json_number(e.mean if e else None),
                 "ci_low": _json_number(e.ci_low if e else None), "ci_high": _json_number(e.ci_high if e else None),
                 "n_dialogues": e.n_dialogues if e else 0, "reason": self.reason,
-                "validity_warning": self.warning, "verdict": self.line()}
+                "validity_warning": self.warning, "verdict": self.line(),
+                **({"tail": {"metric": self.gate.metric, "op": self.gate.tail[0], "value": self.gate.tail[1]}}
+                   if self.gate.tail else {})}
 
 
 @dataclass
@@ -167,7 +177,7 @@ class GatePlan:
 
     def evaluate(self, estimates: dict[str, Estimate]) -> GateEvaluation:
         warnings = dict(self.warnings)
-        return GateEvaluation([replace(self._judge(g, estimates.get(g.metric)), warning=warnings.get(g.metric))
+        return GateEvaluation([replace(self._judge(g, estimates.get(g.key)), warning=warnings.get(g.metric))
                                for g in self.gates], self.gate_on, self.min_dialogues)
 
     def _judge(self, gate: Gate, estimate: Estimate | None) -> GateResult:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from ..io.readers import ReadStats
 from ..pipeline.accounting import Counts
 from ..reporting.headline import references_of
-from ..reporting.gating import GateEvaluation, GatePlan, estimates_from_table
+from ..reporting.gating import GateEvaluation, GatePlan
+from ..reporting.tail_gates import gate_estimates
 from ..reporting.statistics import BootstrapSettings
 from ..reporting.summary import DialogueRow, build_summary, corpus_table
 
@@ -19,7 +20,8 @@ def run_summary(scorer, inputs: list[str], counts: Counts, rows: list[DialogueRo
                             corpus_table(rows, bootstrap), rows, extra)
     summary["bootstrap"] = bootstrap.to_dict() if bootstrap else {"unit": "dialogue", "n_resamples": 0}
     summary["references"] = references_of(scorer.bundle.manifest)      # the headline's reference points
-    evaluation = gates.evaluate(estimates_from_table(summary["corpus"])) if gates else None
+    # the corpus means and the tail gates' shares of dialogues
+    evaluation = gates.evaluate(gate_estimates(summary["corpus"], rows, gates, bootstrap)) if gates else None
     if evaluation is not None:
         summary["gates"] = evaluation.to_list()
     return summary, evaluation

@@ -13,7 +13,7 @@ from ..io.output_paths import check_output_paths, check_shard_outputs
 from ..io.output_writer import json_text, write_outputs
 from ..io.readers import ReaderOptions, ReadStats, read_path_list
 from ..io.resume import begin_run
-from ..io.writers import SCORE_KINDS, SHARDS, CsvFormat, JsonlFormat, ShardFolder, TurnWriter, output_kind
+from ..io.writers import SCORE_KINDS, SHARDS, CsvFormat, JsonlFormat, ShardFolder, TurnWriter, output_kind, scored_by
 from ..pipeline.accounting import Counts
 from ..pipeline.aggregation import metric_names
 from ..reporting.gating import GateEvaluation, GatePlan
@@ -42,7 +42,9 @@ def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, 
     for path in outputs:
         kind = output_kind(path)
         if kind == "jsonl":
-            writers.append(TurnWriter(path, JsonlFormat(include_text), append or path == resume_path))
+            writers.append(TurnWriter(path, JsonlFormat(include_text, scored_by(scorer.bundle.signature(),
+                                                                                  scorer.settings())),
+                                      append or path == resume_path))
         elif kind == "csv":
             writers.append(TurnWriter(path, CsvFormat.of(scorer.tasks, scorer.perceived, include_text), append))
     return writers
@@ -85,7 +87,8 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     outputs carry the scored turn's text. A folder in `outputs` (engine 'ray') gets the per-turn records
     as shards, written by the cluster."""
     kinds = check_outputs(outputs, engine=scorer.engine.name, inputs=inputs)   # before any work; never overwrite an input
-    shards = next((ShardFolder.of(path, scorer.tasks, scorer.perceived, include_text)
+    shards = next((ShardFolder.of(path, scorer.tasks, scorer.perceived, include_text,
+                                  scored_by(scorer.bundle.signature(), scorer.settings()))
                    for path, kind in zip(outputs, kinds) if kind == SHARDS), None)
     files = [path for path, kind in zip(outputs, kinds) if kind != SHARDS]
     stats, counts, rows = ReadStats(), Counts(), []
