@@ -185,3 +185,25 @@ def test_high_threshold_per_rating(tiny_bundle, in_tmp):
     assert (survey["high"], survey["n_high"]) == (3.0, sum(1 + k % 5 >= 3 for k in range(12)))
     assert helpful["high"] == 5.0 and helpful["n_high"] == int(np.sum([(k + t) % 5 + 1 == 5 for k in range(12)
                                                                        for t in (4, 5)]))
+
+
+def test_a_binary_rating_is_split_on_its_two_values_with_an_auc_and_its_ci(tiny_bundle, in_tmp):
+    """A 0/1 rating (mostly 0: its median is 0) used to get 'no unit is rated below 0: no ROC-AUC'."""
+    records = [json.loads(line) for line in open("logs.jsonl")]
+    for k, record in enumerate(records):
+        record["survey"]["resolved"] = int(k % 3 == 0)
+    with open("logs.jsonl", "w") as handle:
+        handle.write("".join(json.dumps(r) + "\n" for r in records))
+    result, data = analyze(tiny_bundle, "logs.jsonl", "--record-rating", "resolved=survey.resolved")
+    assert result.exit_code == 0, result.output
+    resolved = data["analyses"][0]
+    assert (resolved["high"], resolved["n_high"]) == (1.0, 4)
+    assert not any("ROC-AUC" in w for w in resolved["warnings"])
+    auc = next(a for a in resolved["agreement"] if a["metric"] == "perceived.empathy")["auc"]
+    assert auc["value"] is not None
+    # a CI over resampled dialogues, or a note saying why there is none
+    assert (auc["ci_low"] is not None and auc["ci_low"] <= auc["value"] <= auc["ci_high"]) or \
+        "resamples of dialogues" in auc["ci_note"]
+    text = run("analyze", "-m", tiny_bundle, "--bootstrap", 200, "logs.jsonl", "--record-rating",
+               "resolved=survey.resolved").stdout
+    assert "high = rating >= 1 (4 of 12)" in " ".join(text.split())
