@@ -12,7 +12,7 @@ from empathy_metric.schemas import PERCEIVED_DIMENSIONS
 pytestmark = pytest.mark.scoring
 
 TASKS = ("esconv_strategy", "emh_emotional_reactions", "emh_interpretations", "emh_explorations")
-RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated"}
+RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated", "repeats"}
 
 # Two small conversations, written below in every layout the readers know.
 CONVERSATIONS = {

@@ -35,7 +35,7 @@ def parquet_schema(folder: ShardFolder) -> pa.Schema:
               ("probs", pa.struct([(task.name, pa.struct([(label, pa.float64()) for label in task.labels]))
                                    for task in folder.tasks])),
               ("perceived", pa.struct([(dim, pa.float64()) for dim in folder.dims]) if folder.dims else pa.null()),
-              ("truncated", pa.bool_()), ("gold", pa.string())]
+              ("truncated", pa.bool_()), ("repeats", pa.bool_()), ("gold", pa.string())]
     return pa.schema(fields + ([("text", pa.string())] if folder.lines.include_text else []))
 
 

@@ -188,4 +188,5 @@ def _utterance(record: dict, text: str) -> UtteranceScore:
     return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
                           role=record["role"], labels=record["labels"], probs=record["probs"],
                           perceived=record["perceived"], truncated=bool(record.get("truncated")),
-                          gold=record.get("gold", {}), text=text)
+                          gold=record.get("gold", {}), text=text,
+                          repeats=record["repeats"] if isinstance(record.get("repeats"), bool) else None)

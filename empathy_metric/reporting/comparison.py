@@ -100,7 +100,8 @@ def _utterance(record: dict, tasks: list[Task], dims: list[str], name: str, line
     return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
                           role=str(record.get("role", "")), labels=labels, probs=record["probs"],
                           perceived={d: float(perceived[d]) for d in dims},
-                          truncated=bool(record.get("truncated")), text=text if isinstance(text, str) else "")
+                          truncated=bool(record.get("truncated")), text=text if isinstance(text, str) else "",
+                          repeats=record["repeats"] if isinstance(record.get("repeats"), bool) else None)
 
 
 def iter_saved_scores(path: str, tasks: list[Task], dims: list[str]) -> Iterator[list[UtteranceScore]]:

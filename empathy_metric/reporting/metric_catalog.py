@@ -6,6 +6,7 @@ Directions:
 - `<ordinal task>.mean_level` (EMH none/weak/strong): higher is better;
 - rates of an ordinal task: the first level (EMH `none`) lower is better, the last level (`strong`)
   higher is better, middle levels (`weak`) are descriptive;
+- `repetition.rate` (no model): lower is better;
 - rates of a nominal task (ESConv strategies, customer-service intents): descriptive ("none"):
   a good supporter uses a mix, so no single strategy's share is better when higher.
 A corpus value is the mean over dialogues of the per-dialogue value.
@@ -46,6 +47,7 @@ class MetricInfo:
     range: str              # the values a corpus mean can take
     meaning: str
     validity: dict | None = None    # the model's measured validity of this metric (manifest `validity`)
+    model_free: bool = False        # computed from the text alone: no agreement with people to measure
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +55,8 @@ class MetricInfo:
     @property
     def validity_warning(self) -> str | None:
         """Why a gate on this metric may be noise, or None when its measured validity is above the floor."""
+        if self.model_free:
+            return None
         if not self.validity:
             return f"the model ships no measured validity for {self.name}"
         r = finite_number(self.validity.get("dialogue_r"))
@@ -79,7 +83,9 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
     `validity` is a bundle manifest's `validity` block."""
     measured = (validity or {}).get("metrics", {}) if isinstance(validity, dict) else {}
     measured = measured if isinstance(measured, dict) else {}
-    from ..pipeline.aggregation import slug  # numpy-free at import: the CLI imports this module for --help
+    # numpy-free at import: the CLI imports this module for --help
+    from ..pipeline.aggregation import REPETITION, slug
+    from ..pipeline.repetition import REPEAT_THRESHOLD
     infos = []
     for task in tasks:
         for position, label in enumerate(task.labels):
@@ -99,6 +105,10 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
             name=f"perceived.{dim}", direction=HIGHER, range="0..1",
             meaning=f"mean predicted perceived {PERCEIVED_MEANINGS.get(dim, dim)} of agent turns "
                     "(0 = low, 1 = high)"))
+    infos.append(MetricInfo(
+        name=REPETITION, direction=LOWER, range="0..1", model_free=True,
+        meaning=f"share of agent turns nearly repeating an earlier agent turn of the dialogue (word-sequence "
+                f"similarity >= {REPEAT_THRESHOLD}; no model)"))
     # a malformed entry (not an object) counts as not measured
     return [replace(info, validity=entry if isinstance(entry := measured.get(info.name), dict) else None)
             for info in infos]
