@@ -1,0 +1,31 @@
+"""The generic releases of the perturbation suite: stock lines from the "eval" template sets, which
+training never sees, replace every agent turn and nothing else."""
+import random
+
+from empathy_metric.dialogue import Dialogue, Turn
+from empathy_metric.training.perturbation_suite import KINDS, perturbed
+from empathy_metric.training.perturbations import CANNED, GENERIC_SETS
+
+AGENT = frozenset({"assistant"})
+
+
+def test_train_and_eval_template_sets_are_disjoint():
+    assert set(GENERIC_SETS) == {"generic_sympathy", "generic_questions"}
+    lines = {part: {line.lower() for s in GENERIC_SETS.values() for line in s[part]} for part in ("train", "eval")}
+    assert not lines["train"] & lines["eval"]
+    assert all(len(s["eval"]) >= 10 for s in GENERIC_SETS.values())
+    assert not lines["eval"] & {line.lower() for line in CANNED["train"]}
+    assert all(line.rstrip().endswith("?") for line in GENERIC_SETS["generic_questions"]["eval"])
+
+
+def test_a_generic_release_replaces_agent_turns_with_eval_lines_only():
+    turns = [Turn(role="user", text="My dog died this morning.", index=0),
+             Turn(role="assistant", text="Oh no, how old was he? Were you with him?", index=1),
+             Turn(role="user", text="Fourteen. I was at work.", index=2),
+             Turn(role="assistant", text="Not being there must make it even harder.", index=3)]
+    dialogue = Dialogue(dialogue_id="d", turns=turns, turns_read=4)
+    for kind in GENERIC_SETS:
+        assert kind in KINDS
+        out = perturbed(dialogue, kind, AGENT, [], random.Random(0))
+        assert [t.text for t in out.turns if t.role == "user"] == [turns[0].text, turns[2].text]
+        assert all(t.text in GENERIC_SETS[kind]["eval"] for t in out.turns if t.role == "assistant")
