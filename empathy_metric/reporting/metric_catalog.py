@@ -25,6 +25,8 @@ PERCEIVED_MEANINGS = {
     "helpfulness": "helpfulness (expected seeker view of the reply: fits and helps; weakly supervised)",
     "relevance": "relevance (seeker survey: the conversation stayed on my problem)",
     "improvement": "improvement (seeker's emotion intensity, before minus after the chat)",
+    "understanding": "understanding (the reply engages with this person's situation: real replies score "
+                     "above generic lines and replies from other conversations)",
 }
 
 
