@@ -3,7 +3,7 @@ from the held-out features (features.py --split heldout) and the trained head:
 
     PYTHONPATH=$PWD nice -n 10 python research/understanding/validity.py \
         /work/runs/generic/features-heldout.npz /work/runs/generic/head.npz --data ../shared/data \
-        -o /work/runs/generic/validity.json
+        -o /work/runs/generic/validity.json --record empathy_metric/models/minilm-empathy-v4
 
 - ROC-AUC real vs generic (the "eval" template sets, never trained on) and real vs swapped replies,
   per data set, raw and with reply length partialled out, bootstrap CI over dialogues;
@@ -11,6 +11,9 @@ from the held-out features (features.py --split heldout) and the trained head:
   corpus mean in between-dialogue SD of the real dialogue means, with a bootstrap CI;
 - agreement with people: ESConv valid seekers' per-turn ratings and post-chat survey, WASSA dev
   third-party empathy ratings, EMH (15% test part) interpretations strong vs weak.
+`--record BUNDLE` writes the `perceived.understanding` entry of the bundle manifest's `validity` (as
+`eval --record-validity` writes the others: dialogue-level r with the seekers' per-turn ratings), with
+the discrimination and release figures beside it.
 """
 from __future__ import annotations
 
@@ -120,6 +123,33 @@ def agreement(data, scores, data_dir: Path, bootstrap) -> dict:
     return report
 
 
+def validity_entry(report: dict, command: str) -> dict:
+    r = report["agreement"]["understanding"]["esconv_feedback_dialogues"]
+    def auc(source, kind):
+        a = report["discrimination"][source][kind]["understanding"]
+        return {"auc": a["raw"], "ci": a["raw_ci"], "length_partialled": a["length_partialled"],
+                "length_partialled_ci": a["length_partialled_ci"]}
+    def release(kind):
+        c = report["releases"]["esconv_valid"][kind]["understanding"]
+        return {"change": c["mean_change"], "ci": c["ci"], "change_in_sd": c["change_in_sd"], "ci_in_sd": c["ci_in_sd"]}
+    agreement = report["agreement"]["understanding"]
+    return {"dialogue_r": r["raw"], "dialogue_r_ci": list(r["raw_ci"]), "length_partialled_r": r["length_partialled"],
+            "length_partialled_r_ci": list(r["length_partialled_ci"]), "n_dialogues": r["n_dialogues"],
+            "data": "ESConv valid.json: mean of the seeker's per-turn helpfulness ratings per dialogue",
+            "measured_with": command,
+            "real_vs_generic_auc": {f"{source}_{kind}": auc(source, kind) for source in ("esconv", "wassa", "emh", "all")
+                                    for kind in ("generic_sympathy", "generic_questions")},
+            "real_vs_swapped_auc": {f"{source}_{kind}": auc(source, kind) for source, kind in
+                                    (("esconv", "swapped_other"), ("esconv", "swapped_same"), ("wassa", "swapped_other"),
+                                     ("emh", "swapped_other"))},
+            "esconv_valid_releases": {kind: release(kind) for kind in NEGATIVES},
+            "seeker_turn_ratings_spearman": [agreement["esconv_feedback"]["raw"], *agreement["esconv_feedback"]["raw_ci"]],
+            "survey_empathy_spearman": [agreement["esconv_survey"]["raw"], *agreement["esconv_survey"]["raw_ci"]],
+            "wassa_dev_turn_r": [agreement["wassa_dev_turns"]["raw"], *agreement["wassa_dev_turns"]["raw_ci"]],
+            "emh_interpretations_strong_vs_weak_auc": [agreement["emh_interpretations_strong_vs_weak"]["raw"],
+                                                       *agreement["emh_interpretations_strong_vs_weak"]["raw_ci"]]}
+
+
 def _settings():
     from empathy_metric.bundle import load_bundle
     return load_bundle(None).window
@@ -132,7 +162,25 @@ def main() -> None:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--n-resamples", type=int, default=1000)
+    parser.add_argument("--reuse", action="store_true", help="read the report from -o when it exists")
+    parser.add_argument("--record", type=Path, help="bundle folder whose manifest validity gets the entry")
     args = parser.parse_args()
+    if args.reuse and Path(args.output).is_file():
+        report = json.loads(Path(args.output).read_text())
+    else:
+        report = compute(args)
+        Path(args.output).write_text(json.dumps(finite_or_null(report), indent=1) + "\n")
+    show(report)
+    if args.record:
+        from empathy_metric.bundle import load_bundle, record_manifest_key
+        validity = dict(load_bundle(args.record).manifest["validity"])
+        validity["metrics"] = {**validity["metrics"], "perceived.understanding": finite_or_null(validity_entry(
+            report, "PYTHONPATH=$PWD python research/understanding/validity.py /work/runs/generic/features-heldout.npz "
+                    "/work/runs/generic/head.npz --data ../shared/data -o validity.json --record BUNDLE"))}
+        record_manifest_key(args.record, "validity", validity)
+
+
+def compute(args) -> dict:
     data = dict(np.load(args.features))
     weights = {k: v.astype(np.float32) for k, v in np.load(args.head).items() if k in
                ("mean", "scale", "w1", "b1", "w2", "b2")}
@@ -143,7 +191,10 @@ def main() -> None:
               "releases": {"esconv_valid": releases(data, scores, "esconv", bootstrap),
                            "wassa_dev": releases(data, scores, "wassa", bootstrap)},
               "agreement": agreement(data, scores, args.data, bootstrap)}
-    Path(args.output).write_text(json.dumps(finite_or_null(report), indent=1) + "\n")
+    return report
+
+
+def show(report: dict) -> None:
     for source, kinds in report["discrimination"].items():
         for kind, by_dim in kinds.items():
             print(f"AUC {source:6s} real vs {kind:17s} " + "  ".join(
