@@ -29,3 +29,12 @@ def test_a_generic_release_replaces_agent_turns_with_eval_lines_only():
         out = perturbed(dialogue, kind, AGENT, [], random.Random(0))
         assert [t.text for t in out.turns if t.role == "user"] == [turns[0].text, turns[2].text]
         assert all(t.text in GENERIC_SETS[kind]["eval"] for t in out.turns if t.role == "assistant")
+
+
+def test_the_repetitive_release_loops_over_its_own_earlier_replies():
+    turns = [Turn(role="user" if k % 2 == 0 else "assistant", text=f"turn {k}", index=k) for k in range(8)]
+    out = perturbed(Dialogue(dialogue_id="d", turns=turns, turns_read=8), "repetitive", AGENT, [], random.Random(1))
+    agent = [t.text for t in out.turns if t.role == "assistant"]
+    assert agent[0] == "turn 1" and agent[1] == "turn 1"
+    assert all(text in ("turn 1", "turn 3", "turn 5")[:k] for k, text in enumerate(agent[1:], start=1))
+    assert [t.text for t in out.turns if t.role == "user"] == ["turn 0", "turn 2", "turn 4", "turn 6"]

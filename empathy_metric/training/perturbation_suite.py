@@ -5,7 +5,8 @@ dialogues. A metric fit to gate releases moves down for off-topic, canned and cu
 put for a no-op, and barely moves for padding. The generic releases answer every message with a
 stock line that never engages with the person's situation: sympathy lines (`generic_sympathy`) or
 questions any conversation could get (`generic_questions`), the failure of support bots that a
-metric of one turn's sympathy rewards (issue 37).
+metric of one turn's sympathy rewards (issue 37). The repetitive release answers each message after
+the first with one of its own earlier replies (a bot stuck in a loop: each line real and specific once).
 
 Canned replies, filler sentences and generic lines come from the "eval" lists of perturbations.py,
 which training never sees.
@@ -22,7 +23,7 @@ from ..pipeline.windows import WindowSettings, dialogue_windows
 from ..reporting.statistics import BootstrapSettings, mean_intervals
 from .perturbations import GENERIC_SETS, canned, generic, off_topic, padded
 
-KINDS = ("no_op", "off_topic", "canned", "curt", "padded", *GENERIC_SETS)
+KINDS = ("no_op", "off_topic", "canned", "curt", "padded", *GENERIC_SETS, "repetitive")
 CURT_MAX_WORDS = 3       # a curt release keeps at most this many words of each reply
 
 
@@ -43,8 +44,23 @@ def perturbed(dialogue: Dialogue, kind: str, agent_roles: frozenset[str], pool: 
         if kind in GENERIC_SETS:
             return generic(rng, kind, "eval")
         raise ValueError(f"unknown perturbation {kind!r}")
+    if kind == "repetitive":
+        return replace(dialogue, turns=_looped(dialogue.turns, agent_roles, rng))
     turns = [replace(t, text=text_of(t.text)) if t.role.lower() in agent_roles else t for t in dialogue.turns]
     return replace(dialogue, turns=turns)
+
+
+def _looped(turns: list, agent_roles: frozenset[str], rng: random.Random) -> list:
+    """Each agent turn after the first replaced by one of the dialogue's earlier agent replies."""
+    earlier: list[str] = []
+    looped = []
+    for turn in turns:
+        if turn.role.lower() in agent_roles:
+            looped.append(replace(turn, text=rng.choice(earlier)) if earlier else turn)
+            earlier.append(turn.text)
+        else:
+            looped.append(turn)
+    return looped
 
 
 def dialogue_means(predict, dialogues: list[Dialogue], settings: WindowSettings,
