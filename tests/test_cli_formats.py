@@ -13,7 +13,7 @@ pytestmark = pytest.mark.scoring
 
 TASKS = ("esconv_strategy", "emh_emotional_reactions", "emh_interpretations", "emh_explorations")
 RECORD_KEYS = {"dialogue_id", "turn_index", "role", "labels", "probs", "perceived", "truncated", "truncated_parts",
-               "scored_by"}
+               "repeats", "scored_by"}
 
 # Two small conversations, written below in every layout the readers know.
 CONVERSATIONS = {

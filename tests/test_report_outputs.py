@@ -76,7 +76,8 @@ def test_score_report_is_self_contained_and_complete(score_report):
     assert summary["signature"]["manifest_sha256"] in html
     for name in summary["corpus"]:
         assert f'id="metric-{name}"' in html
-    assert html.count("validity: not measured") == len(summary["corpus"])     # the tiny bundle has none
+    # the tiny bundle has none; repetition.rate needs none (no model)
+    assert html.count("validity: not measured") == len(summary["corpus"]) - 1
     # one distribution plot per metric, one curve per dialogue
     assert html.count("<svg") == len(summary["corpus"]) + len(summary["dialogues"])
     for (dialogue_id, _), text in scored_texts().items():
@@ -397,4 +398,6 @@ def test_report_shows_the_validity_the_manifest_ships(tiny_bundle, tmp_path):
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "validity: dialogue-level r 0.61 [0.52, 0.69]; n = 195 dialogues; WASSA" in html
     assert "validity: dialogue-level r 0.21. Below the 0.4 floor" in html
-    assert html.count("validity: not measured") == len(re.findall(r'id="metric-', html)) - 2
+    # all but the two measured ones and repetition.rate (no model)
+    assert html.count("validity: not measured") == len(re.findall(r'id="metric-', html)) - 3
+    assert "validity: no model: computed from the turn texts" in html

@@ -35,7 +35,8 @@ def parquet_schema(folder: ShardFolder) -> pa.Schema:
               ("probs", pa.struct([(task.name, pa.struct([(label, pa.float64()) for label in task.labels]))
                                    for task in folder.tasks])),
               ("perceived", pa.struct([(dim, pa.float64()) for dim in folder.dims]) if folder.dims else pa.null()),
-              ("truncated", pa.bool_()), ("truncated_parts", pa.list_(pa.string())), ("gold", pa.string())]
+              ("truncated", pa.bool_()), ("truncated_parts", pa.list_(pa.string())), ("repeats", pa.bool_()),
+              ("gold", pa.string())]
     signed = [("scored_by", pa.string())] if folder.lines.scored_by else []       # its JSON text, as gold's
     return pa.schema(fields + ([("text", pa.string())] if folder.lines.include_text else []) + signed)
 

@@ -146,7 +146,8 @@ def read_utterance(record: dict, tasks: list[Task], dims: list[str], name: str, 
                           role=str(record.get("role", "")), labels=labels, probs=record["probs"],
                           perceived={d: float(perceived[d]) for d in dims},
                           truncated=bool(record.get("truncated")), gold=gold if isinstance(gold, dict) else {},
-                          text=text if isinstance(text, str) else "", truncated_parts=_parts(record))
+                          text=text if isinstance(text, str) else "", truncated_parts=_parts(record),
+                          repeats=record["repeats"] if isinstance(record.get("repeats"), bool) else None)
 
 
 def _parts(record: dict) -> list[str]:

@@ -141,7 +141,7 @@ class CsvFormat:
         return cls(tuple((t.name, tuple(t.labels)) for t in tasks), tuple(perceived_dims), include_text)
 
     def columns(self) -> list[str]:
-        columns = ["dialogue_id", "turn_index", "role", "truncated", "truncated_parts"]
+        columns = ["dialogue_id", "turn_index", "role", "truncated", "truncated_parts", "repeats"]
         for name, labels in self.tasks:
             columns.append(name)
             columns += [f"{name}.p.{slug(label)}" for label in labels]
@@ -152,7 +152,8 @@ class CsvFormat:
         text = io.StringIO(newline="")
         writer = csv.writer(text)
         for u in dialogue_score.utterances:
-            row = [u.dialogue_id, u.turn_index, u.role, int(u.truncated), "+".join(u.truncated_parts)]
+            row = [u.dialogue_id, u.turn_index, u.role, int(u.truncated), "+".join(u.truncated_parts),
+                   int(bool(u.repeats))]
             for name, labels in self.tasks:
                 row.append(u.labels[name])
                 row += [u.probs[name][label] for label in labels]

@@ -6,7 +6,9 @@ Metric names (stable, part of the public output):
   probability, or the adjusted share);
 - `<task>.mean_level`: mean level (0 = first label) for ordinal tasks (EMH none/weak/strong), from
   the rates;
-- `perceived.<dim>`: mean per-turn perceived score.
+- `perceived.<dim>`: mean per-turn perceived score;
+- `repetition.rate`: the share of agent turns nearly repeating an earlier agent turn of the dialogue
+  (repetition.py; from the turns' text, no model).
 The corpus value of a metric is the mean over dialogues (each dialogue weighs the same).
 """
 from __future__ import annotations
@@ -20,6 +22,9 @@ from ..dialogue import Turn
 from ..schemas import Task
 from .decoding import UtteranceScore
 from .quantification import quantifier
+from .repetition import repeats
+
+REPETITION = "repetition.rate"
 
 
 def slug(label: str) -> str:
@@ -32,7 +37,7 @@ def metric_names(tasks: list[Task], perceived_dims: list[str]) -> list[str]:
         names += [f"{task.name}.rate.{slug(label)}" for label in task.labels]
         if task.ordinal:
             names.append(f"{task.name}.mean_level")
-    return names + [f"perceived.{d}" for d in perceived_dims]
+    return names + [f"perceived.{d}" for d in perceived_dims] + [REPETITION]
 
 
 def dialogue_metrics(utterances: list[UtteranceScore], tasks: list[Task],
@@ -48,7 +53,22 @@ def dialogue_metrics(utterances: list[UtteranceScore], tasks: list[Task],
             metrics[f"{task.name}.mean_level"] = float((weights @ np.arange(len(task.labels))).mean())
     for dim in perceived_dims:
         metrics[f"perceived.{dim}"] = float(np.mean([u.perceived[dim] for u in utterances]))
+    flags = repeat_flags(utterances)
+    metrics[REPETITION] = float(np.mean(flags)) if flags else 0.0
     return metrics
+
+
+def repeat_flags(utterances: list[UtteranceScore]) -> list[bool]:
+    """Each turn's near-repeat flag: as recorded (read back from a per-turn file), else from the texts
+    in dialogue order, whatever order the turns were scored or read back in."""
+    if all(u.repeats is not None for u in utterances):
+        return [bool(u.repeats) for u in utterances]
+    ordered = sorted(range(len(utterances)), key=lambda k: utterances[k].turn_index)
+    found = repeats([utterances[k].text for k in ordered])
+    flags = [False] * len(utterances)
+    for k, flag in zip(ordered, found):
+        flags[k] = flag
+    return flags
 
 
 def turn_weights(utterances: list[UtteranceScore], task: Task) -> np.ndarray:
@@ -81,6 +101,8 @@ class DialogueScore:
 def dialogue_score(dialogue_id: str, utterances: list[UtteranceScore], tasks: list[Task],
                    perceived_dims: list[str], reused_from: str | None = None,
                    turns: list[Turn] | None = None) -> DialogueScore:
+    for utterance, flag in zip(utterances, repeat_flags(utterances)):
+        utterance.repeats = flag            # the whole dialogue is here: its records carry the flag
     return DialogueScore(dialogue_id=dialogue_id, utterances=utterances,
                          metrics=dialogue_metrics(utterances, tasks, perceived_dims), n_turns=len(utterances),
                          reused_from=reused_from, turns=list(turns or []),

@@ -28,12 +28,17 @@ class UtteranceScore:
     # what was cut when the window did not fit: "turn" (the scored turn itself), "context_before",
     # "context_after" (turns around it left out or cut); [] when nothing was
     truncated_parts: list[str] = field(default_factory=list)
+    # whether it nearly repeats an earlier agent turn of its dialogue (repetition.py): set once the whole
+    # dialogue is scored, written in the record, so that saved records give `repetition.rate` without text
+    repeats: bool | None = None
 
     def to_record(self, include_text: bool = False) -> dict:
         """The per-turn output record; `include_text` adds the scored turn's text (`--include-text`)."""
         record = {"dialogue_id": self.dialogue_id, "turn_index": self.turn_index, "role": self.role,
                   "labels": self.labels, "probs": self.probs, "perceived": self.perceived,
                   "truncated": self.truncated, "truncated_parts": self.truncated_parts}
+        if self.repeats is not None:
+            record["repeats"] = self.repeats
         if self.gold:
             record["gold"] = self.gold
         if include_text:

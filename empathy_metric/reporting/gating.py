@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ..errors import UsageError
-from .metric_catalog import HIGHER, LOWER
+from .metric_catalog import HIGHER, LOWER, PERCEIVED_MEANINGS
 
 GATE_ON = ("ci", "mean")
 
@@ -101,6 +101,11 @@ def check_metric_names(names, known, option: str = "gate") -> None:
     for name in names:
         if name in known:
             continue
+        dim = name.removeprefix("perceived.")
+        if name.startswith("perceived.") and dim in PERCEIVED_MEANINGS:
+            raise UsageError(f"{option}: this model has no '{name}' (not every model scores every perceived "
+                             f"dimension: the default model has perceived.understanding, -m fast does not); "
+                             "`empathy-score metrics -m MODEL` lists a model's metrics")
         close = difflib.get_close_matches(name, list(known), n=5, cutoff=0.5)
         hint = ("did you mean: " + ", ".join(close) if close
                 else "known metrics: " + ", ".join(list(known)[:8]) + (", ..." if len(known) > 8 else ""))

@@ -63,10 +63,12 @@ def _interval(value, signed: bool = False) -> str:
     return " [" + ", ".join(f"{b:+.3f}" if signed else f"{b:.2f}" for b in bounds) + "]"
 
 
-def validity_note(entry) -> str:
+def validity_note(entry, model_free: bool = False) -> str:
     """A metric's measured agreement with people: its entry in the manifest's `validity` block
     (`eval --record-validity`: dialogue_r, dialogue_r_ci, length_partialled_r(_ci), corpus_bias(_ci),
     n_dialogues, data), read defensively; "not measured" when the model has none."""
+    if model_free:
+        return "no model: computed from the turn texts"
     r = finite_number(entry.get("dialogue_r")) if isinstance(entry, dict) else None
     if r is None:
         return "not measured"
@@ -126,7 +128,7 @@ def _metric_sections(summary: dict, catalog: list[MetricInfo]) -> list[dict]:
             values = np.array([row["metrics"][name] for row in rows], dtype=np.float64)
             metrics.append({"name": name, "direction": ARROWS.get(info.direction, "descriptive"),
                             "meaning": info.meaning, "mean": entry["mean"], "ci": ci,
-                            "ci_note": entry.get("ci_note"), "validity": validity_note(info.validity),
+                            "ci_note": entry.get("ci_note"), "validity": validity_note(info.validity, info.model_free),
                             "plot": distribution_plot(name, values, _range_top(info), entry["mean"], ci)})
         sections.append({"task": task, "metrics": metrics})
     return sections
@@ -189,7 +191,7 @@ def compare_report(result: dict, catalog: list[MetricInfo], tasks: list[Task], d
     or None where a side has none), the dialogues that dropped most on `sort_by`, worst first."""
     from .plots import delta_plot, perceived_colours
     table = result["metrics"]
-    validity = {info.name: validity_note(info.validity) for info in catalog}
+    validity = {info.name: validity_note(info.validity, info.model_free) for info in catalog}
     groups = [{"prefix": prefix, "metrics": [dict(table[f"{prefix}.{leaf}" if prefix else leaf],
                                                    name=f"{prefix}.{leaf}" if prefix else leaf, leaf=leaf,
                                                    validity=validity[f"{prefix}.{leaf}" if prefix else leaf])

@@ -6,6 +6,7 @@ Directions:
 - `<ordinal task>.mean_level` (EMH none/weak/strong): higher is better;
 - rates of an ordinal task: the first level (EMH `none`) lower is better, the last level (`strong`)
   higher is better, middle levels (`weak`) are descriptive;
+- `repetition.rate` (no model): lower is better;
 - rates of a nominal task (ESConv strategies, customer-service intents): descriptive ("none"):
   a good supporter uses a mix, so no single strategy's share is better when higher.
 A corpus value is the mean over dialogues of the per-dialogue value.
@@ -24,6 +25,8 @@ PERCEIVED_MEANINGS = {
     "helpfulness": "helpfulness (expected seeker view of the reply: fits and helps; weakly supervised)",
     "relevance": "relevance (seeker survey: the conversation stayed on my problem)",
     "improvement": "improvement (seeker's emotion intensity, before minus after the chat)",
+    "understanding": "understanding (the reply engages with this person's situation: real replies score "
+                     "above generic lines and replies from other conversations)",
 }
 
 
@@ -49,6 +52,7 @@ class MetricInfo:
     # What the model scores on named reference releases (manifest `references`, reporting/headline.py):
     # [{"name", "value", "ci", "source"}], by value; empty when none were measured.
     references: tuple = ()
+    model_free: bool = False        # computed from the text alone: no agreement with people to measure
 
     def to_dict(self) -> dict:
         return {**asdict(self), "references": list(self.references)}
@@ -56,6 +60,8 @@ class MetricInfo:
     @property
     def validity_warning(self) -> str | None:
         """Why a gate on this metric may be noise, or None when its measured validity is above the floor."""
+        if self.model_free:
+            return None
         if not self.validity:
             return f"the model ships no measured validity for {self.name}"
         r = finite_number(self.validity.get("dialogue_r"))
@@ -84,7 +90,9 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
     (headline.references_of)."""
     measured = (validity or {}).get("metrics", {}) if isinstance(validity, dict) else {}
     measured = measured if isinstance(measured, dict) else {}
-    from ..pipeline.aggregation import slug  # numpy-free at import: the CLI imports this module for --help
+    # numpy-free at import: the CLI imports this module for --help
+    from ..pipeline.aggregation import REPETITION, slug
+    from ..pipeline.repetition import REPEAT_THRESHOLD
     infos = []
     for task in tasks:
         for position, label in enumerate(task.labels):
@@ -104,6 +112,10 @@ def catalog(tasks: list[Task], perceived_dims: list[str], validity: dict | None 
             name=f"perceived.{dim}", direction=HIGHER, range="0..1",
             meaning=f"mean predicted perceived {PERCEIVED_MEANINGS.get(dim, dim)} of agent turns "
                     "(0 = low, 1 = high)"))
+    infos.append(MetricInfo(
+        name=REPETITION, direction=LOWER, range="0..1", model_free=True,
+        meaning=f"share of agent turns nearly repeating an earlier agent turn of the dialogue (word-sequence "
+                f"similarity >= {REPEAT_THRESHOLD}; no model)"))
     # a malformed entry (not an object) counts as not measured
     return [replace(info, validity=entry if isinstance(entry := measured.get(info.name), dict) else None,
                     references=tuple((references or {}).get(info.name, ())))

@@ -227,7 +227,7 @@ def average(checkpoints, out_dir, data_dir, valid_split_seed, greedy, calibratio
                    "which `metrics` shows and gates read. Needs --data (the default held-out splits).")
 @click.option("--record-references", is_flag=True,
               help="Score the reference releases (ESConv valid.json answered by its real supporters, a canned, "
-                   "a curt and an off-topic bot) and the rating scale of each perceived dimension, and write "
+                   "a curt, an off-topic, a generic-questions, a generic-sympathy and a repetitive bot) and the rating scale of each perceived dimension, and write "
                    "them into the bundle's manifest.json (`references`), which `metrics` and every report "
                    "show. Needs --data. Given alone (no -o, no --record-validity), nothing else is evaluated.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)

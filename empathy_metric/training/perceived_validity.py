@@ -239,6 +239,11 @@ def validity_report(predict, data_dir: str | Path, settings, dims: list[str], bo
     return report
 
 
+def _sd_ci(change: dict) -> str:
+    low, high = change.get("ci_in_sd", (float("nan"), float("nan")))
+    return f"[{low:+.2f}, {high:+.2f}]"
+
+
 def format_validity(report: dict) -> str:
     """The report as text lines: one per figure, raw and length-partialled, with CIs."""
     def ci(pair):
@@ -260,6 +265,7 @@ def format_validity(report: dict) -> str:
         for kind, by_dim in result["changes"].items():
             for dim, change in by_dim.items():
                 lines.append(f"perturbation {suite} {kind}: perceived.{dim} change {change['mean_change']:+.4f} "
-                             f"{ci(change['ci'])} ({change['change_in_sd']:+.2f} between-dialogue SD; "
+                             f"{ci(change['ci'])} ({change['change_in_sd']:+.2f} {_sd_ci(change)} "
+                             "between-dialogue SD; "
                              f"{result['n_dialogues']} dialogues)")
     return "\n".join(lines)

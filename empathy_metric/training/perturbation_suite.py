@@ -2,10 +2,14 @@
 way (a release that regressed) or padded with an irrelevant sentence, the conversations are scored
 again, and the change of each dialogue's mean perceived score is reported with a bootstrap CI over
 dialogues. A metric fit to gate releases moves down for off-topic, canned and curt replies, stays
-put for a no-op, and barely moves for padding.
+put for a no-op, and barely moves for padding. The generic releases answer every message with a
+stock line that never engages with the person's situation: sympathy lines (`generic_sympathy`) or
+questions any conversation could get (`generic_questions`), the failure of support bots that a
+metric of one turn's sympathy rewards (issue 37). The repetitive release answers each message after
+the first with one of its own earlier replies (a bot stuck in a loop: each line real and specific once).
 
-Canned replies and filler sentences come from the "eval" lists of perturbations.py, which training
-never sees.
+Canned replies, filler sentences and generic lines come from the "eval" lists of perturbations.py,
+which training never sees.
 """
 from __future__ import annotations
 
@@ -17,9 +21,9 @@ import numpy as np
 from ..dialogue import Dialogue
 from ..pipeline.windows import WindowSettings, dialogue_windows
 from ..reporting.statistics import BootstrapSettings, mean_intervals
-from .perturbations import canned, off_topic, padded
+from .perturbations import GENERIC_SETS, canned, generic, off_topic, padded
 
-KINDS = ("no_op", "off_topic", "canned", "curt", "padded")
+KINDS = ("no_op", "off_topic", "canned", "curt", "padded", *GENERIC_SETS, "repetitive")
 CURT_MAX_WORDS = 3       # a curt release keeps at most this many words of each reply
 
 
@@ -37,9 +41,26 @@ def perturbed(dialogue: Dialogue, kind: str, agent_roles: frozenset[str], pool: 
             return " ".join(text.split()[:CURT_MAX_WORDS])
         if kind == "padded":
             return padded(text, rng, "eval")
+        if kind in GENERIC_SETS:
+            return generic(rng, kind, "eval")
         raise ValueError(f"unknown perturbation {kind!r}")
+    if kind == "repetitive":
+        return replace(dialogue, turns=_looped(dialogue.turns, agent_roles, rng))
     turns = [replace(t, text=text_of(t.text)) if t.role.lower() in agent_roles else t for t in dialogue.turns]
     return replace(dialogue, turns=turns)
+
+
+def _looped(turns: list, agent_roles: frozenset[str], rng: random.Random) -> list:
+    """Each agent turn after the first replaced by one of the dialogue's earlier agent replies."""
+    earlier: list[str] = []
+    looped = []
+    for turn in turns:
+        if turn.role.lower() in agent_roles:
+            looped.append(replace(turn, text=rng.choice(earlier)) if earlier else turn)
+            earlier.append(turn.text)
+        else:
+            looped.append(turn)
+    return looped
 
 
 def dialogue_means(predict, dialogues: list[Dialogue], settings: WindowSettings,
@@ -56,7 +77,8 @@ def dialogue_means(predict, dialogues: list[Dialogue], settings: WindowSettings,
 
 def run_suite(predict, dialogues: list[Dialogue], settings: WindowSettings, agent_roles: frozenset[str],
               dims: list[str], bootstrap: BootstrapSettings, seed: int = 0) -> dict:
-    """{kind: {dim: {mean_change, ci, between_dialogue_sd, change_in_sd}}} for every perturbation."""
+    """{kind: {dim: {mean_change, ci, change_in_sd, ci_in_sd}}} for every perturbation (in SD: divided by
+    the between-dialogue SD of the unperturbed dialogue means)."""
     dialogues = [d for d in dialogues if dialogue_windows(d, settings, agent_roles)]
     pool = [(d.dialogue_id, t.text) for d in dialogues for t in d.turns
             if t.role.lower() in agent_roles and t.text.strip()]
@@ -71,6 +93,8 @@ def run_suite(predict, dialogues: list[Dialogue], settings: WindowSettings, agen
         intervals = mean_intervals(changed - base, bootstrap)
         report["changes"][kind] = {
             dim: {"mean_change": float(intervals.mean[k]), "ci": [float(intervals.low[k]), float(intervals.high[k])],
-                  "change_in_sd": float(intervals.mean[k] / spread[k]) if spread[k] > 0 else float("nan")}
+                  "change_in_sd": float(intervals.mean[k] / spread[k]) if spread[k] > 0 else float("nan"),
+                  "ci_in_sd": [float(intervals.low[k] / spread[k]), float(intervals.high[k] / spread[k])]
+                  if spread[k] > 0 else [float("nan")] * 2}
             for k, dim in enumerate(dims)}
     return report

@@ -29,6 +29,36 @@ FILLERS = {
              "Some buses run every fifteen minutes.", "A year has twelve months.",
              "The shop sells both tea and coffee.", "Rivers flow towards the sea."),
 }
+# Generic support lines: what a bot that never engages with the person's situation says to everyone.
+# Kept apart like CANNED: "train" lines teach `perceived.understanding` what generic sounds like;
+# "eval" lines (never trained on) make the held-out generic releases of the perturbation suite.
+GENERIC_SYMPATHY = {
+    "train": ("I'm so sorry you are going through this.", "That must be really hard for you.",
+              "I understand how you feel.", "I'm sorry to hear that. That sounds tough.",
+              "I can imagine how difficult this is for you.", "That sounds so stressful, I'm sorry.",
+              "I'm here for you, and I'm sorry things are hard right now.",
+              "It's completely understandable to feel that way.", "Your feelings are valid.",
+              "I know this is a difficult time for you.", "That is really unfortunate, I'm sorry.",
+              "I totally understand, that must be painful.", "Sending you lots of support.",
+              "I'm sorry, that sounds like a lot to deal with.", "I hear you. That must be hard."),
+    "eval": ("I'm truly sorry that you have to deal with all of this.", "That sounds incredibly hard.",
+             "I really feel for you right now.", "It makes sense that you feel this way.",
+             "I'm sorry things have been so difficult lately.", "What you are feeling is completely normal.",
+             "I can tell this has been weighing on you, and I'm so sorry.",
+             "That sounds painful. I'm sorry you're experiencing it.", "You are not alone in feeling this.",
+             "I'm sorry. That must be overwhelming."),
+}
+GENERIC_QUESTIONS = {
+    "train": ("How are you feeling?", "Can you tell me more?", "How does that make you feel?",
+              "What happened next?", "How long has this been going on?", "What do you think?",
+              "Is there anything else on your mind?", "How are you coping?",
+              "Do you want to talk about it?", "What would help you right now?"),
+    "eval": ("How do you feel about that?", "Could you say more about it?", "What's on your mind today?",
+             "How have you been holding up?", "Would you like to share more?",
+             "What are you thinking right now?", "How is that affecting you?",
+             "What else is going on?", "When did this start?", "What would you like to happen?"),
+}
+GENERIC_SETS = {"generic_sympathy": GENERIC_SYMPATHY, "generic_questions": GENERIC_QUESTIONS}
 CURT_WORDS = (2, 4)      # a curt reply keeps this many of the first words (inclusive range)
 MIN_WORDS_TO_CUT = 6     # shorter replies are curt already
 
@@ -43,6 +73,11 @@ def curt(text: str, rng: random.Random) -> str | None:
 
 def canned(rng: random.Random, part: str = "train") -> str:
     return rng.choice(CANNED[part])
+
+
+def generic(rng: random.Random, kind: str = "generic_sympathy", part: str = "train") -> str:
+    """A stock line of one generic set (`GENERIC_SETS`), from its `part`."""
+    return rng.choice(GENERIC_SETS[kind][part])
 
 
 def padded(text: str, rng: random.Random, part: str = "train") -> str:

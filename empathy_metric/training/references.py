@@ -35,6 +35,12 @@ RELEASES = {
     "canned bot": ("canned", "every supporter reply replaced by a stock phrase ('Okay.', 'Got it.', ...)"),
     "curt bot": ("curt", "every supporter reply cut to its first 3 words"),
     "off-topic bot": ("off_topic", "every supporter reply swapped with one from another conversation"),
+    "generic-questions bot": ("generic_questions", "every supporter reply replaced by a stock question "
+                                                   "('How do you feel about that?', ...)"),
+    "generic-sympathy bot": ("generic_sympathy", "every supporter reply replaced by a stock sympathy line "
+                                                 "('That sounds incredibly hard.', ...)"),
+    "repetitive bot": ("repetitive", "every supporter reply after the first replaced by one of the "
+                                     "dialogue's own earlier replies"),
     "human supporters": ("no_op", "the real supporters' replies"),
 }
 

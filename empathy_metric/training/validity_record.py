@@ -17,6 +17,9 @@ PERCEIVED_DATA = {
                                        "rating per conversation"),
     "helpfulness": ("esconv_feedback_dialogues", "ESConv valid.json: mean of the seeker's per-turn "
                                                  "helpfulness ratings per dialogue"),
+    # the seeker's own ratings are the first-party signal closest to "the agent understood my problem"
+    "understanding": ("esconv_feedback_dialogues", "ESConv valid.json: mean of the seeker's per-turn "
+                                                   "helpfulness ratings per dialogue"),
 }
 DEFAULT_PERCEIVED = PERCEIVED_DATA["helpfulness"]
 

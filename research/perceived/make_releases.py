@@ -2,8 +2,9 @@
 
 Each file holds the same conversations (openai format, ids kept): `base.jsonl` the real supporter
 replies; `no_op.jsonl` an identical copy; `off_topic.jsonl`, `canned.jsonl`, `curt.jsonl` and
-`padded.jsonl` every supporter reply replaced as training/perturbation_suite.py does (canned replies
-and fillers from the held-out "eval" lists, never seen in training).
+`padded.jsonl`, `generic_sympathy.jsonl`, `generic_questions.jsonl` and `repetitive.jsonl` every
+supporter reply replaced as training/perturbation_suite.py does (canned replies, fillers and generic
+lines from the held-out "eval" lists, never seen in training).
 
     python research/perceived/make_releases.py ../shared/data/esconv/valid.json runs/releases
     empathy-score compare runs/releases/base.jsonl runs/releases/canned.jsonl --max-drop perceived.empathy=0
