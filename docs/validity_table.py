@@ -18,7 +18,14 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- validity-table:begin (python docs/validity_table.py --write) -->", "<!-- validity-table:end -->"
 
 
-def use_of(direction: str, r: float | None, floor: float) -> str:
+def use_of(info, r: float | None, floor: float) -> str:
+    direction, entry = info.direction, info.validity or {}
+    if info.model_free:
+        return "yes: computed from the text, no model"
+    generic = (entry.get("real_vs_generic_auc") or {}).get("all_generic_sympathy")
+    if generic and r is not None and r < floor:     # validated as a detector, not against ratings
+        return (f"against generic bots only: real vs stock sympathy ROC-AUC {generic['auc']:.2f} "
+                "(warned: weak agreement with ratings)")
     if r is None:
         return "no: not measured (warned)"
     if r < floor:
@@ -39,8 +46,9 @@ def table(model: str | None = None) -> str:
         r = finite_number(entry.get("dialogue_r"))
         ci = entry.get("dialogue_r_ci") or [None, None]
         shown = "-" if r is None else (f"{r:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if None not in ci else ""))
-        lines.append(f"| `{info.name}` | {info.direction} | {shown} | {entry.get('data', '-')} | "
-                     f"{use_of(info.direction, r, floor)} |")
+        data = "its own text" if info.model_free else entry.get("data", "-")
+        lines.append(f"| `{info.name}` | {info.direction} | {shown} | {data} | "
+                     f"{use_of(info, r, floor)} |")
     return "\n".join(lines) + "\n"
 
 
