@@ -12,6 +12,7 @@ Every pair is `compare_run.compare_files` (pairing by id, paired bootstrap, `--m
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -51,13 +52,7 @@ def compare_releases(baseline: str, candidates: list[str], options: ReaderOption
     inputs = [baseline, *candidates]
     check_output_paths(inputs, list(outputs))
     saved = {path: is_saved_scores(path) for path in inputs}
-    scorer: Scorer | None = None
-
-    def scorer_once() -> Scorer:
-        nonlocal scorer
-        if scorer is None:
-            scorer = make_scorer()
-        return scorer
+    scorer_once = functools.cache(make_scorer)       # the model loads only if a log needs scoring
 
     stamps = {path: scored_by_of(path) if saved[path] else None for path in inputs}
     if not all(saved.values()):          # logs are scored now, by one model: saved scores must match it

@@ -3,6 +3,7 @@ dialogue log (scored now) or a saved per-turn .jsonl (io/turn_records.py), dialo
 deltas with a paired bootstrap CI (reporting/comparison.py), gates on the deltas."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -53,13 +54,7 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
         raise UsageError("compare -o *.html reads both inputs twice (for the transcripts of the dialogues "
                          "that dropped most), so neither may be stdin ('-'): give files")
     sides = {path: "scores" if is_saved_scores(path) else "log" for path in (baseline, candidate)}
-    scorer: Scorer | None = None
-
-    def scorer_once() -> Scorer:
-        nonlocal scorer
-        if scorer is None:
-            scorer = make_scorer()
-        return scorer
+    scorer_once = functools.cache(make_scorer)       # the model loads only if a log needs scoring
 
     if "log" in sides.values():
         bundle = scorer_once().bundle
