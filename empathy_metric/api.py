@@ -20,14 +20,13 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .bundle import Bundle, load_bundle
 from .dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn, normalize_role
-from .errors import InputError, ModelError, OutputError, UsageError
+from .errors import InputError, ModelError, UsageError
 from .io.ratings import Rating, RatingsOptions, RecordRating, read_ratings
 from .io.readers import ReaderOptions, ReadStats, read_path_list
 from .io.readers.records import clean_text, record_to_dialogue
 from .io.output_paths import check_output_paths, check_shard_outputs
-from .io.resume import begin_run
-from .io.writers import SCORE_KINDS, SHARDS, CsvFormat, JsonlFormat, ShardFolder, TurnWriter, output_kind, \
-    write_json, write_text
+from .io.run_outputs import RunOutputs
+from .io.writers import SCORE_KINDS, SHARDS, ShardFolder, output_kind, write_json, write_text
 from .pipeline.accounting import Counts
 from .pipeline.aggregation import DialogueScore, corpus_means, dialogue_score, metric_names
 from .pipeline.decoding import UtteranceScore, decode
@@ -375,18 +374,6 @@ class RunResult:
     gates: GateEvaluation | None = None       # the verdicts printed and the exit code come from this
 
 
-def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, resume_path: str | None = None,
-                      include_text: bool = False) -> list[TurnWriter]:
-    writers = []
-    for path in outputs:
-        kind = output_kind(path)
-        if kind == "jsonl":
-            writers.append(TurnWriter(path, JsonlFormat(include_text), append or path == resume_path))
-        elif kind == "csv":
-            writers.append(TurnWriter(path, CsvFormat.of(scorer.tasks, scorer.perceived, include_text), append))
-    return writers
-
-
 def check_outputs(outputs, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "score",
                   engine: str = "local", inputs: list[str] | None = None) -> list[str]:
     """The kind of every -o path; a UsageError for an unknown extension, for an HTML report without
@@ -428,15 +415,10 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
                    for path, kind in zip(outputs, kinds) if kind == SHARDS), None)
     files = [path for path, kind in zip(outputs, kinds) if kind != SHARDS]
     stats, counts, rows = ReadStats(), Counts(), []
-    resumed = begin_run(files, scorer, options, inputs, resume, include_text)
-    known = None
-    if resumed is not None:
-        def known(dialogue, windows):
-            return resumed.known_score(dialogue, windows, scorer.tasks, scorer.perceived, counts)
+    staged = RunOutputs(files, scorer, options, inputs, resume, include_text)   # locks; per-turn files beside
+    known, writers = staged.known(scorer, counts), staged.writers
     names = metric_names(scorer.tasks, scorer.perceived)
     transcripts = LowestTranscripts(sort_metric(names)) if "html" in kinds else None
-    writers = open_turn_writers(files, scorer, resume_path=resumed.path if resumed else None,
-                                include_text=include_text)
     formats = tuple(w.format for w in writers) + ((shards.lines,) if shards else ())
     if known is None and shards is None and scorer.reads_in_workers(inputs, options):
         from .block_scoring import iter_block_scores
@@ -455,21 +437,17 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
                 transcripts.add(scored)
             if on_dialogue:
                 on_dialogue(stats.records_read, len(rows), counts.turns_scored)
+        _count_reads(counts, stats)
+        counts.check_records()
+        if counts.records_read == 0 and not allow_empty:
+            raise InputError("no records: the input is empty (--allow-empty accepts that)",
+                             source=", ".join("<stdin>" if p == "-" else p for p in inputs))
+        staged.finish()                 # only now do the per-turn files replace the previous ones
     except BaseException:
         with contextlib.suppress(Exception):    # the error that ended the run is the one to report
             scores.close()              # stops --workers' processes now, not when the error is gone
-        # Keep what was written (an interrupted run stays resumable), and the first error.
-        for writer in writers:
-            with contextlib.suppress(OutputError):
-                writer.close()
+        staged.abandon()                # previous outputs untouched; the .jsonl partial file kept
         raise
-    for writer in writers:
-        writer.close()
-    _count_reads(counts, stats)
-    counts.check_records()
-    if counts.records_read == 0 and not allow_empty:
-        raise InputError("no records: the input is empty (--allow-empty accepts that)",
-                         source=", ".join("<stdin>" if p == "-" else p for p in inputs))
     summary = build_summary(scorer.bundle.signature(), scorer.settings(), list(inputs), counts.to_dict(),
                             corpus_table(rows, bootstrap), rows,
                             {"skipped_record_errors": stats.errors} if stats.errors else None)
@@ -490,6 +468,7 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
             metrics = catalog(scorer.tasks, scorer.perceived, validity_of(scorer.bundle))
             write_text(path, score_report(summary, metrics, scorer.tasks, scorer.perceived,
                                           transcripts.lowest_first(), transcripts.metric))
+    staged.release()
     return RunResult(summary=summary, rows=rows, counts=counts, read_stats=stats, gates=evaluation)
 
 
