@@ -3,8 +3,11 @@ side), which scores the same way with another kind of model."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
+
+from ..io.readers.streams import DEFAULT_MAX_RECORD_BYTES
 
 from .exits import EXIT_GATE_FAILED
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
@@ -39,6 +42,10 @@ def score_options(command):
                           "score the rest and append them (refused if the model, settings or input differ)."),
         click.option("--allow-empty", is_flag=True,
                      help="Accept an input without any record (else exit 3)."),
+        click.option("--max-record-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_RECORD_BYTES,
+                     show_default=True,
+                     help="The longest record read (a JSONL line, a CSV line, a whole-file JSON array); a longer "
+                          "one is an error (exit 3) before it is read into memory."),
         bootstrap_options,
         click.option("--fail-under", multiple=True, metavar="METRIC=VALUE",
                      help="Gate: fail (exit 1) when METRIC is below VALUE (repeatable)."),
@@ -53,7 +60,7 @@ def score_options(command):
 
 def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_key, text_key, id_key, agent_roles,
               on_error, no_future_context, device, threads, max_batch_tokens, batch_size, workers, engine, ray_address,
-              quiet, resume, allow_empty,
+              quiet, resume, allow_empty, max_record_bytes,
               n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues):
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
@@ -66,7 +73,8 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     check_outputs(outputs, engine=engine, inputs=list(inputs))   # a bad -o or a missing extra fails before any work
     gates = threshold_gates(fail_under, fail_over)        # and so does a malformed gate
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
-    options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
+    options = replace(reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error),
+                      max_record_bytes=max_record_bytes)
     if engine == "ray":
         from ..distributed import require_ray
         require_ray()                                     # a missing extra fails before the model loads

@@ -24,6 +24,9 @@ from typing import Any, Callable, Iterable, Iterator
 from ..errors import ModelError
 
 
+STOP_WAIT_S = 1.0         # a terminated worker gets this long before it is killed
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -74,16 +77,23 @@ class WorkerPool:
 
     def stop(self) -> None:
         """Drop queued chunks and end the workers now (not after their current chunk). Called while an
-        error or Ctrl-C ends the run: nothing here may replace it (a pool that broke meanwhile can
-        fail to shut down cleanly), and the workers are ended whatever happens."""
-        with contextlib.suppress(Exception):
-            self.executor.shutdown(wait=False, cancel_futures=True)
+        error, Ctrl-C or SIGTERM ends the run: nothing here may replace it (a pool that broke meanwhile
+        can fail to shut down cleanly), and the workers are ended whatever happens. The processes are
+        taken before `shutdown`, which forgets them (CPython 3.11 sets `_processes` to None), and
+        terminated first, so that no chunk in progress holds the run up."""
         # Python 3.14 has executor.terminate_workers(); before it, the processes are reached directly.
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
         for process in processes:
-            process.terminate()
+            with contextlib.suppress(Exception):
+                process.terminate()
+        with contextlib.suppress(Exception):
+            self.executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
-            process.join()
+            with contextlib.suppress(Exception):
+                process.join(STOP_WAIT_S)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
 
     def run_now(self, function: Callable, job: Job) -> Any:
         """`function(job.payload)` in a worker, waited for (a worker that dies: the error `ordered` gives)."""

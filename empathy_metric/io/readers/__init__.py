@@ -9,7 +9,6 @@ import csv
 import itertools
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
@@ -18,6 +17,7 @@ from ...dialogue import Dialogue, Turn
 from ...errors import InputError
 from .options import FORMATS, ReaderOptions, reads_as_csv
 from .records import record_to_dialogue
+from .streams import DEFAULT_MAX_RECORD_BYTES, bounded_lines, open_input, read_bounded
 
 __all__ = ["FORMATS", "ReaderOptions", "ReadStats", "read_dialogues", "iter_records", "iter_objects"]
 
@@ -46,15 +46,7 @@ class ReadStats:
         self.errors += other.errors[:ERRORS_KEPT - len(self.errors)]
 
 
-def _open_binary(path: str) -> tuple[BinaryIO, str]:
-    if path == "-":
-        if sys.stdin is None:          # started with stdin closed (`<&-`)
-            raise InputError("cannot read: stdin is closed", source="<stdin>")
-        return sys.stdin.buffer, "<stdin>"
-    try:
-        return open(path, "rb"), path
-    except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", source=path) from exc
+_open_binary = open_input
 
 
 BOM = b"\xef\xbb\xbf"
@@ -96,33 +88,36 @@ def _parse_json(text: str, name: str, line: int | None):
         raise InputError(f"not valid JSON ({exc})", source=name, line=line) from None
 
 
-def iter_records(path: str) -> Iterator[tuple[str, int, object | InputError]]:
+def iter_records(path: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+                 ) -> Iterator[tuple[str, int, object | InputError]]:
     """Yield (source name, line, parsed JSON or the InputError it raised) for a JSONL/JSON file.
 
     A file whose first non-blank line starts with '[' is one whole JSON array (e.g. the original
     ESConv.json). Decided on the first line, not by peeking bytes: stdin pipes and test streams
     may have nothing or only whitespace to peek at yet."""
-    for name, line, _, record in _located_records(path):
+    for name, line, _, record in _located_records(path, max_record_bytes=max_record_bytes):
         yield name, line, record
 
 
-def _located_records(path: str, block_bytes: int | None = None
+def _located_records(path: str, block_bytes: int | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
                      ) -> Iterator[tuple[str, int, int | None, object | InputError]]:
     """iter_records, with each JSONL line's block number (BlockCutter; None without `block_bytes` and
-    in a JSON array)."""
+    in a JSON array). No line longer than `max_record_bytes` is read into memory."""
     stream, name = _open_binary(path)
     try:
         head: list[bytes] = []
-        for raw in stream:
+        lines = bounded_lines(stream, max_record_bytes, name)
+        for raw in lines:
             head.append(raw)
             if raw.strip().removeprefix(BOM).strip():
                 break
         if head and head[-1].strip().removeprefix(BOM).lstrip().startswith(b"["):
-            for _, number, record in _json_array(b"".join(head) + stream.read(), name):
+            rest = read_bounded(stream, max(0, max_record_bytes - sum(map(len, head))), name, len(head))
+            for _, number, record in _json_array(b"".join(head) + rest, name):
                 yield name, number, None, record
             return
         blocks = BlockCutter(block_bytes) if block_bytes else None
-        for line, raw in enumerate(itertools.chain(head, stream), start=1):
+        for line, raw in enumerate(itertools.chain(head, lines), start=1):
             block = blocks.number_of(raw) if blocks else None
             if not is_blank_line(raw, line):
                 yield name, line, block, parse_line(raw, name, line)
@@ -190,7 +185,8 @@ def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = 
     if reads_as_csv(path, options):
         yield from _read_emh_csv(path, options, stats)
         return
-    yield from dialogues_of(_located_records(path, block_bytes), options, stats, input_index)
+    yield from dialogues_of(_located_records(path, block_bytes, options.max_record_bytes), options, stats,
+                            input_index)
 
 
 def dialogues_of(records: Iterable[tuple[str, int, int | None, object | InputError]], options: ReaderOptions,
@@ -220,8 +216,8 @@ class _DecodedLines:
     record (quoted newlines). Remembers where the current record started and which lines were not
     UTF-8 (decoded with replacement meanwhile), so that a bad line spoils only its own record."""
 
-    def __init__(self, stream: BinaryIO):
-        self.lines = enumerate(stream, start=1)
+    def __init__(self, stream: BinaryIO, name: str, max_record_bytes: int):
+        self.lines = enumerate(bounded_lines(stream, max_record_bytes, name), start=1)
         self.line, self.first, self.bad = 0, None, {}
 
     def __iter__(self):
@@ -255,7 +251,7 @@ def _read_emh_csv(path: str, options: ReaderOptions, stats: ReadStats) -> Iterat
     """EMH/EPITOME pairs: seeker_post then response_post, a two-turn dialogue each row.
     The dialogue's FILE:LINE is the line where its row starts."""
     stream, name = _open_binary(path)
-    lines = _DecodedLines(stream)
+    lines = _DecodedLines(stream, name, options.max_record_bytes)
     try:
         reader = csv.DictReader(lines)
         try:
