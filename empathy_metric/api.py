@@ -23,7 +23,7 @@ from .dialogue import DEFAULT_AGENT_ROLES, Dialogue, Turn, normalize_role
 from .errors import InputError, ModelError, UsageError
 from .io.ratings import Rating, RatingsOptions, RecordRating, read_ratings
 from .io.readers import ReaderOptions, ReadStats, read_path_list
-from .io.readers.records import clean_text, record_to_dialogue
+from .io.readers.records import check_dialogue_iterable, clean_text, record_to_dialogue
 from .io.output_paths import check_output_paths, check_shard_outputs
 from .io.run_outputs import RunOutputs
 from .io.writers import SCORE_KINDS, SHARDS, ShardFolder, output_kind, write_json, write_text
@@ -125,6 +125,7 @@ class Scorer:
         return {"window": self.window_settings.to_dict(), "agent_roles": sorted(self.agent_roles)}
 
     def score(self, dialogues: Iterable[Dialogue | dict[str, Any]]) -> ScoreResult:
+        check_dialogue_iterable(dialogues)
         counts = Counts()
         scored = list(self.iter_scores(self._as_dialogues(dialogues, counts), counts))
         counts.check_records()

@@ -39,6 +39,9 @@ def compare(baseline, candidate, model, outputs, fmt, turns_key, role_key, text_
     from ..api import COMPARE_KINDS, check_outputs, compare_files
     from .report import print_compare
     check_outputs(outputs, COMPARE_KINDS, "compare")      # before any work
+    if baseline == candidate == "-":
+        raise click.UsageError("BASELINE and CANDIDATE are both '-': stdin can be read only once; give at "
+                               "least one of them as a file")
     options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
 
     def make_scorer():

@@ -69,7 +69,7 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     from ..io.readers.counting import count_records
     from ..pipeline.aggregation import metric_names
     from ..reporting.gating import plan_gates, threshold_gates
-    from ..reporting.metric_catalog import directions
+    from ..reporting.metric_catalog import directions, ranges
     check_outputs(outputs, engine=engine, inputs=list(inputs))   # a bad -o or a missing extra fails before any work
     gates = threshold_gates(fail_under, fail_over)        # and so does a malformed gate
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
@@ -85,7 +85,8 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
         from ..distributed import use_ray
         use_ray(scorer, ray_address, device)
     plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived),
-                      validity_warnings=gate_warnings(scorer.bundle, scorer.tasks, scorer.perceived))
+                      validity_warnings=gate_warnings(scorer.bundle, scorer.tasks, scorer.perceived),
+                      ranges=ranges(scorer.tasks, scorer.perceived))
     with progress_callback(quiet, lambda: count_records(list(inputs), options)) as on_dialogue:
         result = score_files(scorer, list(inputs), options, list(outputs), on_dialogue, bootstrap=bootstrap,
                              gates=plan, resume=resume, allow_empty=allow_empty, include_text=include_text)

@@ -209,16 +209,14 @@ class ResumedOutput:
         """The dialogue's scores rebuilt from its saved records, or None when the file has none. The
         kept dialogues must come first, in input order, each as a fresh run writes it."""
         order = list(self.spans)
+        if self.used < len(order) and order[self.used] != dialogue.dialogue_id:
+            kept = order[self.used]
+            raise _altered(self.path, self.spans[kept][2],
+                           f"holds dialogue '{kept}' where a fresh run writes dialogue '{dialogue.dialogue_id}'"
+                           + (f" ({dialogue.source})" if dialogue.source else ""))
         if dialogue.dialogue_id not in self.spans:
-            if self.used < len(order):
-                kept = order[self.used]
-                raise _altered(self.path, self.spans[kept][2],
-                               f"holds dialogue '{kept}' where a fresh run writes dialogue "
-                               f"'{dialogue.dialogue_id}'" + (f" ({dialogue.source})" if dialogue.source else ""))
             return None
         line = self.spans[dialogue.dialogue_id][2]
-        if order[self.used] != dialogue.dialogue_id:
-            raise _altered(self.path, line, f"dialogue '{dialogue.dialogue_id}' is not in input order")
         lines = self._lines(dialogue.dialogue_id)
         records = [json.loads(raw) for raw in lines]
         saved = [r.get("turn_index") for r in records]

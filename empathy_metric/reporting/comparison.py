@@ -72,6 +72,15 @@ def tasks_of_saved(path: str) -> tuple[list[Task], list[str]]:
     raise InputError("no per-turn records", source=path)
 
 
+def _check_score(value, field: str, what: str, bad) -> None:
+    """Saved probabilities and perceived scores are numbers in 0..1, as `score` writes them: anything
+    else (7, 1e308) was not written by it, and would skew every mean it enters."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+        raise bad(f"'{field}' must be a number", field)
+    if not 0.0 <= value <= 1.0:
+        raise bad(f"'{field}' is {value:g}, but {what} lies in 0..1", field)
+
+
 def _utterance(record: dict, tasks: list[Task], dims: list[str], name: str, line: int) -> UtteranceScore:
     def bad(message: str, field: str) -> InputError:
         return InputError(message, source=name, line=line, field=field)
@@ -89,13 +98,17 @@ def _utterance(record: dict, tasks: list[Task], dims: list[str], name: str, line
         if labels[task.name] not in task.labels:
             raise bad(f"label '{labels[task.name]}' is not one of {task.name}'s labels "
                       f"({', '.join(task.labels)})", f"labels.{task.name}")
+    probs = record["probs"]
+    if not isinstance(probs, dict) or not all(isinstance(probs.get(t.name), dict) for t in tasks):
+        raise bad("'probs' must map each task to {label: probability}", "probs")
+    for task in tasks:
+        for label in task.labels:
+            _check_score(probs[task.name].get(label), f"probs.{task.name}.{label}", "a probability", bad)
     perceived = record.get("perceived") or {}
     if not isinstance(perceived, dict):
         raise bad("'perceived' must map each dimension to a score", "perceived")
     for dim in dims:
-        value = perceived.get(dim)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
-            raise bad(f"'perceived.{dim}' must be a number", f"perceived.{dim}")
+        _check_score(perceived.get(dim), f"perceived.{dim}", "a score", bad)
     text = record.get("text", "")             # present when scored with --include-text
     return UtteranceScore(dialogue_id=record["dialogue_id"], turn_index=record["turn_index"],
                           role=str(record.get("role", "")), labels=labels, probs=record["probs"],
