@@ -245,10 +245,10 @@ def test_thresholds_at_the_ends_of_the_range_are_accepted(score_cli, logs):
 
 # ---- 8. signals --------------------------------------------------------------------------------------
 
-def started(tmp_path, tiny_bundle, logs, *flags) -> subprocess.Popen:
+def started(tmp_path, tiny_bundle, logs, *flags, new_group=False) -> subprocess.Popen:
     process = subprocess.Popen(command(logs.name, "-o", "t.jsonl", *flags, model=tiny_bundle), cwd=tmp_path,
                                env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=with_default_sigint)
+                               preexec_fn=with_default_sigint, start_new_session=new_group)
     partial = tmp_path / "t.jsonl.partial"
     deadline = time.monotonic() + 300
     while not (partial.exists() and partial.stat().st_size > 0) and process.poll() is None:
@@ -258,23 +258,36 @@ def started(tmp_path, tiny_bundle, logs, *flags) -> subprocess.Popen:
     return process
 
 
-@pytest.mark.parametrize("signum, code, line", [(signal.SIGTERM, 143, "interrupted (SIGTERM)\n"),
-                                                (signal.SIGHUP, 129, "interrupted (SIGHUP)\n"),
-                                                (signal.SIGINT, 130, "interrupted\n")])
-def test_a_stop_signal_with_workers_ends_the_run_like_ctrl_c(tmp_path, tiny_bundle, signum, code, line):
-    """SIGTERM exited 143 without a word and, with workers, printed a multiprocessing warning; Ctrl-C
-    printed a blank line first. The stderr here is exactly one line; the workers are gone when the run
-    is; the partial file resumes to the bytes of an uninterrupted run."""
+def test_sigterm_with_workers_ends_the_run_like_ctrl_c_and_leaves_a_resumable_partial_file(tmp_path, tiny_bundle):
+    """SIGTERM (`timeout`, CI cancellation) exited 143 without a word and, with workers, printed a
+    3-line multiprocessing warning. Now: exactly one line, the workers gone when the run is, and the
+    partial file resumes to the bytes of an uninterrupted run."""
     logs = make_logs(tmp_path / "logs.jsonl", 2000, seed=6)
     process = started(tmp_path, tiny_bundle, logs, "--workers", "2")
     workers = children_of(process.pid)
-    process.send_signal(signum)
-    assert (process.wait(timeout=120), process.stderr.read().decode()) == (code, line)
+    process.send_signal(signal.SIGTERM)
+    assert (process.wait(timeout=120), process.stderr.read().decode()) == (143, "interrupted (SIGTERM)\n")
     assert_gone(workers)
     assert not (tmp_path / "t.jsonl").exists()
     assert run(logs.name, "-o", "t.jsonl", "--resume", model=tiny_bundle, cwd=tmp_path).returncode == 0
     assert run(logs.name, "-o", "full.jsonl", model=tiny_bundle, cwd=tmp_path).returncode == 0
     assert (tmp_path / "t.jsonl").read_bytes() == (tmp_path / "full.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("signum, code, line, group", [(signal.SIGHUP, 129, "interrupted (SIGHUP)\n", True),
+                                                       (signal.SIGINT, 130, "interrupted\n", False)])
+def test_sighup_and_ctrl_c_with_workers_print_one_line(tmp_path, tiny_bundle, signum, code, line, group):
+    """SIGHUP to the whole process group (a closed terminal) reached multiprocessing's resource tracker
+    too, whose successor printed KeyError tracebacks; Ctrl-C printed a blank line first (click's)."""
+    logs = make_logs(tmp_path / "logs.jsonl", 2000, seed=6)
+    process = started(tmp_path, tiny_bundle, logs, "--workers", "2", new_group=group)
+    workers = children_of(process.pid)
+    if group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    assert (process.wait(timeout=120), process.stderr.read().decode()) == (code, line)
+    assert_gone(workers)
 
 
 def test_stopping_the_pool_ends_workers_busy_with_a_long_chunk():
@@ -353,13 +366,14 @@ def test_code_spans_hold_any_string():
 
 # ---- 11. smaller cases -------------------------------------------------------------------------------
 
-def test_gzip_input_gives_the_scores_of_the_plain_file(tmp_path, tiny_bundle):
+def test_gzip_input_gives_the_scores_of_the_plain_file(score_cli, tmp_path, tiny_bundle):
+    """It was `not valid UTF-8 (byte 2)`. Files in-process, stdin through a real process's pipe."""
     logs = make_logs(tmp_path / "logs.jsonl", 50, seed=7)
     (tmp_path / "logs.jsonl.gz").write_bytes(gzip.compress(logs.read_bytes()))
     (tmp_path / "renamed.jsonl").write_bytes(gzip.compress(logs.read_bytes()))      # magic bytes, not the name
     for source in ("logs.jsonl", "logs.jsonl.gz", "renamed.jsonl"):
-        done = run(source, "-o", f"{source}.out.jsonl", model=tiny_bundle, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
+        result = score_cli(tmp_path / source, "-o", tmp_path / f"{source}.out.jsonl")
+        assert result.exit_code == 0, result.stderr
     plain = (tmp_path / "logs.jsonl.out.jsonl").read_bytes()
     assert (tmp_path / "logs.jsonl.gz.out.jsonl").read_bytes() == plain
     assert (tmp_path / "renamed.jsonl.out.jsonl").read_bytes() == plain

@@ -22,7 +22,7 @@ EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_MODEL = 0, 1, 2, 3, 
 EXIT_INTERRUPTED = 130      # 128 + SIGINT, as shells report it
 # SIGTERM (what `timeout`, CI cancellation and `kill` send) and SIGHUP (a closed terminal) end a run as
 # Ctrl-C does: one line, 128 + the signal's number, per-turn output kept for --resume.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class Stopped(KeyboardInterrupt):

@@ -9,8 +9,12 @@ is dropped and taken again on the new one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
+
+try:
+    import fcntl
+except ImportError:            # Windows: no flock; outputs are still written through temporary files
+    fcntl = None
 
 from ..errors import UsageError
 
@@ -55,7 +59,8 @@ def _take(output: str):
         except OSError as exc:
             raise UsageError(f"-o {output}: cannot create its lock file {path} ({exc.strerror or exc})") from None
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             raise UsageError(f"-o {output}: another empathy-score run is writing it now (it holds {path}); "

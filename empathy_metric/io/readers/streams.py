@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import sys
 import zlib
 from typing import BinaryIO, Iterator
@@ -46,6 +47,8 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
             stream, name = open(path, "rb"), path
         except OSError as exc:
             raise InputError(f"cannot open: {exc.strerror}", source=path) from exc
+    if not hasattr(stream, "peek") and hasattr(stream, "readinto"):
+        stream = io.BufferedReader(stream)            # e.g. a BytesIO standing in for stdin: make it peekable
     try:
         head = _peek(stream)
         if head.startswith(GZIP_MAGIC):
@@ -93,7 +96,7 @@ def _peek(stream: BinaryIO) -> bytes:
     """The first bytes, left in the stream (a pipe cannot seek back)."""
     try:
         return stream.peek(16)[:16]
-    except (AttributeError, OSError, ValueError):
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
         return b""
 
 
