@@ -78,6 +78,14 @@ def test_stdin_that_is_the_output_is_refused(tmp_path, logs, tiny_bundle):
     assert (done.returncode, done.stderr) == (
         2, "error: -o in.jsonl: is the file on stdin; writing it would destroy the input\n")
     assert logs.read_bytes() == before
+    sidecar = tmp_path / "t.jsonl.run.json"
+    sidecar.write_bytes(before)
+    with open(sidecar, "rb") as stdin:
+        done = run("-", "-o", "t.jsonl", model=tiny_bundle, cwd=tmp_path, stdin=stdin)
+    assert (done.returncode, done.stderr) == (
+        2, "error: -o t.jsonl: its resume sidecar t.jsonl.run.json is the file on stdin; writing it would "
+           "destroy the input\n")
+    assert sidecar.read_bytes() == before
 
 
 # ---- 3. temporary and side files never follow a planted symlink -------------------------------------

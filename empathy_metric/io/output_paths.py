@@ -59,7 +59,8 @@ def check_output_paths(inputs: list[str], outputs: list[str], allowed: tuple[str
                     raise UsageError(f"-o {path}: its {what} {side} is the input {source}; writing it would "
                                      "destroy the input")
             _check_regular(path, side, f"its {what} ")
-        _check_not_stdin(inputs, path)
+            _check_not_stdin(inputs, path, side, f"its {what} {side} ")
+        _check_not_stdin(inputs, path, path, "")
 
 
 def side_files(output: str, allowed: tuple[str, ...] = SCORE_KINDS) -> list[tuple[str, str]]:
@@ -93,16 +94,16 @@ def _check_regular(output: str, path: str, what: str) -> None:
             raise UsageError(f"-o {output}: {what}{path} is {name}, not a regular file")
 
 
-def _check_not_stdin(inputs: list[str], output: str) -> None:
+def _check_not_stdin(inputs: list[str], output: str, path: str, what: str) -> None:
     """`score - -o c.jsonl < c.jsonl` would empty the input it is reading."""
     if "-" not in inputs:
         return
     try:
-        given, target = os.fstat(0), os.stat(output)
+        given, target = os.fstat(0), os.stat(path)
     except OSError:
         return
     if stat.S_ISREG(given.st_mode) and (given.st_dev, given.st_ino) == (target.st_dev, target.st_ino):
-        raise UsageError(f"-o {output}: is the file on stdin; writing it would destroy the input")
+        raise UsageError(f"-o {output}: {what}is the file on stdin; writing it would destroy the input")
 
 
 def _check_folder(path: str, folder: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ...dialogue import Dialogue
+from ...errors import InputError
 from . import BOM, FORMATS, ReaderOptions, ReadStats, dialogues_of, is_blank_line, parse_line, reads_as_csv
 from .streams import DEFAULT_MAX_RECORD_BYTES, bounded_lines, is_gzip, too_large
 
@@ -71,7 +72,7 @@ def parsed_in_workers(paths: list[str], options: ReaderOptions, workers: int, bl
                or _json_array(path, options.max_record_bytes) for path in paths):
             return False
         return sum(os.path.getsize(path) for path in paths) > workers * block_bytes
-    except OSError:
+    except (OSError, InputError):       # the parent's reader reports it, with its FILE:LINE
         return False
 
 
