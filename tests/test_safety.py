@@ -45,7 +45,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 # ---- 1. side files never destroy an input ----------------------------------------------------------
 
-@pytest.mark.parametrize("output", ["s.json", "s.md", "s.junit.xml", "s.jsonl", "s.csv"])
+@pytest.mark.parametrize("output", ["s.json", "s.md", "s.junit.xml", "s.html", "s.jsonl", "s.csv"])
 def test_an_input_named_like_the_old_temporary_file_survives(tmp_path, logs, tiny_bundle, output):
     """`score s.json.tmp -o s.json` deleted its input (the temporary file was `OUT.tmp`)."""
     source = tmp_path / f"{output}.tmp"

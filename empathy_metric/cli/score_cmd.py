@@ -38,8 +38,9 @@ def score_options(command):
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress (a bar on a terminal, else a line every 10 s), no summary table."),
         click.option("--resume", is_flag=True,
-                     help="Continue an interrupted run: keep the dialogues already in the -o .jsonl output, "
-                          "score the rest and append them (refused if the model, settings or input differ)."),
+                     help="Continue an interrupted run: keep the dialogues in its OUT.jsonl.partial (or in the "
+                          "-o .jsonl output itself), score the rest and append them (refused if the model, "
+                          "settings or input differ, or a kept record is not what a fresh run writes)."),
         click.option("--allow-empty", is_flag=True,
                      help="Accept an input without any record (else exit 3)."),
         click.option("--max-record-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_RECORD_BYTES,
