@@ -19,7 +19,7 @@ from .scoring.compare_run import (COMPARE_KINDS, COMPARE_SUITE, DROPS_SHOWN, Com
 from .scoring.cpu_stages import CpuStages
 from .scoring.engine import Engine
 from .scoring.responses import AGENT, USER, context_list, prediction_text, response_dialogue, score_responses
-from .scoring.score_run import (ProgressCallback, RunResult, check_outputs, gate_warnings, open_turn_writers,
+from .scoring.score_run import (ProgressCallback, RunResult, check_outputs, gate_warnings,
                                 score_files, score_kinds, validity_of)
 from .scoring.scorer import Scorer, ScoreResult
 
@@ -28,6 +28,6 @@ __all__ = [
     "analyze_output_kind", "relate_ratings", "score_for_analysis", "KnownScores", "COMPARE_KINDS",
     "COMPARE_SUITE", "DROPS_SHOWN", "CompareResult", "compare_files", "transcripts_of", "CpuStages", "Engine",
     "AGENT", "USER", "context_list", "prediction_text", "response_dialogue", "score_responses",
-    "ProgressCallback", "RunResult", "check_outputs", "gate_warnings", "open_turn_writers", "score_files",
+    "ProgressCallback", "RunResult", "check_outputs", "gate_warnings", "score_files",
     "score_kinds", "validity_of", "Scorer", "ScoreResult",
 ]

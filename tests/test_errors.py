@@ -167,7 +167,8 @@ def test_model_errors_exit_4(score_cli, in_tmp):
 
 def test_lone_surrogates_and_controls_never_reach_the_output(score_cli, in_tmp):
     """JSON may hold lone surrogates (not encodable as UTF-8): in ids, roles, text and gold labels
-    they become '?' instead of crashing the writers; NUL and RTL marks pass through as text."""
+    they become '?' instead of crashing the writers (in ids their escape, `\\ud800`: two ids must stay
+    two); NUL and RTL marks pass through as text."""
     line = ('{"id": "x\\ud800", "messages": [{"role": "user", "content": "hi \\ud800 \\u0000"},'
             '{"role": "assistant\\udfff", "content": "ok"},'
             '{"role": "assistant", "content": "ok \\u202e rtl \\ud83d\\ude00", "strategy": ["\\udc00"]}]}')
@@ -175,5 +176,5 @@ def test_lone_surrogates_and_controls_never_reach_the_output(score_cli, in_tmp):
     result = score_cli("logs.jsonl", "-o", "out.jsonl", "-o", "out.csv")
     assert result.exit_code == 0, result.output
     record = json.loads((in_tmp / "out.jsonl").read_text(encoding="utf-8"))
-    assert (record["dialogue_id"], record["turn_index"], record["gold"]) == ("x?", 2, {"strategy": ["?"]})
-    assert (in_tmp / "out.csv").read_text(encoding="utf-8").splitlines()[1].startswith("x?,2,assistant,")
+    assert (record["dialogue_id"], record["turn_index"], record["gold"]) == ("x\\ud800", 2, {"strategy": ["?"]})
+    assert (in_tmp / "out.csv").read_text(encoding="utf-8").splitlines()[1].startswith("x\\ud800,2,assistant,")

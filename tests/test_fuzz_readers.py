@@ -207,7 +207,8 @@ def test_bom_crlf_and_blank_lines(tmp_path):
     assert [d.dialogue_id for d in read_all(array)[0]] == ["w"]
     utf16 = tmp_path / "utf16.jsonl"
     utf16.write_bytes(record.encode("utf-16"))
-    with pytest.raises(InputError, match=r"utf16.jsonl:1: not valid UTF-8 \(byte 1\)"):
+    with pytest.raises(InputError, match=r"utf16.jsonl:1: this looks like UTF-16 text \(it starts with a UTF-16 "
+                                         r"byte order mark\), not a dialogue log .*: write it as UTF-8"):
         read_all(utf16)
 
 

@@ -99,11 +99,12 @@ def test_markdown_numbers_never_read_minus_zero(tmp_path, referenced):
                "perceived.empathy=0").exit_code == 0
     text = diff.read_text(encoding="utf-8")
     assert "-0.0000" not in text and "| 0.0000 |" in text
-    summary = tmp_path / "s.md"           # a tiny negative threshold keeps its sign and size
+    # a tiny threshold keeps its size (a negative one is refused now: outside perceived.empathy's 0..1)
+    summary = tmp_path / "s.md"
     assert run("score", SAMPLE, "-m", referenced, "-q", "-o", summary, "--fail-under",
-               "perceived.empathy=-0.00001").exit_code == 0
+               "perceived.empathy=0.00001").exit_code == 0
     text = summary.read_text(encoding="utf-8")
-    assert "-0.0000 " not in text and "| -1e-05 |" in text
+    assert "0.0000 " not in text and "| 1e-05 |" in text
 
 
 def test_junit_leads_with_the_verdict_and_the_headline(outputs):

@@ -156,9 +156,9 @@ def test_resume_notices_records_that_do_not_match_the_input(score_cli, tmp_path,
     side["inputs"], side["input_sha256"] = [str(logs_copy)], [sha256_of(logs_copy)]
     (tmp_path / "part.jsonl.run.json").write_text(json.dumps(side))
     result = score_cli(logs_copy, "-o", part, "--resume")
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert f"dialogue '{first}' has records for turns" in result.stderr
-    assert "the input changed since the interrupted run" in result.stderr
+    assert "so the file was altered: run again without --resume" in result.stderr
 
 
 def test_resume_refuses_an_input_whose_text_changed_under_the_same_path(score_cli, tmp_path, small_run):
@@ -211,18 +211,19 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(score_cli, tmp
     deadline = time.monotonic() + 300
     # Kill once a fifth is written: dialogues are written a scoring chunk (512 windows) at a time.
     fifth = full.stat().st_size // 5
-    while not (part.exists() and part.stat().st_size > fifth) and process.poll() is None:
+    partial = tmp_path / "part.jsonl.partial"        # the output itself appears only when the run succeeds
+    while not (partial.exists() and partial.stat().st_size > fifth) and process.poll() is None:
         assert time.monotonic() < deadline, "the run wrote nothing"
         time.sleep(0.005)
     assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
-    written = len(part.read_bytes().splitlines())
-    assert 0 < written < total
+    written = len(partial.read_bytes().splitlines())
+    assert 0 < written < total and not part.exists()
     result = score_cli(logs, "-o", part, "-o", summary_part, "--resume")
     assert result.exit_code == 0, result.output
-    assert part.read_bytes() == full.read_bytes()
+    assert part.read_bytes() == full.read_bytes() and not partial.exists()
     resumed, reference = json.loads(summary_part.read_text()), json.loads(summary_full.read_text())
     assert 0 < resumed["counts"]["dialogues_resumed"] < resumed["counts"]["dialogues_scored"]
     assert counts_without_resume(resumed) == counts_without_resume(reference)

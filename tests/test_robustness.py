@@ -111,10 +111,13 @@ def test_compare_checks_its_outputs_too(score_cli, in_tmp):
 
 
 def test_a_full_disk_is_an_output_error_and_leaves_no_temporary_file(in_tmp, tiny_bundle):
-    """/dev/full refuses every write with ENOSPC: a per-turn output linked to it, and stdout on it."""
+    """/dev/full refuses every write with ENOSPC: stdout on it. (An output linked to it is refused
+    before any work: outputs are replaced, never written through a link; a full disk under an
+    output file: test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary_file.)"""
     (in_tmp / "turns.jsonl").symlink_to("/dev/full")
     done = cli_process("in.jsonl", "-m", tiny_bundle, "-q", "-o", "turns.jsonl", cwd=in_tmp)
-    assert (done.returncode, done.stderr) == (4, "error: turns.jsonl: cannot write (No space left on device)\n")
+    assert (done.returncode, done.stderr) == (2, "error: -o turns.jsonl: turns.jsonl is a symbolic link; give the "
+                                                 "real path (outputs are replaced, never written through a link)\n")
     done = cli_process("in.jsonl", "-m", tiny_bundle, shell_redirect=">/dev/full", cwd=in_tmp)
     assert (done.returncode, done.stderr) == (4, "error: cannot write to stdout (No space left on device)\n")
 
@@ -244,15 +247,16 @@ def test_ctrl_c_exits_130_and_leaves_a_resumable_output(score_cli, tmp_path, tin
                                 "-q", "-o", str(part)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
                                preexec_fn=with_default_sigint)
     deadline = time.monotonic() + 300
-    while not (part.exists() and part.stat().st_size > full.stat().st_size // 5) and process.poll() is None:
+    partial = tmp_path / "part.jsonl.partial"        # the output itself appears only when the run succeeds
+    while not (partial.exists() and partial.stat().st_size > full.stat().st_size // 5) and process.poll() is None:
         assert time.monotonic() < deadline, "the run wrote nothing"
         time.sleep(0.005)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     code = process.wait(timeout=120)
     assert (code, process.stderr.read().decode().strip()) == (130, "interrupted")
-    written = part.read_text().splitlines()
-    assert 0 < len(written) < len(full.read_text().splitlines())
+    written = partial.read_text().splitlines()
+    assert 0 < len(written) < len(full.read_text().splitlines()) and not part.exists()
     assert all(isinstance(json.loads(line), dict) for line in written)
     assert score_cli(logs, "-o", part, "--resume").exit_code == 0
     assert part.read_bytes() == full.read_bytes()

@@ -172,7 +172,8 @@ def started_with_workers(logs, tiny_bundle, out: Path) -> tuple[subprocess.Popen
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
                                preexec_fn=with_default_sigint)
     deadline = time.monotonic() + 300
-    while not (out.exists() and out.stat().st_size > 0) and process.poll() is None:
+    partial = Path(f"{out}.partial")            # the output itself appears only when the run succeeds
+    while not (partial.exists() and partial.stat().st_size > 0) and process.poll() is None:
         assert time.monotonic() < deadline, "the run wrote nothing"
         time.sleep(0.005)
     assert process.poll() is None, "the run ended before it could be interrupted"

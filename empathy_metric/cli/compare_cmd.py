@@ -45,6 +45,9 @@ def compare(baseline, candidates, model, outputs, fmt, turns_key, role_key, text
     from ..scoring.compare_releases import compare_releases
     from .report import print_compare
     check_outputs(outputs, COMPARE_KINDS, "compare")      # before any work
+    if [baseline, *candidates].count("-") > 1:
+        raise click.UsageError("'-' (stdin) is given more than once: stdin can be read only once; give "
+                               "the others as files")
     kept = read_gates_file(gates_file)
     max_drop = tuple(max_drop) + kept.max_drop
     min_dialogues = max(min_dialogues, kept.min_dialogues)

@@ -1,7 +1,7 @@
 """The one place where a failure becomes one line on stderr and its exit code.
 
 0 ok · 1 a gate failed · 2 usage (options, paths, a missing extra) · 3 bad input · 4 model, runtime or
-output I/O · 130 interrupted (Ctrl-C). The library raises typed errors (errors.py) and never exits;
+output I/O · 130 interrupted (Ctrl-C), 143 / 129 (SIGTERM / SIGHUP). The library raises typed errors (errors.py) and never exits;
 click's own usage errors keep their message. No traceback reaches the user: anything unforeseen is
 one line, exit 4, and `--debug` shows its traceback. A reader that goes away (`| head`) ends the run
 quietly.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import traceback
 
@@ -19,6 +20,46 @@ from ..errors import EmpathyMetricError, OutputError
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_MODEL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130      # 128 + SIGINT, as shells report it
+# SIGTERM (what `timeout`, CI cancellation and `kill` send) and SIGHUP (a closed terminal) end a run as
+# Ctrl-C does: one line, 128 + the signal's number, per-turn output kept for --resume.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal, raised in the main thread where the run is, so that it unwinds as Ctrl-C does."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Interrupted(Exception):
+    """Ctrl-C or a stop signal, carried past click (LazyGroup.invoke raises it), which would answer a
+    KeyboardInterrupt with a blank line and exit 1 or 130 whatever the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_raise():
+    """While a command runs, SIGTERM and SIGHUP raise `Stopped`; the handlers before are put back after
+    (a command run in-process, by click's test runner). Only the main thread may set handlers:
+    elsewhere, nothing changes."""
+    before = {}
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            before[signum] = signal.signal(signum, _raise_stopped)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 class ReaderGone(Exception):
@@ -72,9 +113,13 @@ def exit_codes(debug: bool = False):
     try:
         yield
         _flush_stdout()
-    except (click.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt, Interrupted) as exc:
         if debug:
             traceback.print_exc()
+        signum = getattr(exc, "signum", signal.SIGINT)
+        if signum != signal.SIGINT:
+            click.echo(f"interrupted ({signal.Signals(signum).name})", err=True)
+            sys.exit(128 + signum)
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:

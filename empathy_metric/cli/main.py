@@ -15,13 +15,14 @@ import difflib
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 from dataclasses import dataclass
 
 import click
 
 from ..version import __version__
-from .exits import EXIT_USAGE, ReaderGone, exit_codes, pop_debug
+from .exits import EXIT_USAGE, Interrupted, ReaderGone, exit_codes, pop_debug, stop_signals_raise
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class LazyGroup(click.Group):
         """Always standalone (exits with the code of the outcome); `--debug` may come anywhere."""
         extra.pop("standalone_mode", None)
         debug, args = pop_debug(list(sys.argv[1:] if args is None else args))
-        with exit_codes(debug):
+        with exit_codes(debug), stop_signals_raise():
             outcome = super().main(args, prog_name, standalone_mode=False, **extra)
         sys.exit(outcome if isinstance(outcome, int) else 0)
 
@@ -115,6 +116,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError as exc:
             raise ReaderGone() from exc
+        except KeyboardInterrupt as exc:    # Ctrl-C, or SIGTERM / SIGHUP (exits.Stopped)
+            raise Interrupted(getattr(exc, "signum", signal.SIGINT)) from exc
 
     def parse_args(self, ctx, args):
         if args and args[0] not in COMMANDS and args[0] not in ("--help", "-h", "--version"):

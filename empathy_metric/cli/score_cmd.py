@@ -3,9 +3,11 @@ side), which scores the same way with another kind of model."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
+from ..io.readers.streams import DEFAULT_MAX_RECORD_BYTES
 from .exits import EXIT_GATE_FAILED
 from .gates_cmd import gates_file_option, read_gates_file
 from .gate_options import bootstrap_options, bootstrap_settings, echo_verdicts, gate_on_options
@@ -36,10 +38,15 @@ def score_options(command):
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress (a bar on a terminal, else a line every 10 s), no summary table."),
         click.option("--resume", is_flag=True,
-                     help="Continue an interrupted run: keep the dialogues already in the -o .jsonl output, "
-                          "score the rest and append them (refused if the model, settings or input differ)."),
+                     help="Continue an interrupted run: keep the dialogues in its OUT.jsonl.partial (or in the "
+                          "-o .jsonl output itself), score the rest and append them (refused if the model, "
+                          "settings or input differ, or a kept record is not what a fresh run writes)."),
         click.option("--allow-empty", is_flag=True,
                      help="Accept an input without any record (else exit 3)."),
+        click.option("--max-record-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_RECORD_BYTES,
+                     show_default=True,
+                     help="The longest record read (a JSONL line, a CSV line, a whole-file JSON array); a longer "
+                          "one is an error (exit 3) before it is read into memory."),
         bootstrap_options,
         click.option("--fail-under", multiple=True, metavar="METRIC=VALUE",
                      help="Gate: fail (exit 1) when METRIC is below VALUE (repeatable)."),
@@ -61,7 +68,7 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
               on_error, no_future_context, device, threads, max_batch_tokens, batch_size, workers, engine, ray_address,
               quiet, resume, allow_empty,
               n_resamples, confidence, seed, fail_under, fail_over, gate_on, min_dialogues, max_share=(),
-              gates_file=None):
+              gates_file=None, max_record_bytes=DEFAULT_MAX_RECORD_BYTES):
     """The `score_options` values -> one `api.score_files` run, its summary and verdicts printed, the
     exit code of its gates. `make_scorer(device=, threads=, max_batch_tokens=, max_batch_size=,
     agent_roles=, future_context=, workers=)` loads the model."""
@@ -69,7 +76,7 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
     from ..io.readers.counting import count_records
     from ..pipeline.aggregation import metric_names
     from ..reporting.gating import plan_gates, threshold_gates
-    from ..reporting.metric_catalog import directions
+    from ..reporting.metric_catalog import directions, ranges
     from ..reporting.tail_gates import tail_gates
     check_outputs(outputs, engine=engine, inputs=list(inputs))   # a bad -o or a missing extra fails before any work
     kept = read_gates_file(gates_file)                    # and so does a malformed gate or gates file
@@ -77,7 +84,8 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
              + tail_gates(tuple(max_share) + kept.max_share))
     min_dialogues = max(min_dialogues, kept.min_dialogues)
     bootstrap = bootstrap_settings(n_resamples, confidence, seed)
-    options = reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error)
+    options = replace(reader_options(fmt, turns_key, role_key, text_key, id_key, agent_roles, on_error),
+                      max_record_bytes=max_record_bytes)
     if engine == "ray":
         from ..distributed import require_ray
         require_ray()                                     # a missing extra fails before the model loads
@@ -88,7 +96,8 @@ def run_score(make_scorer, inputs, outputs, include_text, fmt, turns_key, role_k
         from ..distributed import use_ray
         use_ray(scorer, ray_address, device)
     plan = plan_gates(gates, gate_on, min_dialogues, bootstrap, metric_names(scorer.tasks, scorer.perceived),
-                      validity_warnings=gate_warnings(scorer.bundle, scorer.tasks, scorer.perceived))
+                      validity_warnings=gate_warnings(scorer.bundle, scorer.tasks, scorer.perceived),
+                      ranges=ranges(scorer.tasks, scorer.perceived))
     with progress_callback(quiet, lambda: count_records(list(inputs), options)) as on_dialogue:
         result = score_files(scorer, list(inputs), options, list(outputs), on_dialogue, bootstrap=bootstrap,
                              gates=plan, resume=resume, allow_empty=allow_empty, include_text=include_text)

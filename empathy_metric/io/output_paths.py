@@ -1,12 +1,17 @@
 """Every `-o` path checked before any work: a run must never destroy its input, and must not score
-for an hour to then fail on a folder that does not exist."""
+for an hour to then fail on a folder that does not exist. The files a run creates beside an output
+(its lock, the per-turn partial file and the resume sidecar) are checked like the output itself, and
+so is the file on stdin."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from ..errors import UsageError
+from .output_locks import lock_path
+from .resume import partial_path, sidecar_path
 from .writers import SCORE_KINDS, SHARDS, output_kind
 
 
@@ -45,8 +50,60 @@ def check_output_paths(inputs: list[str], outputs: list[str], allowed: tuple[str
                 raise UsageError(f"-o {path}: names the same file as -o {other}")
         target = Path(path)
         _check_folder(path, target.parent)
+        _check_regular(path, path, "")
         if target.exists() and not os.access(target, os.W_OK):
             raise UsageError(f"-o {path}: cannot write in {target.parent} (read-only or no permission)")
+        for side, what in side_files(path, allowed):
+            for source in inputs:
+                if source != "-" and _same_file(side, source):
+                    raise UsageError(f"-o {path}: its {what} {side} is the input {source}; writing it would "
+                                     "destroy the input")
+            _check_regular(path, side, f"its {what} ")
+            _check_not_stdin(inputs, path, side, f"its {what} {side} ")
+        _check_not_stdin(inputs, path, path, "")
+
+
+def side_files(output: str, allowed: tuple[str, ...] = SCORE_KINDS) -> list[tuple[str, str]]:
+    """(path, what it is) of every file a scoring run creates beside `output` (temporary files have
+    random names, created exclusively: they cannot collide)."""
+    if "jsonl" not in allowed:          # compare and analyze write their outputs whole, unlocked
+        return []
+    sides = [(lock_path(output), "lock file")]
+    if output_kind(output, allowed) == "jsonl":
+        sides += [(partial_path(output), "partial file"), (sidecar_path(output), "resume sidecar")]
+    return sides
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _check_regular(output: str, path: str, what: str) -> None:
+    """A path a run will replace must be absent or a regular file: never written through a symlink
+    (it would write wherever the link points), never a FIFO (the run would hang) or a device."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISLNK(mode):
+        dangling = "" if os.path.exists(path) else " that leads nowhere"
+        raise UsageError(f"-o {output}: {what}{path} is a symbolic link{dangling}; give the real path "
+                         "(outputs are replaced, never written through a link)")
+    for test, name in _KINDS:
+        if test(mode):
+            raise UsageError(f"-o {output}: {what}{path} is {name}, not a regular file")
+
+
+def _check_not_stdin(inputs: list[str], output: str, path: str, what: str) -> None:
+    """`score - -o c.jsonl < c.jsonl` would empty the input it is reading."""
+    if "-" not in inputs:
+        return
+    try:
+        given, target = os.fstat(0), os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(given.st_mode) and (given.st_dev, given.st_ino) == (target.st_dev, target.st_ino):
+        raise UsageError(f"-o {output}: {what}is the file on stdin; writing it would destroy the input")
 
 
 def _check_folder(path: str, folder: Path) -> None:

@@ -1,13 +1,16 @@
 """The one writer of every `-o` output that a run writes whole at its end (summary .json, .md, .html,
 gate verdicts .junit.xml, for score, compare and analyze): each command hands it the (path, kind)
 of its outputs and, per kind, what builds that kind's content; per-turn files (.jsonl, .csv, shards)
-are written as the run goes (writers.TurnWriter) and are skipped here. How a file reaches the disk
-(a temporary file renamed over the target) is decided here, for every output at once."""
+are written as the run goes (writers.TurnWriter, staged the same way) and are skipped here. How a
+file reaches the disk is decided here, for every output at once: a temporary file created
+exclusively beside the target (never through a planted link), renamed over it only when complete
+(atomic_files.py), so that a failed run leaves the previous output as it was."""
 from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
-from .writers import json_text, write_atomically  # noqa: F401 (json_text: what a JSON output holds)
+from .atomic_files import write_atomically
+from .writers import json_text  # noqa: F401 (what a JSON output holds)
 
 # kind -> what builds its content (called only when an output of that kind is asked for)
 Contents = Mapping[str, Callable[[], "str | bytes"]]

@@ -4,7 +4,8 @@
 Written: `UtteranceScore.to_record` (dialogue_id, turn_index, role, labels, probs, perceived,
 truncated; gold when known; text with --include-text), one dialogue's turns together, UTF-8 as is,
 never NaN. Read back: a record is one when it has RECORD_KEYS; its values are checked against the
-model's tasks and perceived dimensions, and a dialogue's turns must be consecutive.
+model's tasks and perceived dimensions (probabilities and perceived scores in 0..1, as `score` writes
+them), and a dialogue's turns must be consecutive.
 """
 from __future__ import annotations
 
@@ -108,6 +109,15 @@ def tasks_of_saved(path: str) -> tuple[list[Task], list[str]]:
     raise InputError("no per-turn records", source=path)
 
 
+def _check_score(value, field: str, what: str, bad) -> None:
+    """Saved probabilities and perceived scores are numbers in 0..1, as `score` writes them: anything
+    else (7, 1e308) was not written by it, and would skew every mean it enters."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+        raise bad(f"'{field}' must be a number", field)
+    if not 0.0 <= value <= 1.0:
+        raise bad(f"'{field}' is {value:g}, but {what} lies in 0..1", field)
+
+
 def read_utterance(record: dict, tasks: list[Task], dims: list[str], name: str, line: int | None,
                    text: str | None = None) -> UtteranceScore:
     """A per-turn record -> its UtteranceScore, each value checked (InputError naming FILE:LINE and the
@@ -132,13 +142,17 @@ def read_utterance(record: dict, tasks: list[Task], dims: list[str], name: str, 
         if labels[task.name] not in task.labels:
             raise bad(f"label '{labels[task.name]}' is not one of {task.name}'s labels "
                       f"({', '.join(task.labels)})", f"labels.{task.name}")
+    probs = record["probs"]
+    if not isinstance(probs, dict) or not all(isinstance(probs.get(t.name), dict) for t in tasks):
+        raise bad("'probs' must map each task to {label: probability}", "probs")
+    for task in tasks:
+        for label in task.labels:
+            _check_score(probs[task.name].get(label), f"probs.{task.name}.{label}", "a probability", bad)
     perceived = record.get("perceived") or {}
     if not isinstance(perceived, dict):
         raise bad("'perceived' must map each dimension to a score", "perceived")
     for dim in dims:
-        value = perceived.get(dim)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
-            raise bad(f"'perceived.{dim}' must be a number", f"perceived.{dim}")
+        _check_score(perceived.get(dim), f"perceived.{dim}", "a score", bad)
     if text is None:
         text = record.get("text", "")         # present when scored with --include-text
     gold = record.get("gold")

@@ -3,6 +3,8 @@
 
 Per-turn files are written one whole dialogue at a time and flushed at dialogue boundaries, so a
 killed run leaves whole dialogues behind (see resume.py, which also copes with a cut last line).
+Every file is written beside its target and renamed over it only when the run succeeds
+(atomic_files.py): a failed run leaves the previous output as it was.
 fsync (which survives an OS crash, not just a kill) runs at most once a second and on close:
 one fsync per dialogue cost ~3 ms each, half the time of a run of short dialogues here.
 A failed write (full or read-only disk) is an OutputError naming the file; JSON never holds NaN or
@@ -10,18 +12,17 @@ Infinity (other tools refuse them), and CSV cells never start a spreadsheet form
 """
 from __future__ import annotations
 
-import contextlib
 import csv
-import errno
 import io
 import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..errors import OutputError, UsageError
+from ..errors import UsageError
 from ..pipeline.aggregation import slug
+from .atomic_files import PendingFile, fsync_folder, fsync_handle, open_exclusive, writing
+from .atomic_files import write_atomically  # noqa: F401  (where callers have always found it)
 from .turn_records import JsonlFormat, dumps_record, jsonl_lines, scored_by  # noqa: F401 (the record format's home)
 
 TURN_FORMATS = (".jsonl", ".csv")
@@ -58,27 +59,13 @@ FSYNC_INTERVAL_S = 1.0
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-@contextlib.contextmanager
-def writing(path: str):
-    """OSError while writing `path` -> OutputError naming it."""
-    try:
-        yield
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
 def csv_cell(value):
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
 
 
-def _fsync(handle) -> None:
-    try:
-        os.fsync(handle.fileno())
-    except OSError as exc:
-        if exc.errno != errno.EINVAL:        # a pipe or a device: nothing to make durable
-            raise
+_fsync = fsync_handle
 
 
 def _sync(handle) -> None:
@@ -165,44 +152,50 @@ class CsvFormat:
 
 class TurnWriter:
     """A per-turn file in one format, written a whole dialogue at a time. A dialogue scored in a
-    `--workers` process arrives with its text already rendered (`DialogueScore.rendered`)."""
+    `--workers` process arrives with its text already rendered (`DialogueScore.rendered`).
+    Written beside `path`: appended to `staged_at` (the `.jsonl` partial file that --resume keeps,
+    which resume.begin_run created), else to a new temporary file; `close()` renames it over `path`,
+    `abandon()` (a failed run) leaves `path` as it was: the partial file stays, a temporary goes."""
 
-    def __init__(self, path: str, format: JsonlFormat | CsvFormat, append: bool = False):
-        self.path, self.format = path, format
-        exists = append and Path(path).is_file() and Path(path).stat().st_size > 0
-        with writing(path):
-            self.handle = open(path, "a" if append else "w", encoding="utf-8", newline="")
-            self.syncer = _Syncer(self.handle)
-            if isinstance(format, CsvFormat) and not exists:
-                csv.writer(self.handle).writerow(format.columns())
+    def __init__(self, path: str, format: JsonlFormat | CsvFormat, staged_at: str | None = None):
+        self.path, self.format, self.staged_at = path, format, staged_at
+        self.pending = None if staged_at else PendingFile(path)
+        self.handle = open_exclusive(staged_at, append=True) if staged_at else self.pending.handle
+        self.syncer = _Syncer(self.handle)
+        if isinstance(format, CsvFormat):
+            header = io.StringIO(newline="")
+            csv.writer(header).writerow(format.columns())
+            self._write(header.getvalue())
+
+    def _write(self, text: str) -> None:
+        with writing(self.path):
+            self.handle.write(text.encode("utf-8"))
 
     def write_dialogue(self, dialogue_score) -> None:
         text = dialogue_score.rendered.get(self.format)
         if text is None:
             text = self.format.render(dialogue_score)
+        self._write(text)
         with writing(self.path):
-            self.handle.write(text)
             self.syncer.dialogue_done()
 
     def close(self) -> None:
+        """The run succeeded: the file becomes `path`."""
+        if self.pending is not None:
+            self.pending.commit()
+            return
         with writing(self.path):
             self.syncer.close()
+            os.replace(self.staged_at, self.path)
+        fsync_folder(os.path.dirname(self.path))
 
-
-def write_atomically(path: str, write) -> None:
-    """`write(binary handle)` into `<path>.tmp`, then renamed over `path`: a reader never sees half a
-    file, and a failure leaves neither the temporary file nor a changed `path`."""
-    tmp = f"{path}.tmp"
-    with writing(path):
-        try:
-            with open(tmp, "wb") as handle:
-                write(handle)
-                _sync(handle)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+    def abandon(self) -> None:
+        """The run failed: `path` stays as it was; what the partial file holds stays durable."""
+        if self.pending is not None:
+            self.pending.discard()
+            return
+        with writing(self.path):
+            self.syncer.close()
 
 
 def write_text(path: str, text: str) -> None:

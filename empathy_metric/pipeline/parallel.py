@@ -24,6 +24,9 @@ from typing import Any, Callable, Iterable, Iterator
 from ..errors import ModelError
 
 
+STOP_WAIT_S = 1.0         # a terminated worker gets this long before it is killed
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -57,8 +60,25 @@ def _exit_with_parent() -> None:
     os._exit(1)
 
 
+def _start_resource_tracker() -> None:
+    """multiprocessing's resource tracker, started now with SIGHUP ignored (an ignored signal stays
+    ignored across exec): a SIGHUP to the whole process group (a closed terminal) would otherwise end
+    it, and the one started in its place prints a KeyError traceback for every semaphore it never
+    saw. It still leaves when this process does (its pipe closes)."""
+    from multiprocessing import resource_tracker
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        resource_tracker.ensure_running()
+        return
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
 class WorkerPool:
     def __init__(self, workers: int, initializer: Callable, initargs: tuple = ()):
+        _start_resource_tracker()
         self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_start_worker, initargs=(initializer, initargs))
         self.ahead = 2 * workers
@@ -74,16 +94,30 @@ class WorkerPool:
 
     def stop(self) -> None:
         """Drop queued chunks and end the workers now (not after their current chunk). Called while an
-        error or Ctrl-C ends the run: nothing here may replace it (a pool that broke meanwhile can
-        fail to shut down cleanly), and the workers are ended whatever happens."""
-        with contextlib.suppress(Exception):
-            self.executor.shutdown(wait=False, cancel_futures=True)
+        error, Ctrl-C or SIGTERM ends the run: nothing here may replace it (a pool that broke meanwhile
+        can fail to shut down cleanly), and the workers are ended whatever happens. The processes are
+        taken before `shutdown`, which forgets them (CPython 3.11 sets `_processes` and `_result_queue`
+        to None), and terminated first, so that no chunk in progress holds the run up."""
         # Python 3.14 has executor.terminate_workers(); before it, the processes are reached directly.
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        results = getattr(getattr(self.executor, "_result_queue", None), "_writer", None)
         for process in processes:
-            process.terminate()
+            with contextlib.suppress(Exception):
+                process.terminate()
+        with contextlib.suppress(Exception):
+            self.executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
-            process.join()
+            with contextlib.suppress(Exception):
+                process.join(STOP_WAIT_S)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        # A worker ended while sending a result leaves half a message in the result pipe, and the
+        # executor's thread would wait for the rest forever (and the interpreter for that thread, at
+        # exit). With the workers gone, closing this process's own write end lets it read end-of-file:
+        # it then takes the pool for broken and cleans up.
+        with contextlib.suppress(Exception):
+            results.close()
 
     def run_now(self, function: Callable, job: Job) -> Any:
         """`function(job.payload)` in a worker, waited for (a worker that dies: the error `ordered` gives)."""

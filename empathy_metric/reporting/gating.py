@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, replace
 
 from ..errors import UsageError
 from .metric_catalog import HIGHER, LOWER, PERCEIVED_MEANINGS
 
 GATE_ON = ("ci", "mean")
+# A threshold as people write decimals: no '_' separators, hex, inf or nan, which float() would take
+# (`0_5` is 5 to float(), so a typo would become a gate that always passes).
+NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,9 @@ def parse_assignment(text: str, option: str) -> tuple[str, float]:
     name = name.strip()
     if not sep or not name:
         raise UsageError(f"{option} {text}: expected METRIC=VALUE, e.g. {option} perceived.empathy=0.6")
-    try:
-        number = float(value)
-    except ValueError:
-        raise UsageError(f"{option} {text}: '{value}' is not a number") from None
+    if not NUMBER.fullmatch(value.strip()):
+        raise UsageError(f"{option} {text}: '{value}' is not a number (write a decimal such as 0.5)")
+    number = float(value)
     if not math.isfinite(number):
         raise UsageError(f"{option} {text}: the value must be a finite number")
     return name, number
@@ -223,14 +226,23 @@ class GatePlan:
 
 def plan_gates(gates: list[Gate], gate_on: str, min_dialogues: int, bootstrap, known_metrics,
                subject: str = "", unit: str = "dialogues",
-               validity_warnings: dict[str, str] | None = None) -> GatePlan | None:
-    """The plan that judges `gates`, checked against the model's metric names; None when there are no
-    gates. Judging on the CI needs a bootstrap (`bootstrap`: statistics.BootstrapSettings or None).
-    `validity_warnings` (metric -> text) are attached to the verdicts of gates on those metrics."""
+               validity_warnings: dict[str, str] | None = None,
+               ranges: dict[str, tuple[float, float]] | None = None) -> GatePlan | None:
+    """The plan that judges `gates`, checked against the model's metric names and, with `ranges`
+    (metric -> the values its corpus mean can take: metric_catalog.ranges), their thresholds; None
+    when there are no gates. Judging on the CI needs a bootstrap (`bootstrap`:
+    statistics.BootstrapSettings or None). `validity_warnings` (metric -> text) are attached to the
+    verdicts of gates on those metrics."""
     if not gates:
         return None
     for gate in gates:
         check_metric_names([gate.metric], known_metrics, gate.option.split()[0])
+        if gate.tail:
+            continue                    # its threshold is a share, checked (0..1) when it was parsed
+        low, high = (ranges or {}).get(gate.metric, (-math.inf, math.inf))
+        if not low <= gate.threshold <= high:
+            raise UsageError(f"{gate.option}: {gate.threshold:g} is outside the range of {gate.metric} "
+                             f"({low:g}..{high:g}), so the gate could never fail or never pass")
     if gate_on == "ci" and bootstrap is None:
         raise UsageError("--gate-on ci needs confidence intervals: use --bootstrap N (N > 0) "
                          "or --gate-on mean")

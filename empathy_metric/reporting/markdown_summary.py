@@ -6,10 +6,39 @@ and reference points (headline.py). Key metrics are those with a better directio
 (e.g. strategy shares) are in a collapsed table with the rest, in the same order as every output."""
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from .headline import headline_metrics, ordered_metrics, scale_points, verdict_line
 from .metric_catalog import HIGHER, LOWER
 
 BETTER = {HIGHER: "higher", LOWER: "lower"}
+
+
+def _visible(char: str) -> str:
+    """A control, format or line/paragraph separator character written as its escape (`\\n`): a raw
+    line end in a file name would start a line of its own (a heading, a table row)."""
+    if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+        return char.encode("unicode_escape").decode("ascii")
+    return char
+
+
+def code(text) -> str:
+    """A user-controlled string (a file name, a model name, an id) as one inline code span, whatever it
+    holds: no line ends, and a backtick fence longer than any run of backticks inside (CommonMark),
+    so that nothing in it can close the span or become Markdown or HTML."""
+    text = "".join(_visible(c) for c in str(text))
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip(" ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def plain(text) -> str:
+    """A string from a model's manifest (a reference point's name) inside a line as plain text: the
+    characters that start emphasis, code, links, HTML or a table cell backslash-escaped, line ends
+    written as escapes."""
+    return re.sub(r"([\\`*_\[\]<>|~])", r"\\\1", "".join(_visible(c) for c in str(text)))
 
 
 def _cell(text) -> str:
@@ -55,7 +84,7 @@ def _gates(gates: list[dict]) -> tuple[str, list[str]]:
         return "", []
     failed = sum(not g["passed"] for g in gates)
     verdict = ("❌ " if failed else "✅ ") + verdict_line(gates)
-    rows = [[f"`{g['option']}`", "✅ PASS" if g["passed"] else "❌ FAIL", g["judged_on"],
+    rows = [[code(g["option"]), "✅ PASS" if g["passed"] else "❌ FAIL", g["judged_on"],
              _num(g["judged_value"], 4), _num(g["threshold"], 4), g["reason"]] for g in gates]
     return verdict, _table(["gate", "verdict", "judged on", "value", "threshold", "why"], rows) + [""]
 
@@ -82,11 +111,11 @@ def _headline(summary: dict, level: str) -> list[str]:
     for name in headline_metrics(summary["corpus"]):
         entry = summary["corpus"][name]
         ci = f" {_ci(entry)} ({level})" if "ci_low" in entry else ""
-        lines.append(f"**`{name}` {_num(entry['mean'])}**{ci}")
+        lines.append(f"**{code(name)} {_num(entry['mean'])}**{ci}")
         points = scale_points(entry["mean"], references.get(name, []))
         if points:
             lines[-1] += "  "          # a hard line break before the scale
-            lines.append("Reference points: " + " · ".join(f"**{n} {v}**" if mine else f"{n} {v}"
+            lines.append("Reference points: " + " · ".join(f"**{n} {v}**" if mine else f"{plain(n)} {v}"
                                                            for n, v, mine in points))
         lines.append("")
     return lines
@@ -95,13 +124,13 @@ def _headline(summary: dict, level: str) -> list[str]:
 def score_markdown(summary: dict, directions: dict[str, str]) -> str:
     counts, signature, corpus = summary["counts"], summary["signature"], summary["corpus"]
     level = _level(summary.get("bootstrap", {}))
-    inputs = ", ".join(f"`{path}`" for path in summary["inputs"])
-    intro = (f"Model `{signature['model']}` (manifest sha256 `{signature['manifest_sha256'][:12]}`) on {inputs}: "
+    inputs = ", ".join(code(path) for path in summary["inputs"])
+    intro = (f"Model {code(signature['model'])} (manifest sha256 {code(signature['manifest_sha256'][:12])}) on {inputs}: "
              f"{counts['dialogues_scored']} dialogues, {counts['turns_scored']} agent turns scored, "
              f"{sum(counts['records_skipped'].values())} records skipped. Means over dialogues, {level}.")
 
     def row(name: str) -> list:
-        return [f"`{name}`", BETTER.get(directions.get(name), "–"), _num(corpus[name]["mean"]), _ci(corpus[name])]
+        return [code(name), BETTER.get(directions.get(name), "–"), _num(corpus[name]["mean"]), _ci(corpus[name])]
     names = ordered_metrics(list(corpus), directions)
     key = [n for n in names if directions.get(n) in BETTER]
     return _document("empathy-score", intro, summary.get("gates", []), ["metric", "better", "mean", level], row,
@@ -115,13 +144,13 @@ def compare_markdown(result: dict) -> str:
                for kind in ("regression", "improvement")}
     title = (f"{_count(changed['regression'], 'regression')}, {_count(changed['improvement'], 'improvement')}"
              if result.get("bootstrap", {}).get("n_resamples") else "deltas (no CIs)")
-    intro = (f"Candidate `{result['candidate']['input']}` against baseline `{result['baseline']['input']}`, "
+    intro = (f"Candidate {code(result['candidate']['input'])} against baseline {code(result['baseline']['input'])}, "
              f"{result['pairing']['n_paired']} dialogues paired by id. Delta = candidate - baseline, "
              f"paired {level}; a regression is a CI wholly on the metric's bad side of 0.")
 
     def row(name: str) -> list:
         e = table[name]
-        return [f"`{name}`", BETTER.get(e["direction"], "–"), _num(e["baseline"]), _num(e["candidate"]),
+        return [code(name), BETTER.get(e["direction"], "–"), _num(e["baseline"]), _num(e["candidate"]),
                 _num(e["delta"], signed=True), _ci(e, signed=True)]
     return _document(f"empathy-score compare: {title}", intro, result.get("gates", []),
                      ["metric", "better", "baseline", "candidate", "delta", level], row,

@@ -128,6 +128,15 @@ def validity_warnings(tasks: list[Task], perceived_dims: list[str], validity: di
     return {name: warning for name, warning in warnings.items() if warning}
 
 
+def ranges(tasks: list[Task], perceived_dims: list[str]) -> dict[str, tuple[float, float]]:
+    """Metric name -> (lowest, highest) value its corpus mean can take (the catalog's `range`)."""
+    found = {}
+    for info in catalog(tasks, perceived_dims):
+        low, _, high = info.range.partition("..")
+        found[info.name] = (float(low), float(high))
+    return found
+
+
 def directions(tasks: list[Task], perceived_dims: list[str]) -> dict[str, str]:
     return directions_of(catalog(tasks, perceived_dims))
 

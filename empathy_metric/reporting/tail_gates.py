@@ -12,17 +12,16 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError
-from .gating import Estimate, Gate, GatePlan, estimates_from_table
+from .gating import NUMBER, Estimate, Gate, GatePlan, estimates_from_table
 from .statistics import BootstrapSettings, mean_intervals
 
 TAIL = re.compile(r"^\s*(?P<metric>[^<>=\s]+)\s*(?P<op>[<>])\s*(?P<value>[^=]+?)\s*=\s*(?P<share>.+?)\s*$")
 
 
 def _number(text: str, what: str, option: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{option}: {what} '{text}' is not a number") from None
+    if not NUMBER.fullmatch(text.strip()):      # the thresholds' strict grammar: `0_5` is no 5 here either
+        raise UsageError(f"{option}: {what} '{text}' is not a number (write a decimal such as 0.5)")
+    value = float(text)
     if value != value or value in (float("inf"), float("-inf")):
         raise UsageError(f"{option}: {what} must be a finite number")
     return value

@@ -91,7 +91,7 @@ def iter_block_scores(scorer: Scorer, paths: list[str], options: ReaderOptions, 
     with scorer.engine.pool(start_worker, (scorer.worker_recipe, scorer.worker_threads)) as pool:
         jobs = (Job(BlockJob(block, options, formats, keep_utterances), number,
                     f"{block.name}:{block.first_line}", f"{block.name}:{block.last_line}")
-                for number, block in enumerate(blocks_of(paths, scorer.block_bytes), start=1))
+                for number, block in enumerate(blocks_of(paths, scorer.block_bytes, options.max_record_bytes), start=1))
         if here:
             jobs = (replace(job, payload=_with_outputs(scorer, job.payload, prepared))
                     for job, prepared in pool.ordered(_prepare_block_in_worker, jobs))

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..bundle import Bundle
-from ..errors import InputError, OutputError
+from ..errors import InputError
 from ..io.output_paths import check_output_paths, check_shard_outputs
 from ..io.output_writer import json_text, write_outputs
 from ..io.readers import ReaderOptions, ReadStats, read_path_list
-from ..io.resume import begin_run
-from ..io.writers import SCORE_KINDS, SHARDS, CsvFormat, JsonlFormat, ShardFolder, TurnWriter, output_kind, scored_by
+from ..io.run_outputs import RunOutputs
+from ..io.writers import SCORE_KINDS, SHARDS, ShardFolder, output_kind, scored_by
 from ..pipeline.accounting import Counts
 from ..pipeline.aggregation import metric_names
 from ..reporting.gating import GateEvaluation, GatePlan
@@ -34,20 +34,6 @@ class RunResult:
     counts: Counts
     read_stats: ReadStats = field(default_factory=ReadStats)
     gates: GateEvaluation | None = None       # the verdicts printed and the exit code come from this
-
-
-def open_turn_writers(outputs: list[str], scorer: Scorer, append: bool = False, resume_path: str | None = None,
-                      include_text: bool = False) -> list[TurnWriter]:
-    writers = []
-    for path in outputs:
-        kind = output_kind(path)
-        if kind == "jsonl":
-            writers.append(TurnWriter(path, JsonlFormat(include_text, scored_by(scorer.bundle.signature(),
-                                                                                  scorer.settings())),
-                                      append or path == resume_path))
-        elif kind == "csv":
-            writers.append(TurnWriter(path, CsvFormat.of(scorer.tasks, scorer.perceived, include_text), append))
-    return writers
 
 
 def check_outputs(outputs, allowed: tuple[str, ...] = SCORE_KINDS, command: str = "score",
@@ -82,7 +68,10 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
     """Read `inputs`, score them, write per-turn `outputs` as dialogues finish (streaming: only small
     per-dialogue metric rows are kept), then the summary (.json, .md), the report (.html: transcripts
     of at most reporting.transcripts.TRANSCRIPT_CAP dialogues are kept) and gate verdicts (.junit.xml).
-    `resume`: keep the dialogues already in the one .jsonl output and append the rest (io/resume.py).
+    Per-turn files are written beside their targets and renamed over them only when the run succeeds,
+    every output is locked for the run (io/run_outputs.py); a failed run leaves the previous outputs.
+    `resume`: keep the dialogues of the interrupted run's OUT.partial (or of the one .jsonl output)
+    and append the rest (io/resume.py).
     An input without any record is an InputError unless `allow_empty`. `include_text`: per-turn
     outputs carry the scored turn's text. A folder in `outputs` (engine 'ray') gets the per-turn records
     as shards, written by the cluster."""
@@ -92,15 +81,10 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
                    for path, kind in zip(outputs, kinds) if kind == SHARDS), None)
     files = [path for path, kind in zip(outputs, kinds) if kind != SHARDS]
     stats, counts, rows = ReadStats(), Counts(), []
-    resumed = begin_run(files, scorer, options, inputs, resume, include_text)
-    known = None
-    if resumed is not None:
-        def known(dialogue, windows):
-            return resumed.known_score(dialogue, windows, scorer.tasks, scorer.perceived, counts)
+    staged = RunOutputs(files, scorer, options, inputs, resume, include_text)   # locks; per-turn files beside
+    known, writers = staged.known(scorer, counts), staged.writers
     names = metric_names(scorer.tasks, scorer.perceived)
     transcripts = LowestTranscripts(sort_metric(names)) if "html" in kinds else None
-    writers = open_turn_writers(files, scorer, resume_path=resumed.path if resumed else None,
-                                include_text=include_text)
     formats = tuple(w.format for w in writers) + ((shards.lines,) if shards else ())
     if known is None and shards is None and scorer.reads_in_workers(inputs, options):
         from .block_scoring import iter_block_scores      # imports the pool machinery only when used
@@ -119,35 +103,35 @@ def score_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, outpu
                 transcripts.add(scored)
             if on_dialogue:
                 on_dialogue(stats.records_read, len(rows), counts.turns_scored)
+        count_reads(counts, stats)
+        counts.check_records()
+        if counts.records_read == 0 and not allow_empty:
+            raise InputError("no records: the input is empty (--allow-empty accepts that)",
+                             source=", ".join("<stdin>" if p == "-" else p for p in inputs))
+        staged.finish()                 # only now do the per-turn files replace the previous ones
     except BaseException:
         with contextlib.suppress(Exception):    # the error that ended the run is the one to report
             scores.close()              # stops --workers' processes now, not when the error is gone
-        # Keep what was written (an interrupted run stays resumable), and the first error.
-        for writer in writers:
-            with contextlib.suppress(OutputError):
-                writer.close()
+        staged.abandon()                # previous outputs untouched; the .jsonl partial file kept
         raise
-    for writer in writers:
-        writer.close()
-    count_reads(counts, stats)
-    counts.check_records()
-    if counts.records_read == 0 and not allow_empty:
-        raise InputError("no records: the input is empty (--allow-empty accepts that)",
-                         source=", ".join("<stdin>" if p == "-" else p for p in inputs))
-    summary, evaluation = run_summary(scorer, list(inputs), counts, rows, bootstrap, gates,
-                                      {"skipped_record_errors": stats.errors} if stats.errors else None)
+    try:
+        summary, evaluation = run_summary(scorer, list(inputs), counts, rows, bootstrap, gates,
+                                          {"skipped_record_errors": stats.errors} if stats.errors else None)
 
-    def html() -> str:
-        from ..reporting.html_report import score_report
-        metrics = catalog(scorer.tasks, scorer.perceived, validity_of(scorer.bundle))
-        return score_report(summary, metrics, scorer.tasks, scorer.perceived, transcripts.lowest_first(),
-                            transcripts.metric)
+        def html() -> str:
+            from ..reporting.html_report import score_report
+            metrics = catalog(scorer.tasks, scorer.perceived, validity_of(scorer.bundle))
+            return score_report(summary, metrics, scorer.tasks, scorer.perceived, transcripts.lowest_first(),
+                                transcripts.metric)
 
-    def markdown() -> str:
-        from ..reporting.markdown_summary import score_markdown
-        return score_markdown(summary, directions(scorer.tasks, scorer.perceived))
-    write_outputs(zip(outputs, kinds), {"json": lambda: json_text(summary), "md": markdown, "html": html,
-                                        "junit": lambda: junit_bytes(evaluation, "empathy-score score", summary)})
+        def markdown() -> str:
+            from ..reporting.markdown_summary import score_markdown
+            return score_markdown(summary, directions(scorer.tasks, scorer.perceived))
+        write_outputs(zip(outputs, kinds), {"json": lambda: json_text(summary), "md": markdown, "html": html,
+                                            "junit": lambda: junit_bytes(evaluation, "empathy-score score",
+                                                                         summary)})
+    finally:
+        staged.release()                # the locks on every output (a failed run releases them too)
     return RunResult(summary=summary, rows=rows, counts=counts, read_stats=stats, gates=evaluation)
 
 

@@ -13,7 +13,7 @@ from ..bundle import Bundle, load_bundle
 from ..dialogue import DEFAULT_AGENT_ROLES, Dialogue, normalize_role
 from ..errors import InputError, UsageError
 from ..io.readers import ReaderOptions
-from ..io.readers.records import record_to_dialogue
+from ..io.readers.records import check_dialogue_iterable, record_to_dialogue
 from ..io.writers import ShardFolder
 from ..pipeline.accounting import Counts
 from ..pipeline.aggregation import DialogueScore, corpus_means, dialogue_score
@@ -116,6 +116,7 @@ class Scorer:
         return {"window": self.window_settings.to_dict(), "agent_roles": sorted(self.agent_roles)}
 
     def score(self, dialogues: Iterable[Dialogue | dict[str, Any]]) -> ScoreResult:
+        check_dialogue_iterable(dialogues)
         counts = Counts()
         scored = list(self.iter_scores(self._as_dialogues(dialogues, counts), counts))
         counts.check_records()

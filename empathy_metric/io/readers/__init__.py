@@ -1,6 +1,8 @@
 """Readers: stream dialogues one at a time from JSONL, JSON arrays, EMH/EPITOME CSV, or stdin.
 
-- framing.py: bytes -> located JSON records (JSONL lines, a JSON array), and JSONL blocks
+- streams.py: input bytes (gzip read as the plain file, other binary input named, lines bounded by
+  the record size limit); framing.py: bytes -> located JSON records (JSONL lines, a JSON array), and
+  JSONL blocks
 - records.py: a JSON record -> a Dialogue (options.py: which fields; record_ratings.py: ratings in it)
 - emh_csv.py: EMH/EPITOME CSV rows -> two-turn dialogues
 - dialogues.py: files -> Dialogues, with bad records raised or skipped and counted (stats.py)

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Iterator
 
 from ...dialogue import Dialogue
+from ...errors import InputError
 from .dialogues import dialogues_of
 from .framing import BOM, is_blank_line, parse_line
 from .options import FORMATS, ReaderOptions, reads_as_csv
 from .stats import ReadStats
+from .streams import DEFAULT_MAX_RECORD_BYTES, bounded_lines, is_gzip, too_large
 
 
 @dataclass
@@ -35,17 +37,31 @@ class RawBlock:
         return self.first_line + max(self.data.count(b"\n") - self.data.endswith(b"\n"), 0)
 
 
-def blocks_of(paths: list[str], size: int) -> Iterator[RawBlock]:
+def blocks_of(paths: list[str], size: int, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[RawBlock]:
     """Each file's blocks in order: `size` bytes, then the rest of the line they end in (so the next
-    block starts at the first line starting `size` bytes or more after this one's start)."""
+    block starts at the first line starting `size` bytes or more after this one's start). A line
+    longer than `max_record_bytes` is an InputError before it is read whole."""
     for index, path in enumerate(paths):
         with open(path, "rb") as stream:
             number, line = 0, 1
             while data := stream.read(size):
                 if not data.endswith(b"\n"):
-                    data += stream.readline()
+                    data += stream.readline(max_record_bytes + 2)
+                _check_lines(data, path, line, max_record_bytes)
                 yield RawBlock(path, index, number, line, data)
                 number, line = number + 1, line + data.count(b"\n")
+
+
+def _check_lines(data: bytes, name: str, first_line: int, limit: int) -> None:
+    """Every line of a block within the record size limit (the last may be cut at the limit)."""
+    start, line = 0, first_line
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        if len(data[start:end].rstrip(b"\r\n")) > limit or (end == len(data) and not data.endswith(b"\n")
+                                                              and end - start > limit):
+            raise too_large(name, line, limit)
+        start, line = end, line + 1
 
 
 def parsed_in_workers(paths: list[str], options: ReaderOptions, workers: int, block_bytes: int) -> bool:
@@ -55,17 +71,17 @@ def parsed_in_workers(paths: list[str], options: ReaderOptions, workers: int, bl
     if workers < 2 or options.format not in FORMATS:
         return False
     try:
-        if any(path == "-" or not Path(path).is_file() or reads_as_csv(path, options) or _json_array(path)
-               for path in paths):
+        if any(path == "-" or not Path(path).is_file() or reads_as_csv(path, options) or is_gzip(path)
+               or _json_array(path, options.max_record_bytes) for path in paths):
             return False
         return sum(os.path.getsize(path) for path in paths) > workers * block_bytes
-    except OSError:
+    except (OSError, InputError):       # the parent's reader reports it, with its FILE:LINE
         return False
 
 
-def _json_array(path: str) -> bool:
+def _json_array(path: str, max_record_bytes: int) -> bool:
     with open(path, "rb") as stream:
-        for raw in stream:
+        for raw in bounded_lines(stream, max_record_bytes, path):
             content = raw.strip().removeprefix(BOM).strip()
             if content:
                 return content.startswith(b"[")

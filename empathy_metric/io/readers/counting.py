@@ -7,11 +7,12 @@ fields may span lines). stdin cannot be read twice: its total is unknown (None).
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
+from ...errors import InputError
 from .options import ReaderOptions, reads_as_csv
+from .streams import bounded_lines, open_input, read_bounded
 
 
 def count_records(paths: list[str], options: ReaderOptions) -> int | None:
@@ -27,20 +28,24 @@ def count_records(paths: list[str], options: ReaderOptions) -> int | None:
 
 
 def _count(path: str, options: ReaderOptions) -> int | None:
+    """Lines are read as the readers read them (gzip, the record size limit): an input they refuse
+    has no total."""
+    limit = options.max_record_bytes
     try:
-        if reads_as_csv(path, options):
-            with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-                return max(0, sum(1 for row in csv.reader(handle) if row) - 1)     # less the header
-        with open(path, "rb") as handle:
+        handle, name = open_input(path)
+        with handle:
+            lines = bounded_lines(handle, limit, name)
+            if reads_as_csv(path, options):
+                text = (raw.decode("utf-8-sig", "replace") for raw in lines)
+                return max(0, sum(1 for row in csv.reader(text) if row) - 1)     # less the header
             first = b""
-            for raw in handle:
+            for raw in lines:
                 if raw.strip():
                     first = raw
                     break
             if first.lstrip(b"\xef\xbb\xbf \t").startswith(b"["):
-                handle.seek(0)
-                records = json.load(io.TextIOWrapper(handle, encoding="utf-8-sig"))
+                records = json.loads((first + read_bounded(handle, limit, name)).decode("utf-8-sig"))
                 return len(records) if isinstance(records, list) else None
-            return (1 if first else 0) + sum(1 for raw in handle if raw.strip())
-    except (OSError, ValueError, csv.Error, RecursionError):
+            return (1 if first else 0) + sum(1 for raw in lines if raw.strip())
+    except (OSError, ValueError, csv.Error, RecursionError, InputError):
         return None

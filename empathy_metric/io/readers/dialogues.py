@@ -23,7 +23,8 @@ def read_dialogues(path: str, options: ReaderOptions, stats: ReadStats | None = 
     if reads_as_csv(path, options):
         yield from read_emh_csv(path, options, stats)
         return
-    yield from dialogues_of(located_records(path, block_bytes), options, stats, input_index)
+    yield from dialogues_of(located_records(path, block_bytes, options.max_record_bytes), options, stats,
+                            input_index)
 
 
 def dialogues_of(records: Iterable[tuple[str, int, int | None, object | InputError]], options: ReaderOptions,

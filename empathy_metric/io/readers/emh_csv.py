@@ -9,6 +9,7 @@ from ...errors import InputError
 from .framing import open_binary
 from .options import ReaderOptions
 from .stats import ReadStats
+from .streams import bounded_lines
 
 EMH_COLUMNS = ("seeker_post", "response_post")
 
@@ -18,8 +19,8 @@ class _DecodedLines:
     record (quoted newlines). Remembers where the current record started and which lines were not
     UTF-8 (decoded with replacement meanwhile), so that a bad line spoils only its own record."""
 
-    def __init__(self, stream: BinaryIO):
-        self.lines = enumerate(stream, start=1)
+    def __init__(self, stream: BinaryIO, name: str, max_record_bytes: int):
+        self.lines = enumerate(bounded_lines(stream, max_record_bytes, name), start=1)
         self.line, self.first, self.bad = 0, None, {}
 
     def __iter__(self):
@@ -53,7 +54,7 @@ def read_emh_csv(path: str, options: ReaderOptions, stats: ReadStats) -> Iterato
     """EMH/EPITOME pairs: seeker_post then response_post, a two-turn dialogue each row.
     The dialogue's FILE:LINE is the line where its row starts."""
     stream, name = open_binary(path)
-    lines = _DecodedLines(stream)
+    lines = _DecodedLines(stream, name, options.max_record_bytes)
     try:
         reader = csv.DictReader(lines)
         try:

@@ -1,26 +1,19 @@
 """JSON and JSONL framing: the bytes of a file (or stdin) -> located JSON records, one per line of
 JSONL or one per element of a whole-file JSON array, each parsed value or the InputError that names
-FILE:LINE and why; and the numbering of JSONL blocks that `--workers` hands to its workers."""
+FILE:LINE and why; and the numbering of JSONL blocks that `--workers` hands to its workers. No record
+longer than the record size limit (--max-record-bytes) is read into memory (streams.py)."""
 from __future__ import annotations
 
 import itertools
 import json
 import math
-import sys
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
 from ...errors import InputError
+from .streams import DEFAULT_MAX_RECORD_BYTES, bounded_lines, open_input, read_bounded
 
 
-def open_binary(path: str) -> tuple[BinaryIO, str]:
-    if path == "-":
-        if sys.stdin is None:          # started with stdin closed (`<&-`)
-            raise InputError("cannot read: stdin is closed", source="<stdin>")
-        return sys.stdin.buffer, "<stdin>"
-    try:
-        return open(path, "rb"), path
-    except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", source=path) from exc
+open_binary = open_input         # streams.py: gzip read as the plain file, other binary input named
 
 
 BOM = b"\xef\xbb\xbf"
@@ -62,33 +55,36 @@ def _parse_json(text: str, name: str, line: int | None):
         raise InputError(f"not valid JSON ({exc})", source=name, line=line) from None
 
 
-def iter_records(path: str) -> Iterator[tuple[str, int, object | InputError]]:
+def iter_records(path: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+                 ) -> Iterator[tuple[str, int, object | InputError]]:
     """Yield (source name, line, parsed JSON or the InputError it raised) for a JSONL/JSON file.
 
     A file whose first non-blank line starts with '[' is one whole JSON array (e.g. the original
     ESConv.json). Decided on the first line, not by peeking bytes: stdin pipes and test streams
     may have nothing or only whitespace to peek at yet."""
-    for name, line, _, record in located_records(path):
+    for name, line, _, record in located_records(path, max_record_bytes=max_record_bytes):
         yield name, line, record
 
 
-def located_records(path: str, block_bytes: int | None = None
-                     ) -> Iterator[tuple[str, int, int | None, object | InputError]]:
+def located_records(path: str, block_bytes: int | None = None, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+                    ) -> Iterator[tuple[str, int, int | None, object | InputError]]:
     """iter_records, with each JSONL line's block number (BlockCutter; None without `block_bytes` and
-    in a JSON array)."""
+    in a JSON array). No line longer than `max_record_bytes` is read into memory."""
     stream, name = open_binary(path)
     try:
         head: list[bytes] = []
-        for raw in stream:
+        lines = bounded_lines(stream, max_record_bytes, name)
+        for raw in lines:
             head.append(raw)
             if raw.strip().removeprefix(BOM).strip():
                 break
         if head and head[-1].strip().removeprefix(BOM).lstrip().startswith(b"["):
-            for _, number, record in _json_array(b"".join(head) + stream.read(), name):
+            rest = read_bounded(stream, max(0, max_record_bytes - sum(map(len, head))), name, len(head))
+            for _, number, record in _json_array(b"".join(head) + rest, name):
                 yield name, number, None, record
             return
         blocks = BlockCutter(block_bytes) if block_bytes else None
-        for line, raw in enumerate(itertools.chain(head, stream), start=1):
+        for line, raw in enumerate(itertools.chain(head, lines), start=1):
             block = blocks.number_of(raw) if blocks else None
             if not is_blank_line(raw, line):
                 yield name, line, block, parse_line(raw, name, line)

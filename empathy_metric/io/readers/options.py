@@ -27,8 +27,12 @@ class ReaderOptions:
     on_error: str = "raise"        # or "skip": bad records are skipped and counted
     # Ratings carried by the records (`analyze --record-rating`): kept in Dialogue.meta["ratings"].
     record_ratings: tuple[RecordRating, ...] = ()
+    # The longest record read into memory (a JSONL line, a CSV line, a whole-file JSON array):
+    # streams.DEFAULT_MAX_RECORD_BYTES (64 MiB), --max-record-bytes.
+    max_record_bytes: int = 64 * 1024 * 1024
 
 
 def reads_as_csv(path: str, options: ReaderOptions) -> bool:
     """EMH/EPITOME CSV: asked for, or a .csv file under --format auto."""
-    return options.format == "emh" or (options.format == "auto" and str(path).lower().endswith(".csv"))
+    name = str(path).lower().removesuffix(".gz")
+    return options.format == "emh" or (options.format == "auto" and name.endswith(".csv"))

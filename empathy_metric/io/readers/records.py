@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from ...dialogue import NON_DIALOGUE_ROLES, Dialogue, Turn, normalize_role
-from ...errors import InputError
+from ...errors import InputError, UsageError
 from .record_ratings import ratings_of_record
 from .options import ID_KEYS, ROLE_KEYS, TEXT_KEYS, TURNS_KEYS, ReaderOptions
 
@@ -69,6 +70,20 @@ def clean_text(text: str) -> str:
     # Lone surrogates (legal in JSON, illegal in UTF-8) would crash the tokenizer and the UTF-8
     # output writers: replace them. Applies to every string we pass on (text, role, id, gold).
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def check_dialogue_iterable(items: Any) -> None:
+    """`Scorer.score`'s argument: a list (or any iterable) of records or Dialogues; None, one record or a
+    string is a UsageError that says so, not a TypeError from deep inside."""
+    if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
+        raise UsageError(f"dialogues must be a list (or another iterable) of dialogue records or Dialogue "
+                         f"objects, got {_type_name(items)}")
+
+
+def clean_id(text: str) -> str:
+    """A dialogue id with each lone surrogate written as its escape (`\\ud800`): ids must stay
+    distinct, and '?' for every surrogate would make two different ids one."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _clean_value(value: Any, where: str, depth: int = 0) -> Any:
@@ -153,7 +168,7 @@ def _dialogue_id(record: dict, options: ReaderOptions, source: str) -> str:
         if value is None or value == "":
             continue
         if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-            return clean_text(str(value))
+            return clean_id(str(value))
         got = json.dumps(value) if isinstance(value, (bool, float)) else _type_name(value)
         raise InputError(f"field '{key}' (the dialogue id) must be text or an integer, got {got}", field=key)
     if options.id_key:
