@@ -163,6 +163,22 @@ def test_a_lock_held_elsewhere_refuses_the_run_before_the_model_loads(tmp_path, 
     assert not (tmp_path / "t.csv").exists()
 
 
+@pytest.mark.parametrize("argv", [("compare", "in.jsonl", "in.jsonl", "-o", "c.json"),
+                                  ("compare", "in.jsonl", "in.jsonl", "in.jsonl", "-o", "c.json"),
+                                  ("analyze", "in.jsonl", "--ratings", "r.csv", "-o", "c.json")],
+                         ids=["compare", "compare-several", "analyze"])
+def test_compare_and_analyze_outputs_are_locked_too(tmp_path, logs, tiny_bundle, argv):
+    (tmp_path / "r.csv").write_text("dialogue_id,empathy\n" + "".join(f"a{i},{i % 5 + 1}\n" for i in range(4)))
+    with open(tmp_path / "c.json.lock", "w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        done = run(*argv, model=tiny_bundle, cwd=tmp_path)
+    assert done.returncode == 2 and "-o c.json: another empathy-score run is writing it now" in done.stderr
+    assert not (tmp_path / "c.json").exists()
+    again = run(*argv, model=tiny_bundle, cwd=tmp_path)           # the lock released: the same run works
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "c.json").read_text()) and not (tmp_path / "c.json.lock").exists()
+
+
 # ---- 6. --resume checks what it keeps ---------------------------------------------------------------
 
 @pytest.fixture

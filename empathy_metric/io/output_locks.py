@@ -47,6 +47,17 @@ class OutputLocks:
             handle.close()
 
 
+@contextlib.contextmanager
+def locked_outputs(outputs):
+    """Hold the locks on `outputs` for the block (compare and analyze: their outputs are written whole
+    at the end, but a second run must not race the first to the same files)."""
+    locks = OutputLocks(list(outputs))
+    try:
+        yield locks
+    finally:
+        locks.release()
+
+
 def _opener(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW, 0o666)        # never a planted link
 

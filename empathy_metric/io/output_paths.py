@@ -66,10 +66,8 @@ def check_output_paths(inputs: list[str], outputs: list[str], allowed: tuple[str
 def side_files(output: str, allowed: tuple[str, ...] = SCORE_KINDS) -> list[tuple[str, str]]:
     """(path, what it is) of every file a scoring run creates beside `output` (temporary files have
     random names, created exclusively: they cannot collide)."""
-    if "jsonl" not in allowed:          # compare and analyze write their outputs whole, unlocked
-        return []
-    sides = [(lock_path(output), "lock file")]
-    if output_kind(output, allowed) == "jsonl":
+    sides = [(lock_path(output), "lock file")]           # every run locks its outputs (output_locks.py)
+    if "jsonl" in allowed and output_kind(output, allowed) == "jsonl":
         sides += [(partial_path(output), "partial file"), (sidecar_path(output), "resume sidecar")]
     return sides
 

@@ -7,6 +7,7 @@ from typing import Iterator
 
 from ..dialogue import Dialogue
 from ..errors import InputError, UsageError
+from ..io.output_locks import locked_outputs
 from ..io.output_paths import check_output_paths
 from ..io.output_writer import json_text, write_outputs
 from ..io.ratings import Rating, RatingsOptions, RecordRating, read_ratings
@@ -142,6 +143,14 @@ def analyze_files(scorer: Scorer, inputs: list[str], options: ReaderOptions, rat
     score `inputs`, match, compute (reporting/analysis.py), write `outputs` (.json, .md)."""
     kinds = [analyze_output_kind(path) for path in outputs]
     check_output_paths(list(inputs) + ([ratings.path] if ratings.path else []), list(outputs))
+    with locked_outputs(outputs):
+        return _analyzed(scorer, inputs, options, ratings, outputs, kinds, bootstrap, on_dialogue)
+
+
+def _analyzed(scorer: Scorer, inputs: list[str], options: ReaderOptions, ratings: RatingsRequest,
+              outputs: list[str], kinds: list[str], bootstrap: BootstrapSettings | None,
+              on_dialogue: ProgressCallback | None) -> AnalysisResult:
+    """analyze_files once its outputs are checked and locked."""
     side = read_ratings(ratings.path, ratings.options) if ratings.path else None
     carried = {r.name for r in ratings.record_ratings}
     clash = sorted(carried & set(side.columns if side else ()))

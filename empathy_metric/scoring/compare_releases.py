@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from ..io.output_locks import locked_outputs
 from ..io.output_paths import check_output_paths
 from ..io.output_writer import json_text, write_outputs
 from ..io.readers import ReaderOptions
@@ -64,7 +65,7 @@ def compare_releases(baseline: str, candidates: list[str], options: ReaderOption
     if len(candidates) == 1:
         return ReleasesCompared(baseline, [(candidates[0], compare_files(baseline, candidates[0],
                                                                           outputs=outputs, **settings))])
-    with tempfile.TemporaryDirectory(prefix="empathy-compare-") as folder:
+    with locked_outputs(outputs), tempfile.TemporaryDirectory(prefix="empathy-compare-") as folder:
         base = baseline
         if not saved[baseline]:
             base = os.path.join(folder, "baseline.turns.jsonl")
@@ -76,15 +77,16 @@ def compare_releases(baseline: str, candidates: list[str], options: ReaderOption
             result.result["baseline"].update(input=baseline, kind="scores" if saved[baseline] else "log")
             compared.append((candidate, result))
             pages += [(candidate, open(p, encoding="utf-8").read()) for p in page]
-    joined = ReleasesCompared(baseline, compared)
-    def markdown() -> str:
-        from ..reporting.markdown_summary import compare_markdown
-        return "\n".join(compare_markdown(c.result) for _, c in compared)
-    write_outputs(zip(outputs, kinds), {
-        "json": lambda: json_text({"baseline": compared[0][1].result["baseline"], "passed": joined.passed,
-                                   "candidates": [c.result for _, c in compared]}),
-        "md": markdown, "junit": lambda: junit_bytes(_named_gates(compared), COMPARE_SUITE),
-        "html": lambda: _framed(baseline, pages)})
+
+        joined = ReleasesCompared(baseline, compared)
+        def markdown() -> str:
+            from ..reporting.markdown_summary import compare_markdown
+            return "\n".join(compare_markdown(c.result) for _, c in compared)
+        write_outputs(zip(outputs, kinds), {
+            "json": lambda: json_text({"baseline": compared[0][1].result["baseline"], "passed": joined.passed,
+                                       "candidates": [c.result for _, c in compared]}),
+            "md": markdown, "junit": lambda: junit_bytes(_named_gates(compared), COMPARE_SUITE),
+            "html": lambda: _framed(baseline, pages)})
     return joined
 
 

@@ -9,6 +9,7 @@ from typing import Callable
 
 from ..bundle import load_bundle
 from ..errors import InputError, UsageError
+from ..io.output_locks import locked_outputs
 from ..io.output_paths import check_output_paths
 from ..io.output_writer import json_text, write_outputs
 from ..io.readers import ReaderOptions, ReadStats, read_path_list
@@ -53,6 +54,14 @@ def compare_files(baseline: str, candidate: str, options: ReaderOptions, make_sc
     if "html" in kinds and "-" in (baseline, candidate):
         raise UsageError("compare -o *.html reads both inputs twice (for the transcripts of the dialogues "
                          "that dropped most), so neither may be stdin ('-'): give files")
+    with locked_outputs(outputs):
+        return _compared(baseline, candidate, options, make_scorer, model, bootstrap, max_drop, gate_on,
+                         min_dialogues, outputs, kinds)
+
+
+def _compared(baseline, candidate, options, make_scorer, model, bootstrap, max_drop, gate_on, min_dialogues,
+              outputs, kinds) -> CompareResult:
+    """compare_files once its outputs are checked and locked."""
     sides = {path: "scores" if is_saved_scores(path) else "log" for path in (baseline, candidate)}
     scorer_once = functools.cache(make_scorer)       # the model loads only if a log needs scoring
 
