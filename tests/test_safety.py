@@ -274,6 +274,16 @@ def test_thresholds_at_the_ends_of_the_range_are_accepted(score_cli, logs):
     assert result.exit_code == 0, result.stderr
 
 
+@pytest.mark.parametrize("drop, code", [("5", 2), ("0_5", 2), ("1.0", 0)])
+def test_compare_refuses_a_drop_larger_than_the_metric_can_move(tmp_path, logs, tiny_bundle, drop, code):
+    done = run("compare", "in.jsonl", "in.jsonl", "--max-drop", f"perceived.empathy={drop}", model=tiny_bundle,
+               cwd=tmp_path)
+    assert done.returncode == code, done.stderr
+    if drop == "5":
+        assert ("--max-drop perceived.empathy=5: perceived.empathy takes values in 0..1, so a drop of 5 could "
+                "never happen and the gate could never fail") in done.stderr
+
+
 # ---- 8. signals --------------------------------------------------------------------------------------
 
 def started(tmp_path, tiny_bundle, logs, *flags, new_group=False) -> subprocess.Popen:

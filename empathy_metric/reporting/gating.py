@@ -80,14 +80,20 @@ def threshold_gates(fail_under: tuple[str, ...], fail_over: tuple[str, ...]) -> 
     return gates
 
 
-def drop_gates(max_drop: tuple[str, ...], directions: dict[str, str]) -> list[Gate]:
-    """`--max-drop M=D` gates on the delta (candidate - baseline), respecting M's direction."""
+def drop_gates(max_drop: tuple[str, ...], directions: dict[str, str],
+               ranges: dict[str, tuple[float, float]] | None = None) -> list[Gate]:
+    """`--max-drop M=D` gates on the delta (candidate - baseline), respecting M's direction. With
+    `ranges` (metric_catalog.ranges), a drop larger than M can ever move is refused: it could never fail."""
     gates = []
     for text in max_drop:
         name, value = parse_assignment(text, "--max-drop")
         check_metric_names([name], directions, "--max-drop")
         if value < 0:
             raise UsageError(f"--max-drop {text}: the allowed drop must be >= 0")
+        low, high = (ranges or {}).get(name, (-math.inf, math.inf))
+        if value > high - low:
+            raise UsageError(f"--max-drop {text}: {name} takes values in {low:g}..{high:g}, so a drop of "
+                             f"{value:g} could never happen and the gate could never fail")
         option = f"--max-drop {name}={value:g}"
         if directions[name] == HIGHER:
             gates.append(Gate(name, "under", -value, option))

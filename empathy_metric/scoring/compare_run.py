@@ -19,7 +19,7 @@ from ..pipeline.aggregation import dialogue_score, metric_names
 from ..reporting.comparison import delta_table, largest_drops, pair, saved_row
 from ..reporting.gating import GateEvaluation, drop_gates, estimates_from_table, plan_gates
 from ..reporting.junit import junit_bytes
-from ..reporting.metric_catalog import catalog, directions
+from ..reporting.metric_catalog import catalog, directions, ranges
 from ..reporting.statistics import BootstrapSettings
 from ..reporting.summary import DialogueRow
 from ..reporting.transcripts import Transcript, sort_metric, transcript_of
@@ -73,7 +73,7 @@ def _compared(baseline, candidate, options, make_scorer, model, bootstrap, max_d
         bundle = None
     tasks, dims = (bundle.tasks, bundle.perceived) if bundle else tasks_of_saved(baseline)
     metric_directions = directions(tasks, dims)
-    plan = plan_gates(drop_gates(max_drop, metric_directions), gate_on, min_dialogues, bootstrap,
+    plan = plan_gates(drop_gates(max_drop, metric_directions, ranges(tasks, dims)), gate_on, min_dialogues, bootstrap,
                       metric_directions, subject="delta ", unit="paired dialogues",
                       validity_warnings=gate_warnings(bundle, tasks, dims))
 
