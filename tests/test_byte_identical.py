@@ -4,11 +4,12 @@ with bad records and duplicate ids skipped), of `compare` and of `analyze`, for 
 `--workers 2` and `--engine ray`, hashed against `tests/fixtures/golden/outputs.sha256.json`.
 
 The golden hashes were first written by the code of commit 8a16653 (before the engine split of issue
-32), which the split reproduced byte for byte (commit f5b2e67); they were written again once, after the
+32), which the split reproduced byte for byte (commit f5b2e67); they were written again after the
 deliberate output changes of issues 33-37 (records signed, `truncated_parts`, `repeats`, headline
 first, Markdown code spans; compare now pairs scores of one model only, so its case uses the model of
-the saved file). `python tests/test_byte_identical.py --write` regenerates them, which only a
-deliberate change of an output format may do. Excluded, as not decided by the scoring: the package version (it is in the
+the saved file), and again when the shipped model's manifest changed (its sha256 signs the summary).
+`python tests/test_byte_identical.py --write` regenerates them, which only a deliberate change of an
+output format (or of the shipped model) may do. Excluded, as not decided by the scoring: the package version (it is in the
 summary's signature and the report; replaced by `<version>` before hashing), and the input paths
 (the runs name their inputs relative to their working folder)."""
 import hashlib
