@@ -179,6 +179,19 @@ def test_compare_and_analyze_outputs_are_locked_too(tmp_path, logs, tiny_bundle,
     assert json.loads((tmp_path / "c.json").read_text()) and not (tmp_path / "c.json.lock").exists()
 
 
+def test_gates_suggest_never_writes_over_its_baseline_summary(tmp_path, logs, tiny_bundle):
+    assert run("in.jsonl", "-o", "base.json", model=tiny_bundle, cwd=tmp_path).returncode == 0
+    summary = (tmp_path / "base.json").read_bytes()
+    (tmp_path / "base.toml").write_bytes(summary)                 # a summary under a gates file's name
+    for output, message in (("base.json", "-o base.json: unknown output format (use .toml)"),
+                            ("base.toml", "-o base.toml: is the input base.toml; writing it would destroy")):
+        done = subprocess.run([sys.executable, "-m", "empathy_metric.cli.main", "gates", "suggest", output,
+                               "-o", output, "-m", str(tiny_bundle)], cwd=tmp_path, capture_output=True,
+                              text=True, env=ENV, timeout=120)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert (tmp_path / "base.json").read_bytes() == summary == (tmp_path / "base.toml").read_bytes()
+
+
 # ---- 6. --resume checks what it keeps ---------------------------------------------------------------
 
 @pytest.fixture

@@ -64,9 +64,13 @@ def suggest(baseline_summary, output, model):
     """
     from ..bundle import load_bundle
     from ..errors import UsageError
-    from ..io.writers import write_text
+    from ..io.output_locks import locked_outputs
+    from ..io.output_paths import check_output_paths
+    from ..io.output_writer import write_outputs
     from ..reporting.gates_file import gates_toml, suggest_gates
     from ..reporting.metric_catalog import directions
+    if output:      # like every -o: never the input, never through a link, one run at a time
+        check_output_paths([baseline_summary], [output], allowed=("toml",))
     summary = _read_summary(baseline_summary)
     signature = summary["signature"]
     bundle = load_bundle(model or signature.get("model"), verify=False)
@@ -85,7 +89,8 @@ def suggest(baseline_summary, output, model):
               "the baseline's 10th percentile <= its CI high + width. min-dialogues: half the baseline's."]
     text = gates_toml(tables, max(2, n // 2), header)
     if output:
-        write_text(output, text)
+        with locked_outputs([output]):
+            write_outputs([(output, "toml")], {"toml": lambda: text})
     else:
         with stdout() as out:
             click.echo(text, file=out, nl=False)

@@ -27,6 +27,7 @@ from .turn_records import JsonlFormat, dumps_record, jsonl_lines, scored_by  # n
 
 TURN_FORMATS = (".jsonl", ".csv")
 SUMMARY_FORMATS = (".json", ".html", ".md")
+GATES_FORMAT = ".toml"          # `gates suggest -o gates.toml`
 SCORE_KINDS = ("jsonl", "csv", "json", "junit", "html", "md")
 SHARDS = "shards"           # -o DIR/: per-turn records written by the cluster (--engine ray)
 
@@ -43,13 +44,13 @@ def output_kind(path: str, allowed: tuple[str, ...] = SCORE_KINDS, command: str 
     kind = None
     if name.endswith(".junit.xml") or name.endswith(".xml"):
         kind = "junit"
-    for suffix in TURN_FORMATS + SUMMARY_FORMATS:
+    for suffix in TURN_FORMATS + SUMMARY_FORMATS + (GATES_FORMAT,):
         if name.endswith(suffix):
             kind = suffix[1:]
     if kind not in allowed:
         names = [".junit.xml" if k == "junit" else f".{k}" for k in allowed]
-        raise UsageError(f"-o {path}: unknown output format{' for ' + command if command else ''} "
-                         f"(use {', '.join(names[:-1])} or {names[-1]})")
+        listed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+        raise UsageError(f"-o {path}: unknown output format{' for ' + command if command else ''} (use {listed})")
     return kind
 
 
