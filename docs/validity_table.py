@@ -26,6 +26,10 @@ def use_of(info, r: float | None, floor: float) -> str:
     if generic and r is not None and r < floor:     # validated as a detector, not against ratings
         return (f"against generic bots only: real vs stock sympathy ROC-AUC {generic['auc']:.2f} "
                 "(warned: weak agreement with ratings)")
+    swapped = (entry.get("real_vs_negative_auc") or {}).get("all_swapped_other")
+    if swapped and r is not None and r < floor:     # validated as a detector of replies from elsewhere
+        return (f"against off-topic bots only: real vs another conversation's reply ROC-AUC {swapped['auc']:.2f} "
+                "(warned: weak agreement with ratings)")
     if r is None:
         return "no: not measured (warned)"
     if r < floor:

@@ -31,7 +31,7 @@ def understanding(scorer, reply):
 
 
 def test_a_specific_reply_scores_above_generic_lines(scorer):
-    assert scorer.perceived == ["empathy", "helpfulness", "understanding"]
+    assert scorer.perceived[:3] == ["empathy", "helpfulness", "understanding"]
     specific = understanding(scorer, SPECIFIC)
     for line in GENERIC:
         assert understanding(scorer, line) < specific, line

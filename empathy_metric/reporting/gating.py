@@ -113,7 +113,8 @@ def check_metric_names(names, known, option: str = "gate") -> None:
         dim = name.removeprefix("perceived.")
         if name.startswith("perceived.") and dim in PERCEIVED_MEANINGS:
             raise UsageError(f"{option}: this model has no '{name}' (not every model scores every perceived "
-                             f"dimension: the default model has perceived.understanding, -m fast does not); "
+                             "dimension: the default model has perceived.understanding and perceived.relevance, "
+                             "-m fast does not); "
                              "`empathy-score metrics -m MODEL` lists a model's metrics")
         close = difflib.get_close_matches(name, list(known), n=5, cutoff=0.5)
         hint = ("did you mean: " + ", ".join(close) if close

@@ -23,7 +23,8 @@ HIGHER, LOWER, NONE = "higher", "lower", "none"
 PERCEIVED_MEANINGS = {
     "empathy": "empathy (expected third-party perceived-empathy rating of the turn / 5)",
     "helpfulness": "helpfulness (expected seeker view of the reply: fits and helps; weakly supervised)",
-    "relevance": "relevance (seeker survey: the conversation stayed on my problem)",
+    "relevance": "relevance (the reply belongs to this conversation: it fits the turns before and after it; "
+                 "replies from other conversations score low)",
     "improvement": "improvement (seeker's emotion intensity, before minus after the chat)",
     "understanding": "understanding (the reply engages with this person's situation: real replies score "
                      "above generic lines and replies from other conversations)",

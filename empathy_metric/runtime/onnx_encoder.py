@@ -13,6 +13,7 @@ from ..pipeline.encoding import BatchPlan, PreparedWindows, WindowEncoder, load_
 from . import WINDOWS_PER_CHUNK, RawOutputs, backend_factory
 from .float_fallback import EMBEDDED, MASK_INDEX, FloatFallback
 from .ort_session import make_session, physical_cores, require_cuda_provider, scoring_failures
+from .relevance import with_relevance
 
 # CUDA: windows are encoded (CPU) in spans of this many, each span's batches going to the GPU thread
 # while the next span is encoded; the scorer hands the backend this many windows per call.
@@ -21,16 +22,18 @@ CUDA_WINDOWS_PER_CHUNK = 8 * CUDA_SORT_SPAN
 
 
 def load_onnx_encoder(bundle, device="cpu", threads=None, max_batch_tokens=16384, max_batch_size=128):
-    """The `onnx-encoder` backend. On CUDA, when ONNX Runtime cannot run there and the bundle ships
-    its torch weights, the `torch-encoder` backend on CUDA instead (said in a warning, not a print)."""
+    """The `onnx-encoder` backend (with the bundle's relevance stage, when it has one: relevance.py).
+    On CUDA, when ONNX Runtime cannot run there and the bundle ships its torch weights, the
+    `torch-encoder` backend on CUDA instead (said in a warning, not a print)."""
     try:
-        return OnnxEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
+        backend = OnnxEncoderBackend(bundle, device, threads, max_batch_tokens, max_batch_size)
     except ModelError as exc:
         if device != "cuda" or not has_torch_weights(bundle):
             raise
         warnings.warn(f"ONNX Runtime cannot score on CUDA here ({exc}); scoring with the bundle's "
                       "torch weights on CUDA instead", RuntimeWarning, stacklevel=2)
-        return backend_factory("torch-encoder")(bundle, "cuda", threads, max_batch_tokens, max_batch_size)
+        backend = backend_factory("torch-encoder")(bundle, "cuda", threads, max_batch_tokens, max_batch_size)
+    return with_relevance(bundle, backend, threads)
 
 
 class OnnxEncoderBackend:

@@ -173,12 +173,12 @@ def feedback_rows(dialogues: list[Dialogue], scored: dict[tuple[str, int], float
 
 
 def survey_rows(dialogues: list[Dialogue], scored: dict[tuple[str, int], float], valid_path: str,
-                binary: bool) -> Rows:
-    """One row per rated dialogue: the dialogue mean score against the survey's empathy item
-    (binary: 1 = high, 0 = low; dialogues in between are left out)."""
+                binary: bool, item: str = "empathy") -> Rows:
+    """One row per rated dialogue: the dialogue mean score against the survey's `item` (empathy,
+    relevance; binary: 1 = high, 0 = low; dialogues in between are left out)."""
     score, truth, length, group = [], [], [], []
     for dialogue in dialogues:
-        rating = survey_score(dialogue, "empathy")
+        rating = survey_score(dialogue, item)
         turns = [t for t in dialogue.turns if (dialogue.dialogue_id, t.index) in scored]
         if np.isnan(rating) or not turns:
             continue

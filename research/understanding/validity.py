@@ -54,7 +54,7 @@ def discrimination(data, scores, bootstrap) -> dict:
             rows = in_source & np.isin(data["kind"], ["real", kind])
             if not (data["kind"][rows] == kind).any():
                 continue
-            for dim in DIMS:
+            for dim in scores:
                 report.setdefault(source, {}).setdefault(kind, {})[dim] = auc_report(Rows(
                     scores[dim][rows], data["label"][rows].astype(float), log_words(data["text"][rows]),
                     data["group"][rows]), bootstrap)
@@ -71,7 +71,7 @@ def releases(data, scores, source: str, bootstrap) -> dict:
         rows = in_source & (data["kind"] == kind)
         return {d: float(np.mean(scores[dim][rows & (data["dialogue_id"] == d)])) for d in ids
                 if (rows & (data["dialogue_id"] == d)).any()}
-    for dim in DIMS:
+    for dim in scores:
         real = means("real", dim)
         spread = float(np.std(list(real.values()), ddof=1))
         report.setdefault("real_mean", {})[dim] = float(np.mean(list(real.values())))
@@ -101,7 +101,7 @@ def agreement(data, scores, data_dir: Path, bootstrap) -> dict:
     emh = real & (data["source"] == "emh")
     levels = {lw.window.dialogue_id: lw.labels.get("emh_interpretations") for lw in
               holdout_split(emh_windows(str(data_dir / "emh"), _settings()), EMH_TEST_FRACTION, SPLIT_SEED)[1]}
-    for dim in DIMS:
+    for dim in scores:
         scored = {(d, int(t)): float(s) for d, t, s in zip(data["dialogue_id"][esconv], data["turn_index"][esconv],
                                                           scores[dim][esconv])}
         rated = feedback_rows(dialogues, scored, feedback, valid_path)
@@ -111,6 +111,8 @@ def agreement(data, scores, data_dir: Path, bootstrap) -> dict:
         section["esconv_survey"] = correlation_report(survey_rows(dialogues, scored, valid_path, False),
                                                       "spearman", bootstrap)
         section["esconv_survey_low_high"] = auc_report(survey_rows(dialogues, scored, valid_path, True), bootstrap)
+        section["esconv_survey_relevance"] = correlation_report(
+            survey_rows(dialogues, scored, valid_path, False, "relevance"), "spearman", bootstrap)
         truth = np.array([ast.literal_eval(g)["empathy"] for g in data["gold"][wassa]])
         turns = Rows(scores[dim][wassa], truth, log_words(data["text"][wassa]), data["dialogue_id"][wassa])
         section["wassa_dev_turns"] = correlation_report(turns, "pearson", bootstrap)

@@ -1,0 +1,92 @@
+"""`perceived.relevance`: does a reply belong to its conversation?
+
+A bi-encoder, the bundle's `relevance` graph (`text_ids`, `text_mask` -> `text_embedding`; it shares
+the encoder's word table, kept once in an external data file), embeds each distinct turn once; a reply's score is
+sigmoid(slope * cos(reply, context) + intercept), the context being the unit-length mix of the turn
+before it and the turn after it (`mix`, learned with the encoder). The calibration puts 0.5 where real
+and swapped replies are equally likely; a reply with no turn on either side has nothing to fit and
+scores exactly that, 0.5 (no evidence either way). One text per call, like the int8 windows, so a score never depends
+on its batch-mates. The manifest's `relevance` section holds the constants; the column is appended to
+`perceived`, after the graph's own dimensions.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..errors import ModelError
+from . import RawOutputs
+from .ort_session import make_session, physical_cores
+
+TEXT_IDS, TEXT_MASK, TEXT_EMBEDDING = "text_ids", "text_mask", "text_embedding"
+NO_CONTEXT = 0.5
+
+
+class ContextFit:
+    def __init__(self, bundle, threads: int | None = None):
+        spec = bundle.manifest.get("relevance")
+        try:
+            self.max_tokens = int(spec["max_tokens"])
+            self.mix = np.array(spec["mix"], dtype=np.float32).reshape(2)
+            self.slope, self.intercept = (float(v) for v in spec["calibration"])
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ModelError(f"{bundle.path}: manifest 'relevance' is not usable ({exc!r})") from None
+        from ..pipeline.encoding import load_tokenizer
+        self.tokenizer = load_tokenizer(bundle.file("tokenizer"))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.threads = threads or physical_cores()
+        graph = bundle.file("relevance")
+        self.session = make_session(graph, "cpu", 1)
+        if TEXT_EMBEDDING not in {o.name for o in self.session.get_outputs()}:
+            raise ModelError(f"{graph}: graph lacks output '{TEXT_EMBEDDING}'")
+
+    def _embed(self, ids: list[int]) -> np.ndarray:
+        feeds = {TEXT_IDS: np.array([ids], np.int64), TEXT_MASK: np.ones((1, len(ids)), np.int64)}
+        return self.session.run([TEXT_EMBEDDING], feeds)[0][0]
+
+    def scores(self, windows) -> np.ndarray:
+        texts: dict[str, int] = {}
+        for w in windows:
+            for text in (w.target, *(t.text for t in w.before[-1:]), *(t.text for t in w.after[:1])):
+                texts.setdefault(text, len(texts))
+        # an empty neighbouring turn counts as no turn (as in training)
+        encodings = self.tokenizer.encode_batch(list(texts))
+        with ThreadPoolExecutor(self.threads) as pool:
+            vectors = np.array(list(pool.map(self._embed, [e.ids for e in encodings])), np.float32).reshape(-1, 384)
+        found = np.empty(len(windows), np.float32)
+        for i, w in enumerate(windows):
+            context = np.zeros(vectors.shape[1], np.float32)
+            if w.before and w.before[-1].text:
+                context += self.mix[0] * vectors[texts[w.before[-1].text]]
+            if w.after and w.after[0].text:
+                context += self.mix[1] * vectors[texts[w.after[0].text]]
+            norm = float(np.linalg.norm(context))
+            if norm == 0:
+                found[i] = NO_CONTEXT
+                continue
+            cosine = float(vectors[texts[w.target]] @ context) / norm
+            found[i] = 1.0 / (1.0 + np.exp(-(self.slope * cosine + self.intercept)))
+        return found
+
+
+class WithRelevance:
+    """A backend whose `perceived` output gains the relevance column. Not a PreparedBackend: batches
+    encoded elsewhere carry no turn texts, so such runs score the model in the workers."""
+
+    def __init__(self, inner, fit: ContextFit):
+        self.inner, self.fit = inner, fit
+        self.windows_per_chunk = inner.windows_per_chunk
+
+    def predict(self, windows) -> RawOutputs:
+        raw = self.inner.predict(windows)
+        perceived = np.concatenate([raw.outputs["perceived"], self.fit.scores(windows)[:, None]], axis=1)
+        return RawOutputs(outputs={**raw.outputs, "perceived": perceived}, truncated=raw.truncated)
+
+    def with_settings(self, settings) -> "WithRelevance":
+        return WithRelevance(self.inner.with_settings(settings), self.fit)
+
+
+def with_relevance(bundle, backend, threads: int | None = None):
+    """`backend`, with the bundle's relevance stage when its manifest has one."""
+    return WithRelevance(backend, ContextFit(bundle, threads)) if "relevance" in bundle.manifest else backend
