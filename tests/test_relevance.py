@@ -16,6 +16,7 @@ from empathy_metric.api import Scorer
 from empathy_metric.bundle import load_bundle, resolve_model_path, write_manifest
 from empathy_metric.cli.main import cli
 from empathy_metric.io.readers import ReaderOptions, read_dialogues
+from empathy_metric.pipeline.encoding import CHARS_PER_TOKEN
 from empathy_metric.training.data import AGENT_ROLES
 from empathy_metric.training.perturbation_suite import perturbed
 
@@ -62,6 +63,15 @@ def test_a_score_does_not_depend_on_its_batch_mates(scorer):
     alone = relevance(scorer, [dialogue("a", *CONVERSATIONS["job"])])
     together = relevance(scorer, [dialogue("b", *CONVERSATIONS["exam"]), dialogue("a", *CONVERSATIONS["job"])])
     assert alone[0] == together[1]
+
+
+def test_only_the_beginning_of_a_long_turn_is_read(scorer):
+    seeker, reply, answer = CONVERSATIONS["job"]
+    long = reply + " " + "and then I kept talking about it " * 40_000          # 1.3 MB
+    keep = load_bundle(None).manifest["relevance"]["max_tokens"] * CHARS_PER_TOKEN
+    whole = relevance(scorer, [dialogue("a", seeker, long, answer)])
+    cut = relevance(scorer, [dialogue("a", seeker, long[:keep], answer)])
+    assert whole == cut
 
 
 def test_a_reply_with_no_turn_around_it_scores_the_midpoint(scorer):

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..errors import ModelError
+from ..pipeline.encoding import CHARS_PER_TOKEN, load_tokenizer
 from . import RawOutputs
 from .ort_session import make_session, physical_cores
 
@@ -32,7 +33,6 @@ class ContextFit:
             self.slope, self.intercept = (float(v) for v in spec["calibration"])
         except (TypeError, KeyError, ValueError) as exc:
             raise ModelError(f"{bundle.path}: manifest 'relevance' is not usable ({exc!r})") from None
-        from ..pipeline.encoding import load_tokenizer
         self.tokenizer = load_tokenizer(bundle.file("tokenizer"))
         self.tokenizer.enable_truncation(self.max_tokens)
         self.threads = threads or physical_cores()
@@ -51,7 +51,10 @@ class ContextFit:
             for text in (w.target, *(t.text for t in w.before[-1:]), *(t.text for t in w.after[:1])):
                 texts.setdefault(text, len(texts))
         # an empty neighbouring turn counts as no turn (as in training)
-        encodings = self.tokenizer.encode_batch(list(texts))
+        # only a turn's first tokens are read: cut it first, as the window encoder does (tokenising a
+        # 20 MB turn whole takes gigabytes)
+        keep = self.max_tokens * CHARS_PER_TOKEN
+        encodings = self.tokenizer.encode_batch([text[:keep] for text in texts])
         with ThreadPoolExecutor(self.threads) as pool:
             vectors = np.array(list(pool.map(self._embed, [e.ids for e in encodings])), np.float32).reshape(-1, 384)
         found = np.empty(len(windows), np.float32)
