@@ -15,6 +15,9 @@ from empathy_metric.bundle import load_bundle
 from empathy_metric.reporting.metric_catalog import HIGHER, LOWER, VALIDITY_FLOOR, catalog, finite_number
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+# metrics validated as detectors of one kind of bad release: (validity group, entry, bots, contrast)
+DETECTORS = (("real_vs_generic_auc", "all_generic_sympathy", "generic bots", "real vs stock sympathy"),
+             ("real_vs_negative_auc", "all_swapped_other", "off-topic bots", "real vs another conversation's reply"))
 BEGIN, END = "<!-- validity-table:begin (python docs/validity_table.py --write) -->", "<!-- validity-table:end -->"
 
 
@@ -22,14 +25,11 @@ def use_of(info, r: float | None, floor: float) -> str:
     direction, entry = info.direction, info.validity or {}
     if info.model_free:
         return "yes: computed from the text, no model"
-    generic = (entry.get("real_vs_generic_auc") or {}).get("all_generic_sympathy")
-    if generic and r is not None and r < floor:     # validated as a detector, not against ratings
-        return (f"against generic bots only: real vs stock sympathy ROC-AUC {generic['auc']:.2f} "
-                "(warned: weak agreement with ratings)")
-    swapped = (entry.get("real_vs_negative_auc") or {}).get("all_swapped_other")
-    if swapped and r is not None and r < floor:     # validated as a detector of replies from elsewhere
-        return (f"against off-topic bots only: real vs another conversation's reply ROC-AUC {swapped['auc']:.2f} "
-                "(warned: weak agreement with ratings)")
+    for group, key, bots, contrast in DETECTORS:     # validated as a detector, not against ratings
+        detected = (entry.get(group) or {}).get(key)
+        if detected and r is not None and r < floor:
+            return (f"against {bots} only: {contrast} ROC-AUC {detected['auc']:.2f} "
+                    "(warned: weak agreement with ratings)")
     if r is None:
         return "no: not measured (warned)"
     if r < floor:

@@ -45,32 +45,47 @@ class ContextFit:
         feeds = {TEXT_IDS: np.array([ids], np.int64), TEXT_MASK: np.ones((1, len(ids)), np.int64)}
         return self.session.run([TEXT_EMBEDDING], feeds)[0][0]
 
-    def scores(self, windows) -> np.ndarray:
-        texts: dict[str, int] = {}
-        for w in windows:
-            for text in (w.target, *(t.text for t in w.before[-1:]), *(t.text for t in w.after[:1])):
-                texts.setdefault(text, len(texts))
-        # an empty neighbouring turn counts as no turn (as in training)
+    def embeddings(self, windows) -> dict[str, np.ndarray]:
+        """Each distinct text the windows' scores read (reply, turn before, turn after), embedded once."""
+        texts = list(dict.fromkeys(t for w in windows for t in (w.target, *neighbours(w)) if t is not None))
         # only a turn's first tokens are read: cut it first, as the window encoder does (tokenising a
         # 20 MB turn whole takes gigabytes)
         keep = self.max_tokens * CHARS_PER_TOKEN
         encodings = self.tokenizer.encode_batch([text[:keep] for text in texts])
         with ThreadPoolExecutor(self.threads) as pool:
-            vectors = np.array(list(pool.map(self._embed, [e.ids for e in encodings])), np.float32).reshape(-1, 384)
-        found = np.empty(len(windows), np.float32)
-        for i, w in enumerate(windows):
-            context = np.zeros(vectors.shape[1], np.float32)
-            if w.before and w.before[-1].text:
-                context += self.mix[0] * vectors[texts[w.before[-1].text]]
-            if w.after and w.after[0].text:
-                context += self.mix[1] * vectors[texts[w.after[0].text]]
-            norm = float(np.linalg.norm(context))
-            if norm == 0:
-                found[i] = NO_CONTEXT
-                continue
-            cosine = float(vectors[texts[w.target]] @ context) / norm
-            found[i] = 1.0 / (1.0 + np.exp(-(self.slope * cosine + self.intercept)))
+            return dict(zip(texts, pool.map(self._embed, [e.ids for e in encodings])))
+
+    def calibrated(self, cosines: np.ndarray) -> np.ndarray:
+        """Scores from context cosines; NaN (no turn around the reply) -> NO_CONTEXT."""
+        found = np.empty(len(cosines), np.float32)
+        for i, cosine in enumerate(cosines):
+            found[i] = NO_CONTEXT if np.isnan(cosine) else 1.0 / (1.0 + np.exp(-(self.slope * cosine + self.intercept)))
         return found
+
+    def scores(self, windows) -> np.ndarray:
+        return self.calibrated(context_cosines(windows, self.embeddings(windows), self.mix))
+
+
+def neighbours(window) -> tuple[str | None, str | None]:
+    """The texts of the turn before and the turn after the reply; an empty one counts as no turn
+    (as in training)."""
+    before = window.before[-1].text if window.before and window.before[-1].text else None
+    after = window.after[0].text if window.after and window.after[0].text else None
+    return before, after
+
+
+def context_cosines(windows, vectors: dict[str, np.ndarray], mix: np.ndarray) -> np.ndarray:
+    """cos(reply, mix[0] * turn before + mix[1] * turn after) per window, from unit-length text
+    embeddings; NaN for a reply with no turn on either side."""
+    found = np.empty(len(windows))
+    for i, w in enumerate(windows):
+        context = np.zeros(len(vectors[w.target]), np.float32)
+        for weight, text in zip(mix, neighbours(w)):
+            if text is not None:
+                context += weight * vectors[text]
+        norm = float(np.linalg.norm(context))
+        found[i] = float(vectors[w.target] @ context) / norm if norm > 0 else np.nan
+    return found
 
 
 class WithRelevance:

@@ -35,7 +35,7 @@ from empathy_metric.pipeline.encoding import load_tokenizer
 from empathy_metric.pipeline.windows import dialogue_windows
 from empathy_metric.runtime import load_backend
 from empathy_metric.runtime.onnx_encoder import OnnxEncoderBackend
-from empathy_metric.runtime.relevance import ContextFit
+from empathy_metric.runtime.relevance import ContextFit, context_cosines
 from empathy_metric.training.data import AGENT_ROLES, group_fraction
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,14 +65,11 @@ def calibration_rows(data: Path, window):
     return found
 
 
-def cosines(fit: ContextFit, rows) -> np.ndarray:
-    """The cosine ContextFit.scores computes, for (reply, previous, next) texts."""
+def calibration_windows(rows):
+    """(reply, previous, next, label) rows as windows ContextFit scores."""
     from empathy_metric.pipeline.windows import ContextTurn, Window
-    windows = [Window("calibration", i, "agent", reply, (ContextTurn(False, before),) if before else (),
-                      (ContextTurn(False, after),) if after else ()) for i, (reply, before, after, _) in enumerate(rows)]
-    fit.slope, fit.intercept = 1.0, 0.0
-    p = fit.scores(windows).astype(np.float64)
-    return np.log(p / (1 - p))                          # the logit of slope 1, intercept 0 is the cosine
+    return [Window("calibration", i, "agent", reply, (ContextTurn(False, before),) if before else (),
+                   (ContextTurn(False, after),) if after else ()) for i, (reply, before, after, _) in enumerate(rows)]
 
 
 def main() -> None:
@@ -109,7 +106,9 @@ def main() -> None:
                              "layers": state["layers"]}
     write_manifest(args.output, manifest)
     rows = calibration_rows(args.data, source.window)
-    x = cosines(ContextFit(load_bundle(args.output), 2), rows)
+    fit = ContextFit(load_bundle(args.output), 2)
+    calibration_set = calibration_windows(rows)
+    x = np.nan_to_num(context_cosines(calibration_set, fit.embeddings(calibration_set), fit.mix))  # no context: 0
     y = np.array([r[3] for r in rows])
     model = LogisticRegression(class_weight="balanced").fit(x[:, None], y)
     manifest["relevance"]["calibration"] = [float(model.coef_[0, 0]), float(model.intercept_[0])]
@@ -125,25 +124,14 @@ def main() -> None:
         if not np.array_equal(kept.view(np.uint32), value.view(np.uint32)):
             raise SystemExit(f"{name} changed: the relevance stage must only add a column")
     fit = ContextFit(built, 2)
-    distinct = sorted({t for w in windows for t in (w.target, *(c.text for c in w.before[-1:]), *(c.text for c in w.after[:1]))})
+    int8 = fit.embeddings(windows)
+    distinct = sorted(int8)
     with torch.no_grad():
-        reference = torch.cat([encoder(*texts.batch([t])) for t in distinct]).numpy()
-    int8 = np.array([fit._embed(texts.tokenizer.encode(t).ids) for t in distinct])
-    agreement = (reference * int8).sum(1)
+        reference = {t: encoder(*texts.batch([t]))[0].numpy() for t in distinct}
+    agreement = np.array([reference[t] @ int8[t] for t in distinct])
+    fp32_scores = fit.calibrated(context_cosines(windows, reference, fit.mix))
+    diff = float(np.abs(after["perceived"][:, -1] - fp32_scores).max())
     slope, intercept = manifest["relevance"]["calibration"]
-    mixv = np.array(mix, np.float32)
-    index = {t: i for i, t in enumerate(distinct)}
-    fp32_scores = []
-    for w in windows:
-        c = np.zeros(384, np.float32)
-        if w.before:
-            c += mixv[0] * reference[index[w.before[-1].text]]
-        if w.after:
-            c += mixv[1] * reference[index[w.after[0].text]]
-        n = np.linalg.norm(c)
-        cos = float(reference[index[w.target]] @ c / n) if n > 0 else 0.0
-        fp32_scores.append(1 / (1 + np.exp(-(slope * cos + intercept))))
-    diff = float(np.abs(after["perceived"][:, -1] - np.array(fp32_scores)).max())
     manifest["export_validation"] = {**manifest["export_validation"], "relevance_stack": {
         "n_windows": len(windows), "n_texts": len(distinct), "max_abs_diff": diff,
         "embedding_cosine_int8_vs_fp32": {"mean": float(agreement.mean()), "min": float(agreement.min())},
