@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from scipy.stats import pearsonr
 
 from empathy_metric.pipeline.encoding import WindowEncoder, length_sorted_batches, load_tokenizer
@@ -85,7 +87,8 @@ def main():
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--aux", action="store_true")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--save", type=Path, help="save the encoder after each epoch in SAVE/epoch-<n>")
+    parser.add_argument("--save", type=Path, help="save the model after each epoch in SAVE/epoch-<n>")
+    parser.add_argument("--resume", type=Path, help="an epoch folder written by --save: go on after it")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     path = args.encoder or default_encoder()
@@ -108,8 +111,16 @@ def main():
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, s / max(1, 0.06 * steps)) * max(0.0, (steps - s) / steps))
     weights = torch.tensor([1.0, 0.5, 0.5][:outputs])
-    step, start = 0, time.time()
-    for epoch in range(args.epochs):
+    step, first_epoch, start = 0, 0, time.time()
+    if args.resume:
+        state = torch.load(args.resume / "training.pt")
+        model.encoder.load_state_dict(load_file(args.resume / "model.safetensors"))
+        model.head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, first_epoch = state["step"], state["epoch"]
+        print(f"resumed after epoch {first_epoch} (step {step})", flush=True)
+    for epoch in range(first_epoch, args.epochs):
         for b, y in batches(train, encoder.pad_id, shuffle_seed=args.seed + epoch):
             pred = model(*(torch.from_numpy(x) for x in (b.input_ids, b.attention_mask, b.target_mask)))
             target = torch.from_numpy(y[:, :outputs])
@@ -125,8 +136,13 @@ def main():
         r_valid = pearsonr(predict(model, valid, encoder.pad_id), [y[0] for _, y, _ in valid])[0]
         r_dev = pearsonr(predict(model, dev, encoder.pad_id), [y[0] for _, y, _ in dev])[0]
         print(f"epoch {epoch + 1}: r valid {r_valid:.3f}, r dev {r_dev:.3f} ({time.time() - start:.0f}s)", flush=True)
-        if args.save:
-            model.encoder.save_pretrained(args.save / f"epoch-{epoch + 1}", safe_serialization=True)
+        if args.save:      # everything a later session needs to go on (the teacher of issue 36 item 4)
+            folder = args.save / f"epoch-{epoch + 1}"
+            model.encoder.save_pretrained(folder, safe_serialization=True)
+            shutil.copy(Path(path) / "tokenizer.json", folder)
+            torch.save({"head": model.head.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch + 1,
+                        "r_valid": r_valid, "r_dev": r_dev}, folder / "training.pt")
 
 
 if __name__ == "__main__":

@@ -99,6 +99,11 @@ def agreement(data, scores, data_dir: Path, bootstrap) -> dict:
     esconv = real & (data["source"] == "esconv")
     wassa = real & (data["source"] == "wassa")
     emh = real & (data["source"] == "emh")
+    # ESConv dialogue ids carry the path they were read from: another spelling of --data than the one
+    # features.py was given matched nothing and left every ESConv agreement figure NaN, silently
+    if not {d.dialogue_id for d in dialogues} & set(data["dialogue_id"][esconv]):
+        sys.exit(f"--data {data_dir}: no ESConv dialogue of the features file is in {valid_path}; "
+                 f"pass --data as features.py was given it (its ids look like {str(data['dialogue_id'][esconv][0])!r})")
     levels = {lw.window.dialogue_id: lw.labels.get("emh_interpretations") for lw in
               holdout_split(emh_windows(str(data_dir / "emh"), _settings()), EMH_TEST_FRACTION, SPLIT_SEED)[1]}
     for dim in scores:
