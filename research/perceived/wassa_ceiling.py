@@ -142,7 +142,7 @@ def main():
             shutil.copy(Path(path) / "tokenizer.json", folder)
             torch.save({"head": model.head.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch + 1,
-                        "r_valid": r_valid, "r_dev": r_dev}, folder / "training.pt")
+                        "r_valid": float(r_valid), "r_dev": float(r_dev)}, folder / "training.pt")
 
 
 if __name__ == "__main__":
