@@ -57,10 +57,8 @@ class ContextFit:
 
     def calibrated(self, cosines: np.ndarray) -> np.ndarray:
         """Scores from context cosines; NaN (no turn around the reply) -> NO_CONTEXT."""
-        found = np.empty(len(cosines), np.float32)
-        for i, cosine in enumerate(cosines):
-            found[i] = NO_CONTEXT if np.isnan(cosine) else 1.0 / (1.0 + np.exp(-(self.slope * cosine + self.intercept)))
-        return found
+        fitted = 1.0 / (1.0 + np.exp(-(self.slope * cosines + self.intercept)))
+        return np.where(np.isnan(cosines), NO_CONTEXT, fitted).astype(np.float32)
 
     def scores(self, windows) -> np.ndarray:
         return self.calibrated(context_cosines(windows, self.embeddings(windows), self.mix))

@@ -24,13 +24,19 @@ def paired_delta(pairs: list[tuple[list[dict], list[dict]]], rng) -> tuple[float
     """Macro-F1 of the other arm minus the base arm, averaged over folds and over the mechanisms in
     `pairs` ((base rows, other rows) per mechanism, one row per fold); the CI resamples each fold's
     seeker posts, the same draw for every mechanism (they label the same posts)."""
+    rows_of = []                              # per mechanism and fold: seeker post -> its rows
+    for base, _ in pairs:
+        rows_of.append([])
+        for b in base:
+            where = {}
+            for i, g in enumerate(b["groups"]):
+                where.setdefault(g, []).append(i)
+            rows_of[-1].append(where)
+
     def delta(draw):
         found = []
-        for base, other in pairs:
-            for b, o, posts in zip(base, other, draw):
-                where = {}
-                for i, g in enumerate(b["groups"]):
-                    where.setdefault(g, []).append(i)
+        for (base, other), wheres in zip(pairs, rows_of):
+            for b, o, where, posts in zip(base, other, wheres, draw):
                 rows = np.array([i for g in posts for i in where.get(g, [])], dtype=int)
                 gold = np.array(b["gold"])[rows]
                 found.append(macro_f1(gold, np.array(o["pred"])[rows]) - macro_f1(gold, np.array(b["pred"])[rows]))

@@ -36,7 +36,6 @@ from empathy_metric.training.validity_record import finite_or_null
 sys.path.insert(0, str(Path(__file__).parent))
 from train_head import features, head_scores  # noqa: E402
 
-DIMS = ("empathy", "helpfulness", "understanding")
 NEGATIVES = ("generic_sympathy", "generic_questions", "swapped_other", "swapped_same")
 
 
@@ -90,6 +89,17 @@ def releases(data, scores, source: str, bootstrap) -> dict:
     return report
 
 
+def check_esconv_ids(data, data_dir: Path) -> None:
+    """ESConv dialogue ids carry the path they were read from: another spelling of --data than the one
+    features.py was given matches nothing and would leave every ESConv agreement figure NaN, silently."""
+    valid_path = str(data_dir / "esconv" / "valid.json")
+    ids = {d.dialogue_id for d in read_dialogues(valid_path, ReaderOptions(format="esconv", agent_roles=AGENT_ROLES))}
+    esconv = data["dialogue_id"][data["source"] == "esconv"]
+    if not ids & set(esconv):
+        sys.exit(f"--data {data_dir}: no ESConv dialogue of the features file is in {valid_path}; "
+                 f"pass --data as features.py was given it (its ids look like {str(esconv[0])!r})")
+
+
 def agreement(data, scores, data_dir: Path, bootstrap) -> dict:
     report = {}
     valid_path = str(data_dir / "esconv" / "valid.json")
@@ -99,11 +109,6 @@ def agreement(data, scores, data_dir: Path, bootstrap) -> dict:
     esconv = real & (data["source"] == "esconv")
     wassa = real & (data["source"] == "wassa")
     emh = real & (data["source"] == "emh")
-    # ESConv dialogue ids carry the path they were read from: another spelling of --data than the one
-    # features.py was given matched nothing and left every ESConv agreement figure NaN, silently
-    if not {d.dialogue_id for d in dialogues} & set(data["dialogue_id"][esconv]):
-        sys.exit(f"--data {data_dir}: no ESConv dialogue of the features file is in {valid_path}; "
-                 f"pass --data as features.py was given it (its ids look like {str(data['dialogue_id'][esconv][0])!r})")
     levels = {lw.window.dialogue_id: lw.labels.get("emh_interpretations") for lw in
               holdout_split(emh_windows(str(data_dir / "emh"), _settings()), EMH_TEST_FRACTION, SPLIT_SEED)[1]}
     for dim in scores:
@@ -189,6 +194,7 @@ def main() -> None:
 
 def compute(args) -> dict:
     data = dict(np.load(args.features))
+    check_esconv_ids(data, args.data)        # before minutes of bootstrap, not after
     weights = {k: v.astype(np.float32) for k, v in np.load(args.head).items() if k in
                ("mean", "scale", "w1", "b1", "w2", "b2")}
     bootstrap = BootstrapSettings(n_resamples=args.n_resamples)
