@@ -36,6 +36,7 @@ from empathy_metric.training.wassa import wassa_windows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "relevance"))
 from model import minilm_folder  # noqa: E402
+from train import Cache as TokenCache, length_batches  # noqa: E402
 
 SEED = 13
 VALID_SEED, VALID_FRACTION = 2027, 0.1
@@ -43,23 +44,13 @@ AUX_WEIGHTS = torch.tensor([1.0, 0.5, 0.5])
 MARGIN, CONTRAST_SHARE, PADDING_SHARE = 0.1, 0.5, 0.25      # the product's (training/loop.py)
 
 
-class Cache:
+class Cache(TokenCache):
+    """One split of stack_cache.py's files; `batch` as the relevance stack's (padded states and masks)."""
+
     def __init__(self, prefix: Path, split: str, branch: int):
         self.tokens = np.load(f"{prefix}-{split}.layer{branch}.npy", mmap_mode="r")
         meta = np.load(f"{prefix}-{split}.npz")
         self.meta = {k: meta[k] for k in meta.files}
-
-    def batch(self, rows: np.ndarray):
-        lengths, offsets = self.meta["lengths"][rows], self.meta["offsets"][rows]
-        longest = int(lengths.max())
-        hidden = np.zeros((len(rows), longest, 384), np.float32)
-        attention = np.zeros((len(rows), longest), np.float32)
-        target = np.zeros((len(rows), longest), np.float32)
-        for i, (o, n) in enumerate(zip(offsets, lengths)):
-            hidden[i, :n] = self.tokens[o:o + n]
-            attention[i, :n] = 1
-            target[i, :n] = self.meta["target_mask"][o:o + n]
-        return torch.from_numpy(hidden), torch.from_numpy(attention), torch.from_numpy(target)
 
 
 class PerceivedStack(torch.nn.Module):
@@ -86,17 +77,6 @@ class PerceivedStack(torch.nn.Module):
         w = target_mask[:, :, None]
         pooled = (hidden * w).sum(1) / w.sum(1).clamp(min=1.0)
         return self.head(self.dropout(pooled))
-
-
-def length_batches(lengths: np.ndarray, rows: np.ndarray, size: int, rng: np.random.Generator):
-    """Rows shuffled, cut into chunks of 50 batches, each chunk sorted by length, batches shuffled."""
-    rows = rng.permutation(rows)
-    batches = []
-    for start in range(0, len(rows), size * 50):
-        chunk = rows[start:start + size * 50]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i:i + size] for i in range(0, len(chunk), size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 class Contrasts:
