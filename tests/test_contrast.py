@@ -1,5 +1,5 @@
 """The perceived head's ranking pairs (training/contrast.py): which turns get worse and padded
-replies, by data set (`contrast_sources`)."""
+replies, by data set (`contrast_sources`), and which worse replies (`contrast_kinds`)."""
 import numpy as np
 import pytest
 
@@ -33,3 +33,17 @@ def test_only_the_named_data_sets_get_ranking_pairs(tiny_bundle, sources, expect
     for example in examples:
         has_pairs = example.padded is not None and bool(example.contrast)
         assert has_pairs == (example.source in expected)
+
+
+def test_stock_lines_are_worse_replies_when_the_recipe_names_them(tiny_bundle):
+    from empathy_metric.training.perturbations import GENERIC_SYMPATHY, with_target
+    encoder = WindowEncoder(load_tokenizer(tiny_bundle / "tokenizer.json"), WindowSettings())
+    windows = labelled("esconv", 3)
+    examples = encode_examples(windows, encoder)
+    kinds = ("curt", "generic_sympathy")
+    assert attach_contrasts(examples, windows, encoder, seed=1, empathy_column=0, kinds=kinds) == 3
+    stock = {tuple(e.input_ids) for e in encoder.encode([with_target(w.window, line) for w in windows
+                                                         for line in GENERIC_SYMPATHY["train"]])}
+    for example in examples:
+        assert len(example.contrast) == 2                    # one curt reply, one stock line
+        assert sum(tuple(c.input_ids) in stock for c in example.contrast) == 1

@@ -16,6 +16,9 @@ def test_defaults_are_the_default_recipe():
     assert (config.epochs, config.lr, config.head_lr, config.batch_size, config.seed) == (2, 8e-5, 5e-4, 16, 13)
     assert config.max_steps is None and config.distill_weight == 0.0       # no teachers: no distillation
     assert (config.wassa_repeat, config.contrast_sources) == (1, ("esconv", "wassa"))
+    assert config.contrast_kinds == ("off_topic", "canned", "curt")
+    assert train_config(load_recipe(None, ('contrast_kinds=["curt", "generic_sympathy"]',))).contrast_kinds == \
+        ("curt", "generic_sympathy")
     assert (settings.max_tokens, settings.turns_before, settings.turns_after, settings.target_tail) == (128, 3, 3, 0.0)
 
 
@@ -41,6 +44,9 @@ def test_a_recipe_file_then_set_then_options_override_in_that_order(tmp_path):
     ("data_sets = ['esconv', 'reddit']\n", "r.toml: 'data_sets' must list data sets of esconv, emh, wassa"),
     ("target_tail = 1.5\n", "r.toml: 'target_tail' is a share in [0, 1)"),
     ("contrast_sources = ['emh']\n", "r.toml: 'contrast_sources' must list data sets of esconv, wassa"),
+    ("contrast_kinds = ['rude']\n", "r.toml: 'contrast_kinds' must list worse replies of off_topic, canned, curt, "
+                                     "generic_sympathy, generic_questions"),
+    ("contrast_kinds = []\n", "r.toml: 'contrast_kinds' must list worse replies of"),
     ("epochs = \n", "r.toml: not valid TOML"),
 ])
 def test_bad_recipes_name_the_key_and_the_file(tmp_path, text, message):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UsageError
+from .perturbations import CONTRAST_KINDS
 
 try:
     import tomllib
@@ -86,6 +87,8 @@ def _checked(key: str, value, default, where: str):
         fail(f"must list data sets of {', '.join(DATA_SETS)}, got {value!r}")
     if key == "contrast_sources" and any(v not in ("esconv", "wassa") for v in value):
         fail(f"must list data sets of esconv, wassa (those with perceived targets), got {value!r}")
+    if key == "contrast_kinds" and (not value or any(v not in CONTRAST_KINDS for v in value)):
+        fail(f"must list worse replies of {', '.join(CONTRAST_KINDS)}, got {value!r}")
     if key == "target_tail" and not 0.0 <= value < 1.0:
         fail(f"is a share in [0, 1), got {value}")
     return value
@@ -121,6 +124,7 @@ def train_config(values: dict):
     fields["max_steps"] = values["max_steps"] or None
     fields["distill_weight"] = values["distill_weight"] if values["teachers"] else 0.0
     fields["contrast_sources"] = tuple(values["contrast_sources"])
+    fields["contrast_kinds"] = tuple(values["contrast_kinds"])
     return TrainConfig(**fields)
 
 

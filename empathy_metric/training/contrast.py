@@ -24,9 +24,9 @@ MIN_RATED_TARGET = 0.5
 
 
 def attach_contrasts(examples: list[Example], labelled: list[LabelledWindow], encoder: WindowEncoder,
-                     seed: int, empathy_column: int | None, sources=CONTRAST_SOURCES) -> int:
-    """Give each eligible example of `sources` its worse replies (one per kind that applies) and a
-    padded copy, encoded once. Returns the number of examples that got them."""
+                     seed: int, empathy_column: int | None, sources=CONTRAST_SOURCES, kinds=WORSE_KINDS) -> int:
+    """Give each eligible example of `sources` its worse replies (one per kind of `kinds` that applies)
+    and a padded copy, encoded once. Returns the number of examples that got them."""
     rng = random.Random(seed)
     pools = {s: [(lw.group, lw.window.target) for lw in labelled if lw.source == s and lw.window.target.strip()]
              for s in sources}
@@ -36,7 +36,7 @@ def attach_contrasts(examples: list[Example], labelled: list[LabelledWindow], en
             continue
         rated = lw.perceived[empathy_column] if empathy_column is not None else float("nan")
         rank = not (rated == rated and rated < MIN_RATED_TARGET)      # NaN (unrated) counts as ranked
-        worse = [worse_reply(k, lw.window.target, lw.group, pools[lw.source], rng) for k in WORSE_KINDS] \
+        worse = [worse_reply(k, lw.window.target, lw.group, pools[lw.source], rng) for k in kinds] \
             if rank else []
         windows = [with_target(lw.window, t) for t in worse if t is not None]
         plans.append((index, len(windows), windows + [with_target(lw.window, padded(lw.window.target, rng))]))

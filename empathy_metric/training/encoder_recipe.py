@@ -40,7 +40,7 @@ class EncoderRecipe:
         if self.config.contrast_weight and self.perceived:
             column = self.perceived.index("empathy") if "empathy" in self.perceived else None
             n = attach_contrasts(examples, train, self.encoder, self.config.seed, column,
-                                 self.config.contrast_sources)
+                                 self.config.contrast_sources, self.config.contrast_kinds)
             self.log(f"contrastive perceived supervision: {n} training turns with worse and padded replies")
         if self.teachers and self.config.distill_weight:
             teacher = functools.partial(EncoderRecipe.teacher, device=self.config.device, log=self.log)

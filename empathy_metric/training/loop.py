@@ -21,6 +21,7 @@ from .contrast import contrast_loss
 from .data import Example
 from .losses import TaskLoss, distillation_loss
 from .model import predict_encoded
+from .perturbations import WORSE_KINDS
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TrainConfig:
     contrast_weight: float = 0.0    # > 0: ranking losses on the perceived head (contrast.py)
     contrast_margin: float = 0.1    # the real reply's score must beat a worse one's by this much
     contrast_sources: tuple[str, ...] = ("esconv", "wassa")   # whose turns get ranking pairs
+    contrast_kinds: tuple[str, ...] = WORSE_KINDS              # which worse replies (perturbations.py)
     contrast_share: float = 0.5     # chance that an eligible example adds one worse reply to its batch
     padding_share: float = 0.25     # chance that it adds its padded copy
     device: str = "auto"

@@ -95,7 +95,10 @@ def off_topic(pool: list[tuple[str, str]], group: str, rng: random.Random) -> st
 
 def worse_reply(kind: str, text: str, group: str, pool: list[tuple[str, str]], rng: random.Random,
                 part: str = "train") -> str | None:
-    """The reply made worse in one way (`kind`: off_topic, canned, curt); None if it cannot be."""
+    """The reply made worse in one way (`kind`: off_topic, canned, curt, or a stock line of a
+    `GENERIC_SETS` kind); None if it cannot be."""
+    if kind in GENERIC_SETS:
+        return generic(rng, kind, part)
     if kind == "off_topic":
         return off_topic(pool, group, rng)
     if kind == "canned":
@@ -106,6 +109,7 @@ def worse_reply(kind: str, text: str, group: str, pool: list[tuple[str, str]], r
 
 
 WORSE_KINDS = ("off_topic", "canned", "curt")
+CONTRAST_KINDS = WORSE_KINDS + tuple(GENERIC_SETS)     # what a recipe's `contrast_kinds` may list
 
 
 def with_target(window: Window, text: str) -> Window:
