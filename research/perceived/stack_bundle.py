@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "relevance"))
 from biencoder import WORD_TABLE  # noqa: E402
 from stack_cache import labelled_windows  # noqa: E402
 from stack_graph import spliced, stack_graph  # noqa: E402
-from stack_train import Cache, PerceivedStack, dev_report, predict  # noqa: E402
+from stack_train import Cache, dev_report, load_stack, predict  # noqa: E402
 from text_graph import externalise  # noqa: E402
 
 N_WINDOWS, N_CALIBRATION = 1000, 256
@@ -64,10 +64,9 @@ def main() -> None:
     parser.add_argument("--data", required=True, type=Path)
     args = parser.parse_args()
     state = torch.load(args.checkpoint)
-    layers = len({k.split(".")[1] for k in state if k.startswith("layers.")})
-    stack = PerceivedStack(args.branch, layers, state["head.weight"].shape[0])
-    stack.load_state_dict(state)
+    stack = load_stack(state, args.branch)
     stack.eval()
+    layers = len(stack.layers)
     source = load_bundle(args.source)
     train, dev = Cache(args.cache, "train", args.branch), Cache(args.cache, "dev", args.branch)
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,8 +85,9 @@ def main() -> None:
 
     valid = read_dialogues(str(args.data / "esconv" / "valid.json"), ReaderOptions(format="esconv", agent_roles=AGENT_ROLES))
     windows = [w for d in valid for w in dialogue_windows(d, source.window, AGENT_ROLES)][:N_WINDOWS]
-    before = OnnxEncoderBackend(source, threads=2).predict(windows).outputs
-    after = OnnxEncoderBackend(built, threads=2).predict(windows).outputs
+    source_backend, built_backend = OnnxEncoderBackend(source, threads=2), OnnxEncoderBackend(built, threads=2)
+    before = source_backend.predict(windows).outputs
+    after = built_backend.predict(windows).outputs
     for name, value in before.items():
         kept = (after[name][:, 1:], value[:, 1:]) if name == "perceived" else (after[name], value)
         if not np.array_equal(kept[0].view(np.uint32), kept[1].view(np.uint32)):
@@ -95,8 +95,8 @@ def main() -> None:
 
     wassa, _ = labelled_windows(args.data / "wassa23", "dev", source.window)
     dev_windows = [w.window for w in wassa]
-    old = OnnxEncoderBackend(source, threads=2).predict(dev_windows).outputs["perceived"][:, 0]
-    new = OnnxEncoderBackend(built, threads=2).predict(dev_windows).outputs["perceived"][:, 0]
+    old = source_backend.predict(dev_windows).outputs["perceived"][:, 0]
+    new = built_backend.predict(dev_windows).outputs["perceived"][:, 0]
     fp32 = predict(stack, dev, np.arange(len(dev_windows)))
     dev.meta["baseline"] = old
     report = dev_report(new, dev, args.data)

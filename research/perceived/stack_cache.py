@@ -28,8 +28,7 @@ from empathy_metric.bundle import load_bundle
 from empathy_metric.pipeline.encoding import WindowEncoder, load_tokenizer
 from empathy_metric.runtime.ort_session import make_session
 from empathy_metric.training.contrast import MIN_RATED_TARGET
-from empathy_metric.training.perturbations import (GENERIC_SETS, WORSE_KINDS, generic, padded, with_target,
-                                                    worse_reply)
+from empathy_metric.training.perturbations import CONTRAST_KINDS, WORSE_KINDS, padded, with_target, worse_reply
 from empathy_metric.training.wassa import wassa_windows
 
 SCALES = np.array([5.0, 2.0, 5.0], dtype=np.float32)      # empathy, polarity, intensity
@@ -92,16 +91,15 @@ def contrast_windows(windows, labels, seed: int, generic_lines: bool = False):
     """training/contrast.py's worse replies (off-topic, canned, curt; only for turns rated >= 2.5)
     and a padded copy of every turn: (windows, the real turn's row, kind: 0 worse, 1 padded).
     `generic_lines`: a stock sympathy line and a stock question (their "train" lists) are worse too."""
+    kinds = CONTRAST_KINDS if generic_lines else WORSE_KINDS
     rng = random.Random(seed)
     pool = [(lw.group, lw.window.target) for lw in windows if lw.window.target.strip()]
     found, parent, kind = [], [], []
     for row, (lw, rating) in enumerate(zip(windows, labels[:, 0])):
         if not lw.window.target.strip():
             continue
-        worse = [worse_reply(k, lw.window.target, lw.group, pool, rng) for k in WORSE_KINDS] \
+        worse = [worse_reply(k, lw.window.target, lw.group, pool, rng) for k in kinds] \
             if rating >= MIN_RATED_TARGET else []
-        if generic_lines and rating >= MIN_RATED_TARGET:
-            worse += [generic(rng, kind) for kind in GENERIC_SETS]
         texts = [(t, 0) for t in worse if t is not None] + [(padded(lw.window.target, rng), 1)]
         for text, k in texts:
             found.append(with_target(lw.window, text))

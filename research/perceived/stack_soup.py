@@ -19,14 +19,7 @@ from empathy_metric.training.data import group_fraction
 from empathy_metric.training.perceived_validity import pearson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_train import VALID_FRACTION, VALID_SEED, Cache, PerceivedStack, dev_report, predict  # noqa: E402
-
-
-def loaded(state: dict, branch: int) -> PerceivedStack:
-    layers = len({k.split(".")[1] for k in state if k.startswith("layers.")})
-    stack = PerceivedStack(branch, layers, state["head.weight"].shape[0])
-    stack.load_state_dict(state)
-    return stack
+from stack_train import VALID_FRACTION, VALID_SEED, Cache, dev_report, load_stack, predict  # noqa: E402
 
 
 def main() -> None:
@@ -45,12 +38,12 @@ def main() -> None:
     soup = {k: sum(s[k] for s in states) / len(states) for k in states[0]}
     result = {"checkpoints": [str(c) for c in args.checkpoints]}
     valid_truth = train.meta["labels"][valid_rows, 0]
-    members = [loaded(s, args.branch) for s in states]
+    members = [load_stack(s, args.branch) for s in states]
     valid_scores = [predict(m, train, valid_rows) for m in members]
     dev_scores = [predict(m, dev, dev_rows) for m in members]
     result["members_r_valid"] = [pearson(s, valid_truth) for s in valid_scores]
     result["ensemble_r_valid"] = pearson(np.mean(valid_scores, 0), valid_truth)
-    soup_model = loaded(soup, args.branch)
+    soup_model = load_stack(soup, args.branch)
     result["soup_r_valid"] = pearson(predict(soup_model, train, valid_rows), valid_truth)
     result["ensemble_dev"] = dev_report(np.mean(dev_scores, 0), dev, args.data)
     result["soup_dev"] = dev_report(predict(soup_model, dev, dev_rows), dev, args.data)

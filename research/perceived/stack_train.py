@@ -79,6 +79,14 @@ class PerceivedStack(torch.nn.Module):
         return self.head(self.dropout(pooled))
 
 
+def load_stack(state: dict, branch: int) -> PerceivedStack:
+    """A saved stack (its depth and outputs read from the state dict)."""
+    layers = len({k.split(".")[1] for k in state if k.startswith("layers.")})
+    stack = PerceivedStack(branch, layers, state["head.weight"].shape[0])
+    stack.load_state_dict(state)
+    return stack
+
+
 class Contrasts:
     """Worse replies and padded copies of train's turns (stack_cache.py --contrast), by real turn."""
 
