@@ -20,10 +20,10 @@ SCHEMA_VERSION = 1
 BACKENDS = ("onnx-encoder", "onnx-seq2seq", "torch-encoder", "torch-seq2seq")
 READABLE_SUFFIXES = (".onnx", ".json", ".md", ".txt", ".data", ".safetensors")
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = "minilm-empathy-v4"
+DEFAULT_MODEL = "minilm-empathy-v5"
 # Short names of shipped models: "fast" is a 3-layer student of the default, about 4.5x PyTorch on
 # CPU and slightly less valid (its model card says by how much).
-MODEL_ALIASES = {"default": DEFAULT_MODEL, "fast": "minilm-empathy-v4-fast"}
+MODEL_ALIASES = {"default": DEFAULT_MODEL, "fast": "minilm-empathy-v5-fast"}
 REQUIRED_KEYS = ("schema_version", "name", "backend", "files", "sha256", "tasks", "window")
 # The files of a trained encoder checkpoint: role -> path inside the checkpoint folder. A bundle that
 # lists them all holds torch weights (a `torch-encoder` bundle, or an ONNX bundle that ships them for

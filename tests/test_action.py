@@ -31,12 +31,12 @@ def run_action(tmp_path, **inputs):
 
 @pytest.mark.slow
 def test_a_failing_gate_fails_the_step_with_summary_and_outputs(tmp_path):
-    code, outputs, summary, stderr = run_action(tmp_path, logs=SAMPLE, args="--fail-under perceived.empathy=0.32")
+    code, outputs, summary, stderr = run_action(tmp_path, logs=SAMPLE, args="--fail-under perceived.empathy=0.29")
     assert code == 1, stderr
     assert outputs["verdict"] == "fail" and outputs["exit-code"] == "1" and outputs["gates-failed"] == "1"
-    assert outputs["perceived-empathy"] == "0.3611" and outputs["perceived-empathy-ci-low"] == "0.2870"
+    assert outputs["perceived-empathy"] == "0.3196" and outputs["perceived-empathy-ci-low"] == "0.2583"
     assert summary.startswith("### empathy-score · ❌ FAIL: 1 of 1 gate failed")
-    assert "`--fail-under perceived.empathy=0.32` | ❌ FAIL | ci_low | 0.2870 | 0.3200" in summary
+    assert "`--fail-under perceived.empathy=0.29` | ❌ FAIL | ci_low | 0.2583 | 0.2900" in summary
     reports = tmp_path / "reports"
     assert {p.name for p in reports.iterdir()} >= {"turns.jsonl", "summary.json", "summary.md", "score.junit.xml",
                                                     "comment.md"}

@@ -109,7 +109,7 @@ def test_fast_names_the_shipped_student(tmp_path):
     out = tmp_path / "turns.jsonl"
     result = CliRunner().invoke(main.cli, ["score", str(SAMPLE), "-m", "fast", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "turns.jsonl.run.json").read_text())["signature"]["model"] == "minilm-empathy-v4-fast"
+    assert json.loads((tmp_path / "turns.jsonl.run.json").read_text())["signature"]["model"] == "minilm-empathy-v5-fast"
     result = CliRunner().invoke(main.cli, ["score", str(SAMPLE), "-m", "quick", "-o", str(out)])
     assert result.exit_code == 4
-    assert "fast = minilm-empathy-v4-fast" in result.output
+    assert "fast = minilm-empathy-v5-fast" in result.output

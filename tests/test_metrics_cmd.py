@@ -114,7 +114,7 @@ def test_json_help_says_what_it_returns():
 
 
 def test_shipped_bundles_carry_measured_references():
-    for name in ("minilm-empathy-v4", "minilm-empathy-v4-fast"):
+    for name in ("minilm-empathy-v5", "minilm-empathy-v5-fast"):
         manifest = load_bundle(name, verify=False).manifest
         points = {p["name"]: p for p in manifest["references"]["metrics"]["perceived.empathy"]}
         assert {"canned bot", "curt bot", "off-topic bot", "human supporters", "WASSA raters"} <= set(points)

@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, SAMPLE
 
 pytestmark = pytest.mark.slow
-SHIPPED = [f"empathy_metric/models/{name}/{file}" for name in ("minilm-empathy-v4", "minilm-empathy-v4-fast")
+SHIPPED = [f"empathy_metric/models/{name}/{file}" for name in ("minilm-empathy-v5", "minilm-empathy-v5-fast")
            for file in ("manifest.json", "model.onnx", "tokenizer.json", "README.md")]
 BUNDLED = SHIPPED + ["empathy_metric/evaluate_module/empathy_metric/empathy_metric.py",
                      "empathy_metric/reporting/templates/score_report.html.j2",
@@ -62,7 +62,7 @@ def test_the_wheel_installed_in_a_clean_venv_scores_the_sample_logs(dist, tmp_pa
                          cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)   # the wheel
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "s.json").read_text())
-    assert summary["signature"]["model"] == "minilm-empathy-v4"
+    assert summary["signature"]["model"] == "minilm-empathy-v5"
     assert summary["counts"]["turns_scored"] == 13 and summary["gates"][0]["passed"]
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import empathy_metric; print(empathy_metric.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True, check=True, env=env).stdout

@@ -1,7 +1,7 @@
 """The shipped models' perceived scores (the default and `fast`) on held-out support conversations (ESConv valid.json, beside
 the checkout in ../shared/data; skipped without it): padding every reply with an irrelevant neutral
-sentence must not raise the corpus score beyond its CI, and a canned or off-topic release must lower it
-below its CI. The real model, the real Scorer, the real bootstrap."""
+sentence must not raise the corpus score beyond its CI, and a canned release must lower it below its CI
+(an off-topic one: the score that gates it). The real model, the real Scorer, the real bootstrap."""
 import random
 from pathlib import Path
 
@@ -38,6 +38,12 @@ def test_padding_does_not_raise_the_corpus_score_beyond_its_ci(releases, dim):
     assert releases["padded"][dim]["mean"] <= releases["no_op"][dim]["ci_high"]
 
 
-@pytest.mark.parametrize("kind", ["canned", "off_topic"])
-def test_a_regressed_release_falls_below_the_ci(releases, kind):
-    assert releases[kind]["perceived.empathy"]["mean"] < releases["no_op"]["perceived.empathy"]["ci_low"]
+def test_a_canned_release_falls_below_the_ci(releases):
+    assert releases["canned"]["perceived.empathy"]["mean"] < releases["no_op"]["perceived.empathy"]["ci_low"]
+
+
+def test_an_off_topic_release_falls_below_the_ci_of_the_metric_that_gates_it(releases):
+    """The default model's perceived.empathy judges a turn's sympathy, not its fit (README, "Gating off-topic
+    bots"): its perceived.relevance must catch the release; `fast`, which has no relevance, on perceived.empathy."""
+    metric = "perceived.relevance" if "perceived.relevance" in releases["no_op"] else "perceived.empathy"
+    assert releases["off_topic"][metric]["mean"] < releases["no_op"][metric]["ci_low"]

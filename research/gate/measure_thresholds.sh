@@ -14,7 +14,7 @@ means() {
   python - "$1" "$2" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
-for m in ("perceived.empathy", "emh_explorations.mean_level", "emh_emotional_reactions.rate.none",
+for m in ("perceived.empathy", "perceived.relevance", "emh_explorations.mean_level", "emh_emotional_reactions.rate.none",
           "emh_interpretations.mean_level"):
     e = s["corpus"][m]
     print(f"{sys.argv[2]:>10} {m:<36} {e['mean']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}] n={e['n_dialogues']}")
@@ -31,8 +31,8 @@ echo "--- gates suggested from base:"; cat "$out/gates.toml"
 for release in base no_op off_topic canned curt padded; do
   echo "--- score $release"
   score score "$out/releases/$release.jsonl" -q --min-dialogues 100 \
-      --fail-under perceived.empathy=0.32 --fail-under emh_explorations.mean_level=0.65 \
-      --fail-over emh_emotional_reactions.rate.none=0.46 --max-share 'perceived.empathy<0.25=0.2' \
+      --fail-under perceived.empathy=0.29 --fail-under perceived.relevance=0.5 --fail-under emh_explorations.mean_level=0.65 \
+      --fail-over emh_emotional_reactions.rate.none=0.46 --max-share 'perceived.empathy<0.22=0.2' \
       --gates "$out/gates.toml" -o "$out/$release.turns.jsonl" -o "$out/gated-$release.json" 2>&1
   echo "exit $?"
   means "$out/gated-$release.json" "$release"
@@ -40,11 +40,12 @@ done
 for release in no_op off_topic canned curt padded; do
   echo "--- compare base $release"   # saved per-turn scores of one model: no model run
   score compare "$out/base.turns.jsonl" "$out/$release.turns.jsonl" -q --max-drop perceived.empathy=0.02 \
-      --max-drop emh_interpretations.mean_level=0.05 --min-dialogues 100 -o "$out/compare-$release.json" 2>&1
+      --max-drop perceived.relevance=0.05 --max-drop emh_interpretations.mean_level=0.05 --min-dialogues 100 -o "$out/compare-$release.json" 2>&1
   echo "exit $?"
   python - "$out/compare-$release.json" <<'PY'
 import json, sys
-e = json.load(open(sys.argv[1]))["metrics"]["perceived.empathy"]
-print(f"perceived.empathy delta {e['delta']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]")
+for m in ("perceived.empathy", "perceived.relevance"):
+    e = json.load(open(sys.argv[1]))["metrics"][m]
+    print(f"{m} delta {e['delta']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]")
 PY
 done

@@ -4,7 +4,7 @@ the real supporters must pass (exit 0), every regressed release must fail (exit 
 
     python research/perceived/make_releases.py ../shared/data/esconv/valid.json /work/runs/generic/releases
     PYTHONPATH=$PWD nice -n 10 python research/understanding/gate_releases.py /work/runs/generic/releases \
-        -o /work/runs/generic/gates.json [--model BUNDLE] [--gates "--fail-under perceived.empathy=0.32 ..."]
+        -o /work/runs/generic/gates.json [--model BUNDLE] [--gates "--fail-under perceived.empathy=0.29 ..."]
 
 Default gates: the README's recommended set (with `perceived.relevance`, issue 36).
 """
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-GATES = ("--fail-under perceived.empathy=0.32 --fail-under perceived.understanding=0.6 "
+GATES = ("--fail-under perceived.empathy=0.29 --fail-under perceived.understanding=0.6 "
          "--fail-under perceived.relevance=0.5 --fail-over repetition.rate=0.1")
 RELEASES = ("base", "no_op", "padded", "canned", "curt", "off_topic", "generic_sympathy", "generic_questions",
             "repetitive")
