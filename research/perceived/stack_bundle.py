@@ -41,7 +41,15 @@ from text_graph import externalise  # noqa: E402
 
 N_WINDOWS, N_CALIBRATION = 1000, 256
 DERIVATION = ("; empathy: a stack of its own ({layers} transformer layers from all-MiniLM-L6-v2 on the output of shared "
-              "layer {branch}) trained on WASSA 2023's third-party ratings alone (research/perceived/stack_train.py)")
+              "layer {branch}) trained on {training} (research/perceived/stack_train.py)")
+WASSA_ONLY = "WASSA 2023's third-party ratings alone"
+
+
+def without_empathy_figures(quality: dict) -> dict:
+    """The source checkpoint's quality record less its perceived-empathy figures, which described the
+    head the stack replaces (the bundle's own are measured by `eval --record-validity`)."""
+    return {split: {k: v for k, v in block.items() if k != "perceived_turn_pearson"} if isinstance(block, dict) else block
+            for split, block in quality.items()}
 
 
 def calibration_feeds(cache: Cache, n: int, seed: int = 13) -> list[dict]:
@@ -62,6 +70,8 @@ def main() -> None:
     parser.add_argument("--source", required=True, type=Path)
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--name", help="the built bundle's name (default: the source's)")
+    parser.add_argument("--training", default=WASSA_ONLY, help="what the stack was trained on, for the manifest")
     args = parser.parse_args()
     state = torch.load(args.checkpoint)
     stack = load_stack(state, args.branch)
@@ -77,9 +87,10 @@ def main() -> None:
     shutil.copytree(args.source, args.output)
     externalise(model, WORD_TABLE + "_quantized", source.manifest["files"]["embeddings"], args.output)
     onnx.save(model, str(args.output / source.manifest["files"]["model"]))
-    manifest = dict(source.manifest)
+    manifest = dict(source.manifest, name=args.name or source.manifest["name"],
+                    quality=without_empathy_figures(source.manifest.get("quality", {})))
     manifest["perceived"] = {**manifest["perceived"],
-                             "derivation": manifest["perceived"]["derivation"] + DERIVATION.format(layers=layers, branch=args.branch)}
+                             "derivation": manifest["perceived"]["derivation"] + DERIVATION.format(layers=layers, branch=args.branch, training=args.training)}
     write_manifest(args.output, manifest)
     built = load_bundle(args.output)
 
