@@ -12,12 +12,10 @@ import sys
 from pathlib import Path
 
 from empathy_metric.bundle import load_bundle
-from empathy_metric.reporting.metric_catalog import HIGHER, LOWER, VALIDITY_FLOOR, catalog, finite_number
+from empathy_metric.reporting.metric_catalog import (HIGHER, LOWER, VALIDITY_FLOOR, catalog, detector_validation,
+                                                     finite_number)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-# metrics validated as detectors of one kind of bad release: (validity group, entry, bots, contrast)
-DETECTORS = (("real_vs_generic_auc", "all_generic_sympathy", "generic bots", "real vs stock sympathy"),
-             ("real_vs_negative_auc", "all_swapped_other", "off-topic bots", "real vs another conversation's reply"))
 BEGIN, END = "<!-- validity-table:begin (python docs/validity_table.py --write) -->", "<!-- validity-table:end -->"
 
 
@@ -25,11 +23,10 @@ def use_of(info, r: float | None, floor: float) -> str:
     direction, entry = info.direction, info.validity or {}
     if info.model_free:
         return "yes: computed from the text, no model"
-    for group, key, bots, contrast in DETECTORS:     # validated as a detector, not against ratings
-        detected = (entry.get(group) or {}).get(key)
-        if detected and r is not None and r < floor:
-            return (f"against {bots} only: {contrast} ROC-AUC {detected['auc']:.2f} "
-                    "(warned: weak agreement with ratings)")
+    detected = detector_validation(entry)            # validated as a detector, not against ratings
+    if detected and r is not None and r < floor:
+        bots, contrast, auc = detected
+        return f"against {bots} only: {contrast} ROC-AUC {auc:.2f} (warned: weak agreement with ratings)"
     if r is None:
         return "no: not measured (warned)"
     if r < floor:

@@ -1,7 +1,8 @@
 """`gates suggest` and its margin rule, on the shipped model and real conversations (ESConv valid).
 
 Gates suggested from one half of ESConv valid (the real supporters) must pass the other half and fail
-the same conversations of that half answered by a canned bot. ESConv is research-licensed and never
+the same conversations of that half answered by a canned bot, and by one answering from other
+conversations (on perceived.relevance). ESConv is research-licensed and never
 committed: it is read from ../shared/data at run time, and the test skips, saying so, without it.
 The gates-file parsing itself is checked without data, on the sample log with the tiny bundle.
 """
@@ -48,6 +49,8 @@ def test_gates_from_one_half_pass_the_other_half_and_fail_a_canned_bot(tmp_path)
     write_release(tmp_path / "first.jsonl", first)
     write_release(tmp_path / "second.jsonl", second)
     write_release(tmp_path / "canned.jsonl", [perturbed(d, "canned", AGENT_ROLES, pool, rng) for d in second])
+    write_release(tmp_path / "off_topic.jsonl", [perturbed(d, "off_topic", AGENT_ROLES, pool, random.Random("off"))
+                                                 for d in second])
 
     result = run("score", tmp_path / "first.jsonl", "-q", "-o", tmp_path / "first.json")
     assert result.exit_code == 0, result.output
@@ -65,6 +68,13 @@ def test_gates_from_one_half_pass_the_other_half_and_fail_a_canned_bot(tmp_path)
     assert failed.exit_code == 1, failed.output
     assert "FAIL perceived.empathy ci_low=" in failed.output
     assert "FAIL share(perceived.empathy<" in failed.output      # the tail gate too
+
+    # replies from other conversations keep their sympathy; the relevance floor (a validated detector,
+    # though its agreement with ratings is weak) must catch them
+    assert '"perceived.relevance" = ' in text
+    off_topic = run("score", tmp_path / "off_topic.jsonl", "-q", "--gates", tmp_path / "gates.toml")
+    assert off_topic.exit_code == 1, off_topic.output
+    assert "FAIL perceived.relevance ci_low=" in off_topic.output
 
 
 @pytest.mark.scoring
@@ -114,6 +124,19 @@ def test_suggest_gates_only_valid_metrics_with_floors_below_the_baseline(measure
     assert "perceived.helpfulness" not in gated              # r below the floor in the fixture
     rerun = run("score", SAMPLE, "-m", bundle, "-q", "--gates", tmp_path / "gates.toml")
     assert rerun.exit_code == 0, rerun.output                # the baseline passes its own gates
+
+
+@pytest.mark.scoring
+@pytest.mark.parametrize("auc, gated", [(0.87, True), (0.7, False)])
+def test_a_validated_detector_of_bad_releases_is_suggested_despite_weak_agreement(measured_summary, auc, gated):
+    """perceived.relevance agrees weakly with ratings (dialogue r 0.13) but tells a real reply from
+    another conversation's at held-out ROC-AUC 0.87: from 0.8 up such a metric gets gates too."""
+    from empathy_metric.reporting.gates_file import suggest_gates
+    summary = json.loads(measured_summary[0].read_text())
+    validity = {"floor": 0.4, "metrics": {"perceived.helpfulness": {
+        "dialogue_r": 0.1, "real_vs_negative_auc": {"all_swapped_other": {"auc": auc}}}}}
+    tables = suggest_gates(summary, {"perceived.helpfulness": "higher"}, validity)
+    assert ("perceived.helpfulness" in tables["max-drop"]) is gated
 
 
 @pytest.fixture

@@ -60,7 +60,8 @@ def suggest(baseline_summary, output, model):
     Floors one CI width below the baseline's CI lower bound (ceilings one width above the upper
     bound), max-drop one CI width, a tail gate per perceived score (the share of dialogues under the
     baseline's 10th percentile may not exceed the baseline share's CI upper bound plus one width),
-    only on metrics whose measured validity clears the model's floor (r >= 0.4).
+    only on metrics whose measured validity clears the model's floor (r >= 0.4) or that the model
+    validated as detectors of a bad release (held-out ROC-AUC >= 0.8: relevance, understanding).
     """
     from ..bundle import load_bundle
     from ..errors import UsageError
@@ -68,7 +69,7 @@ def suggest(baseline_summary, output, model):
     from ..io.output_paths import check_output_paths
     from ..io.output_writer import write_outputs
     from ..reporting.gates_file import gates_toml, suggest_gates
-    from ..reporting.metric_catalog import directions
+    from ..reporting.metric_catalog import DETECTOR_AUC_FLOOR, directions
     if output:      # like every -o: never the input, never through a link, one run at a time
         check_output_paths([baseline_summary], [output], allowed=("toml",))
     summary = _read_summary(baseline_summary)
@@ -84,7 +85,7 @@ def suggest(baseline_summary, output, model):
     header = [f"Gates suggested by `empathy-score gates suggest {baseline_summary}`",
               f"from {n} dialogues scored by {signature.get('model')} (manifest sha256 "
               f"{str(signature.get('manifest_sha256'))[:12]}), on metrics with validity r >= "
-              f"{validity.get('floor', 0.4)}.",
+              f"{validity.get('floor', 0.4)} or validated detectors of bad releases (ROC-AUC >= {DETECTOR_AUC_FLOOR}).",
               "Floors: CI low - CI width; ceilings: CI high + width; max-drop: CI width; tails: the share under",
               "the baseline's 10th percentile <= its CI high + width. min-dialogues: half the baseline's."]
     text = gates_toml(tables, max(2, n // 2), header)

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .metric_catalog import HIGHER, LOWER
+from .metric_catalog import DETECTOR_AUC_FLOOR, HIGHER, LOWER, detector_validation
 from .statistics import BootstrapSettings, mean_intervals
 
 if sys.version_info >= (3, 11):
@@ -75,15 +75,21 @@ def parse_gates(text: str, source: str) -> GatesFile:
 
 
 def _valid_enough(validity: dict, metric: str) -> bool:
+    """Agrees with people (dialogue-level r at the floor or above), or is validated as a detector of a
+    bad release (held-out ROC-AUC >= DETECTOR_AUC_FLOOR): without the latter a suggested file passes
+    releases only such a metric sees (perceived.relevance and an off-topic bot)."""
     entry = validity.get("metrics", {}).get(metric)
     r = entry.get("dialogue_r") if isinstance(entry, dict) else None
-    return isinstance(r, (int, float)) and r >= validity.get("floor", 0.4)
+    if isinstance(r, (int, float)) and r >= validity.get("floor", 0.4):
+        return True
+    detected = detector_validation(entry if isinstance(entry, dict) else None)
+    return detected is not None and detected[2] >= DETECTOR_AUC_FLOOR
 
 
 def suggest_gates(summary: dict, directions: dict[str, str], validity: dict) -> dict[str, dict[str, float]]:
     """Gates from a baseline run's summary (`score -o summary.json`): the tables of a gates file.
     Only metrics with a better direction whose measured validity (`validity`, the manifest's block)
-    clears its floor; a floor at or below 0 (a ceiling at or above 1 for a rate) says nothing and is
+    clears its floor or that are validated detectors of a bad release; a floor at or below 0 (a ceiling at or above 1 for a rate) says nothing and is
     left out."""
     import numpy as np
     corpus, rows = summary["corpus"], summary["dialogues"]

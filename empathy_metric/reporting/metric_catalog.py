@@ -34,6 +34,11 @@ PERCEIVED_MEANINGS = {
 # Below this dialogue-level r with human judgements a metric is mostly noise for a gate: gating on it
 # (or on one never measured) adds a warning to the verdict (see the README, "Which metrics can I gate on?").
 VALIDITY_FLOOR = 0.4
+# Metrics validated as detectors of one kind of bad release rather than against ratings (manifest
+# `validity`): (group, entry, the bots it catches, the contrast measured on held-out turns).
+DETECTORS = (("real_vs_generic_auc", "all_generic_sympathy", "generic bots", "real vs stock sympathy"),
+             ("real_vs_negative_auc", "all_swapped_other", "off-topic bots", "real vs another conversation's reply"))
+DETECTOR_AUC_FLOOR = 0.8      # such a detector is gated on (`gates suggest`) from this held-out ROC-AUC up
 
 
 def finite_number(value) -> float | None:
@@ -41,6 +46,17 @@ def finite_number(value) -> float | None:
     measured, for gate warnings and the report alike."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
         and math.isfinite(value) else None
+
+
+def detector_validation(entry: dict | None) -> tuple[str, str, float] | None:
+    """(the bots it catches, the contrast, ROC-AUC) when a metric's validity entry records it as a
+    detector of a bad release; else None."""
+    for group, key, bots, contrast in DETECTORS:
+        detected = ((entry or {}).get(group) or {}).get(key)
+        auc = finite_number(detected.get("auc")) if isinstance(detected, dict) else None
+        if auc is not None:
+            return bots, contrast, auc
+    return None
 
 
 @dataclass(frozen=True)
