@@ -89,8 +89,8 @@ def _valid_enough(validity: dict, metric: str) -> bool:
 def suggest_gates(summary: dict, directions: dict[str, str], validity: dict) -> dict[str, dict[str, float]]:
     """Gates from a baseline run's summary (`score -o summary.json`): the tables of a gates file.
     Only metrics with a better direction whose measured validity (`validity`, the manifest's block)
-    clears its floor or that are validated detectors of a bad release; a floor at or below 0 (a ceiling at or above 1 for a rate) says nothing and is
-    left out."""
+    clears its floor or that are validated detectors of a bad release; a floor at or below 0 (a
+    ceiling at or above 1 for a rate) says nothing and is left out."""
     import numpy as np
     corpus, rows = summary["corpus"], summary["dialogues"]
     boot = summary.get("bootstrap", {})

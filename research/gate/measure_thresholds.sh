@@ -44,8 +44,9 @@ for release in no_op off_topic canned curt padded; do
   echo "exit $?"
   python - "$out/compare-$release.json" <<'PY'
 import json, sys
+metrics = json.load(open(sys.argv[1]))["metrics"]
 for m in ("perceived.empathy", "perceived.relevance"):
-    e = json.load(open(sys.argv[1]))["metrics"][m]
+    e = metrics[m]
     print(f"{m} delta {e['delta']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}]")
 PY
 done
